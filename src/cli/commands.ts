@@ -1,0 +1,45 @@
+// The table of subcommands. Each is loaded lazily so `--help` and small commands start fast.
+export interface CommandModule {
+  /** Runs the command with its own arguments; resolves to the process exit code. */
+  run(argv: readonly string[]): Promise<number>;
+}
+
+export interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<CommandModule>;
+}
+
+const notBuilt =
+  (name: string): (() => Promise<CommandModule>) =>
+  () =>
+    Promise.resolve({
+      run: () => {
+        process.stderr.write(`spear-mesh ${name}: not built yet\n`);
+        return Promise.resolve(3);
+      },
+    });
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'up', summary: 'run a local mesh: dev registry, spearlets and a demo agent', load: notBuilt('up') },
+  { name: 'registry', summary: 'run the embedded Consul-compatible dev registry', load: notBuilt('registry') },
+  { name: 'spearlet', summary: 'run a spearlet (mesh server) registered in Consul', load: notBuilt('spearlet') },
+  { name: 'token', summary: 'mint JWTs, generate key pairs and a JWKS', load: notBuilt('token') },
+  { name: 'call', summary: 'discover spearlets through Consul and send requests', load: notBuilt('call') },
+  { name: 'status', summary: 'show the spearlets Consul knows, with health and load', load: notBuilt('status') },
+  { name: 'drill', summary: 'inject a fault into a spearlet under load and report', load: notBuilt('drill') },
+];
+
+export function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: spear-mesh <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'spear-mesh <command> --help' for the options of a command.",
+    '',
+  ].join('\n');
+}
