@@ -26,7 +26,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'spearlet', summary: 'run a spearlet (mesh server) registered in Consul', load: notBuilt('spearlet') },
   { name: 'token', summary: 'mint JWTs, generate key pairs and a JWKS', load: notBuilt('token') },
   { name: 'call', summary: 'discover spearlets through Consul and send requests', load: notBuilt('call') },
-  { name: 'status', summary: 'show the spearlets Consul knows, with health and load', load: notBuilt('status') },
+  { name: 'status', summary: 'show the spearlets Consul knows, with health and load', load: () => import('./commands/status.ts') },
   { name: 'drill', summary: 'inject a fault into a spearlet under load and report', load: notBuilt('drill') },
 ];
 
