@@ -1,0 +1,648 @@
+// One authenticated mesh connection to one spearlet: handshake, request correlation, heartbeats, GOAWAY, reconnect.
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { MeshError } from '../errors.ts';
+import { PeakEwma } from '../balancer/peak-ewma.ts';
+import { Backoff, type BackoffOptions } from '../util/backoff.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
+import {
+  FrameDecoder,
+  MESH_MAGIC,
+  MessageKind,
+  RequestFlag,
+  Status,
+  decodeMessage,
+  encodeCloseFrame,
+  encodeControl,
+  encodeErrorResponse,
+  encodeJson,
+  encodeRequest,
+  parseJsonPayload,
+  type MeshMessage,
+} from '../wire/index.ts';
+import {
+  CancelledError,
+  ConnectFailedError,
+  ConnectionClosedError,
+  DeadlineExceededError,
+  HandshakeTimeoutError,
+  HeartbeatTimeoutError,
+  RemoteError,
+  SpearletLostError,
+} from './errors.ts';
+import { canTransition, ConnState } from './states.ts';
+import { openTransport, describeTarget, type Transport, type TransportTarget } from './transport.ts';
+import { parseGoaway, parseRemoteError, parseWelcome, type GoawayInfo, type WelcomeInfo } from './welcome.ts';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+export const DEFAULT_TICK_MS = 20;
+export const DEFAULT_RECONNECT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ initialMs: 250, multiplier: 1.6, maxMs: 30_000, jitter: 0.2 });
+/** Wait this long for the peer to close after our zero-length frame before destroying the socket. */
+const CLOSE_LINGER_MS = 1_000;
+const PROTOCOL_VERSION = 1;
+const FEATURES = ['cancel', 'signals', 'reauth'] as const;
+
+export interface MeshConnectionOptions {
+  /** Names the spearlet in logs and errors (the endpoint id). */
+  readonly spearletId: string;
+  readonly target: TransportTarget;
+  /** Called on every (re)connect and before the token expires (REAUTH). Must not return an expired token. */
+  readonly tokenProvider: () => Promise<string>;
+  readonly agentName?: string | undefined;
+  readonly logger?: Logger | undefined;
+  readonly connectTimeoutMs?: number | undefined;
+  readonly handshakeTimeoutMs?: number | undefined;
+  /** PING after this long without sending; default: WELCOME's heartbeatMs. */
+  readonly heartbeatMs?: number | undefined;
+  /** Declare the spearlet dead after this long without receiving; default: WELCOME's, else 3 x heartbeatMs. */
+  readonly heartbeatTimeoutMs?: number | undefined;
+  /** The one coarse timer per connection: heartbeats, deadlines, handshake timeout and REAUTH are checked on it. */
+  readonly tickMs?: number | undefined;
+  /** Reconnect after a failure (default true). */
+  readonly reconnect?: boolean | undefined;
+  readonly backoff?: BackoffOptions | undefined;
+  /** Send REAUTH this long before the token's exp; default a fifth of the remaining lifetime, at most 60 s. */
+  readonly reauthLeadMs?: number | undefined;
+  readonly ewmaDecayMs?: number | undefined;
+}
+
+export interface ConnRequestOptions {
+  /** The request may run more than once (flag 1). */
+  readonly idempotent?: boolean | undefined;
+  /** The spearlet sends no RESPONSE (flag 2); the promise resolves once written. */
+  readonly noReply?: boolean | undefined;
+  /** Absolute Date.now() time by which the answer must arrive; sent to the spearlet as a relative deadline. */
+  readonly deadlineAt?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface MeshConnectionEvents {
+  state: [to: ConnState, from: ConnState, err: Error | undefined];
+  signal: [name: string, body: Buffer];
+  goaway: [info: GoawayInfo];
+}
+
+interface Pending {
+  readonly method: string;
+  readonly resolve: (body: Buffer) => void;
+  readonly reject: (err: Error) => void;
+  readonly startedAt: number;
+  readonly deadlineAt: number;
+  readonly deadlineMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+  /** REAUTH exchanges share the id space but are not requests. */
+  readonly reauth: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+let connCounter = 0;
+
+/**
+ * A connection that (re)connects itself until closed. `request()` writes at once when READY and otherwise
+ * rejects with CONNECTION_CLOSED (not written, safe to send elsewhere). Requests in flight when the connection dies
+ * reject with SPEARLET_LOST. Request ids are u64 on the wire; locally they count up from 1 as safe integers.
+ */
+export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
+  readonly spearletId: string;
+  readonly connId: string;
+  readonly #target: TransportTarget;
+  readonly #tokenProvider: () => Promise<string>;
+  readonly #agentName: string | undefined;
+  readonly #log: Logger;
+  readonly #connectTimeoutMs: number;
+  readonly #handshakeTimeoutMs: number;
+  readonly #tickMs: number;
+  readonly #reconnect: boolean;
+  readonly #backoff: Backoff;
+  readonly #heartbeatMsOption: number | undefined;
+  readonly #heartbeatTimeoutMsOption: number | undefined;
+  readonly #reauthLeadMs: number | undefined;
+  readonly #ewma: PeakEwma;
+
+  #state: ConnState = ConnState.IDLE;
+  #generation = 0;
+  #transport: Transport | undefined;
+  #decoder: FrameDecoder | undefined;
+  #welcome: WelcomeInfo | undefined;
+  #ticker: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #retryAfterMs = 0;
+
+  readonly #pending = new Map<number, Pending>();
+  #inFlight = 0;
+  #nextId = 0;
+  #nextDeadlineAt = Infinity;
+  #pingSeq = 0n;
+
+  #heartbeatMs = 0;
+  #heartbeatTimeoutMs = 0;
+  #handshakeDeadlineAt = 0;
+  #reauthAt = 0;
+  #reauthInFlight = false;
+  #sentSinceTick = false;
+  #receivedSinceTick = false;
+  #lastSentAt = 0;
+  #lastReceivedAt = 0;
+
+  #drainWaiters: (() => void)[] = [];
+  #endSent = false;
+  #closePromise: Promise<void> | undefined;
+
+  constructor(options: MeshConnectionOptions) {
+    super();
+    this.spearletId = options.spearletId;
+    this.connId = `c${++connCounter}`;
+    this.#target = options.target;
+    this.#tokenProvider = options.tokenProvider;
+    this.#agentName = options.agentName;
+    this.#log = (options.logger ?? silentLogger()).child({ component: 'conn', spearletId: this.spearletId, connId: this.connId });
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.#reconnect = options.reconnect ?? true;
+    this.#backoff = new Backoff({ ...DEFAULT_RECONNECT_BACKOFF, ...options.backoff });
+    this.#heartbeatMsOption = options.heartbeatMs;
+    this.#heartbeatTimeoutMsOption = options.heartbeatTimeoutMs;
+    this.#reauthLeadMs = options.reauthLeadMs;
+    this.#ewma = new PeakEwma(options.ewmaDecayMs);
+    for (const [name, v] of [
+      ['connectTimeoutMs', this.#connectTimeoutMs],
+      ['handshakeTimeoutMs', this.#handshakeTimeoutMs],
+      ['tickMs', this.#tickMs],
+    ] as const) {
+      if (!(Number.isFinite(v) && v > 0)) throw new TypeError(`${name} must be a positive number`);
+    }
+  }
+
+  get state(): ConnState {
+    return this.#state;
+  }
+
+  /** True when a new request would be written now (READY and under the spearlet's maxInFlight). */
+  get ready(): boolean {
+    return this.#state === ConnState.READY && this.#inFlight < (this.#welcome?.maxInFlight ?? Infinity);
+  }
+
+  /** Requests written and not yet answered. */
+  get outstanding(): number {
+    return this.#inFlight;
+  }
+
+  get ewmaMs(): number {
+    return this.#ewma.valueMs;
+  }
+
+  /** What the spearlet announced in its last WELCOME, if the handshake completed. */
+  get welcome(): WelcomeInfo | undefined {
+    return this.#welcome;
+  }
+
+  get description(): string {
+    return describeTarget(this.#target);
+  }
+
+  /** Starts connecting (from IDLE, or early from TRANSIENT_FAILURE). Progress is reported by 'state' events. */
+  connect(): void {
+    if (this.#state === ConnState.TRANSIENT_FAILURE) this.#clearReconnectTimer();
+    if (this.#transitionTo([ConnState.IDLE, ConnState.TRANSIENT_FAILURE], ConnState.CONNECTING)) void this.#attempt();
+  }
+
+  /** Resolves when the connection is READY; rejects if it fails first (or is closed). */
+  whenReady(): Promise<void> {
+    if (this.#state === ConnState.READY) return Promise.resolve();
+    if (this.#state === ConnState.CLOSED) return Promise.reject(new ConnectionClosedError(this.spearletId, 'connection is CLOSED'));
+    return new Promise((resolve, reject) => {
+      const onState = (to: ConnState, _from: ConnState, err: Error | undefined): void => {
+        if (to === ConnState.READY) {
+          this.off('state', onState);
+          resolve();
+        } else if (to === ConnState.TRANSIENT_FAILURE || to === ConnState.CLOSED) {
+          this.off('state', onState);
+          reject(err ?? new ConnectionClosedError(this.spearletId, `connection is ${to}`));
+        }
+      };
+      this.on('state', onState);
+    });
+  }
+
+  /**
+   * Sends a REQUEST. Resolves with the response body (a view into the received chunk: copy it to keep it long).
+   * Rejects with CONNECTION_CLOSED when not written, SPEARLET_LOST when the connection dies after writing,
+   * DEADLINE_EXCEEDED, CANCELLED, or a RemoteError for an error RESPONSE.
+   */
+  request(method: string, body: Uint8Array, options: ConnRequestOptions = {}): Promise<Buffer> {
+    if (this.#state !== ConnState.READY || this.#transport === undefined) {
+      return Promise.reject(new ConnectionClosedError(this.spearletId, `connection is ${this.#state}`));
+    }
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(new CancelledError(method, signal.reason));
+    const deadlineAt = options.deadlineAt ?? 0;
+    let deadlineMs = 0;
+    if (deadlineAt > 0) {
+      deadlineMs = Math.ceil(deadlineAt - Date.now());
+      if (deadlineMs <= 0) return Promise.reject(new DeadlineExceededError(method, 0));
+    }
+    const id = ++this.#nextId;
+    const flags = (options.idempotent === true ? RequestFlag.IDEMPOTENT : 0) | (options.noReply === true ? RequestFlag.NO_REPLY : 0);
+    const frame = encodeRequest(BigInt(id), flags, deadlineMs, method, body);
+    if (options.noReply === true) {
+      this.#write(frame);
+      return Promise.resolve(EMPTY);
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      const onAbort = signal === undefined ? undefined : (): void => {
+        if (this.#settle(id) === undefined) return;
+        this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
+        reject(new CancelledError(method, signal.reason));
+      };
+      this.#pending.set(id, { method, resolve, reject, startedAt: performance.now(), deadlineAt, deadlineMs, signal, onAbort, reauth: false });
+      this.#inFlight++;
+      if (deadlineAt > 0 && deadlineAt < this.#nextDeadlineAt) this.#nextDeadlineAt = deadlineAt;
+      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
+      this.#write(frame);
+    });
+  }
+
+  /** Sends a one-way SIGNAL; false when the connection is not READY (nothing was sent). */
+  sendSignal(frame: Buffer): boolean {
+    if (this.#state !== ConnState.READY) return false;
+    this.#write(frame);
+    return true;
+  }
+
+  /**
+   * Closes for good. With `graceMs` > 0 in-flight requests get that long to finish (no new ones are written);
+   * whatever is still pending then rejects with `error` (default SPEARLET_LOST). Idempotent; resolves once the
+   * socket and every timer are released.
+   */
+  close(options: { graceMs?: number; error?: MeshError } = {}): Promise<void> {
+    this.#closePromise ??= this.#close(options.graceMs ?? 0, options.error);
+    return this.#closePromise;
+  }
+
+  async #close(graceMs: number, error: MeshError | undefined): Promise<void> {
+    if (graceMs > 0 && this.#inFlight > 0) {
+      this.#transitionTo([ConnState.READY], ConnState.DRAINING);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        timer.unref();
+        this.#drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    const transport = this.#transport;
+    this.#transitionTo([ConnState.IDLE, ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING, ConnState.TRANSIENT_FAILURE], ConnState.CLOSED);
+    this.#generation++;
+    this.#stopTicker();
+    this.#clearReconnectTimer();
+    this.#rejectAll(error ?? new SpearletLostError(this.spearletId, 'connection closed locally'));
+    this.#transport = undefined;
+    this.#decoder = undefined;
+    if (transport !== undefined) await closeTransport(transport);
+  }
+
+  // ---- connecting ----------------------------------------------------------------------------------------------
+
+  async #attempt(): Promise<void> {
+    const gen = ++this.#generation;
+    try {
+      const token = await this.#tokenProvider();
+      if (gen !== this.#generation) return;
+      const transport = await openTransport(this.#target, this.#connectTimeoutMs, {
+        onData: (chunk) => {
+          this.#onData(gen, chunk);
+        },
+        onClose: (err) => {
+          this.#onTransportClose(gen, err);
+        },
+      });
+      if (gen !== this.#generation) {
+        transport.destroy();
+        return;
+      }
+      this.#transport = transport;
+      this.#endSent = false;
+      this.#decoder = new FrameDecoder({
+        onFrame: (body) => {
+          this.#onFrame(decodeMessage(body));
+        },
+        onClose: () => {
+          this.#fail(new ConnectionClosedError(this.spearletId, 'the spearlet closed the connection'), 'peer closed');
+        },
+      });
+      const hello = encodeJson(MessageKind.HELLO, 0n, { v: PROTOCOL_VERSION, token, agent: this.#agentName, features: FEATURES });
+      this.#handshakeDeadlineAt = Date.now() + this.#handshakeTimeoutMs;
+      this.#startTicker();
+      this.#write(Buffer.concat([MESH_MAGIC, hello]));
+    } catch (err) {
+      if (gen !== this.#generation) return;
+      this.#fail(new ConnectFailedError(this.spearletId, err instanceof Error ? err.message : String(err), err), 'connect failed');
+    }
+  }
+
+  #onWelcome(payload: Buffer): void {
+    const welcome = parseWelcome(payload);
+    this.#welcome = welcome;
+    this.#heartbeatMs = this.#heartbeatMsOption ?? welcome.heartbeatMs;
+    this.#heartbeatTimeoutMs = this.#heartbeatTimeoutMsOption ?? welcome.heartbeatTimeoutMs ?? 3 * this.#heartbeatMs;
+    const now = Date.now();
+    this.#lastReceivedAt = now;
+    this.#lastSentAt = now;
+    this.#scheduleReauth(welcome.tokenExp, now);
+    this.#backoff.reset();
+    this.#retryAfterMs = 0;
+    this.#transitionTo([ConnState.CONNECTING], ConnState.READY);
+  }
+
+  #scheduleReauth(tokenExp: number | null, now: number): void {
+    this.#reauthAt = 0;
+    if (tokenExp === null) return;
+    const remaining = tokenExp * 1000 - now;
+    const lead = this.#reauthLeadMs ?? Math.min(60_000, remaining / 5);
+    this.#reauthAt = now + Math.max(0, remaining - lead);
+  }
+
+  #reauth(): void {
+    if (this.#reauthInFlight) return;
+    this.#reauthInFlight = true;
+    this.#reauthAt = 0;
+    const gen = this.#generation;
+    this.#tokenProvider().then(
+      (token) => {
+        if (gen !== this.#generation || this.#state !== ConnState.READY) {
+          this.#reauthInFlight = false;
+          return;
+        }
+        const id = ++this.#nextId;
+        this.#pending.set(id, {
+          method: 'REAUTH',
+          resolve: (body) => {
+            this.#reauthInFlight = false;
+            const exp = parseJsonPayload(body, 'REAUTH response').tokenExp;
+            this.#scheduleReauth(typeof exp === 'number' ? exp : null, Date.now());
+            this.#log.debug('token replaced by REAUTH');
+          },
+          reject: (err) => {
+            this.#reauthInFlight = false;
+            this.#log.warn({ err }, 'REAUTH failed; the spearlet will send GOAWAY at token expiry and we reconnect');
+          },
+          startedAt: performance.now(),
+          deadlineAt: 0,
+          deadlineMs: 0,
+          signal: undefined,
+          onAbort: undefined,
+          reauth: true,
+        });
+        this.#write(encodeJson(MessageKind.REAUTH, BigInt(id), { token }));
+      },
+      (err: unknown) => {
+        this.#reauthInFlight = false;
+        this.#log.warn({ err }, 'token provider failed during REAUTH');
+      },
+    );
+  }
+
+  // ---- inbound -------------------------------------------------------------------------------------------------
+
+  #onData(gen: number, chunk: Buffer): void {
+    if (gen !== this.#generation) return;
+    this.#receivedSinceTick = true;
+    try {
+      this.#decoder?.push(chunk);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      const code = (err as Partial<MeshError>).code ?? 'PROTOCOL_ERROR';
+      this.#write(encodeJson(MessageKind.ERROR, 0n, { code, message: e.message }));
+      this.#fail(e, 'protocol violation');
+    }
+  }
+
+  #onFrame(msg: MeshMessage): void {
+    if (this.#state === ConnState.CONNECTING) {
+      if (msg.kind === MessageKind.WELCOME) this.#onWelcome(msg.payload);
+      else if (msg.kind === MessageKind.ERROR) {
+        const e = parseRemoteError(this.spearletId, 0, msg.payload, false);
+        this.#fail(new ConnectFailedError(this.spearletId, `${e.remoteCode}: ${e.message}`, e), 'handshake refused');
+      } else throw new RemoteError(this.spearletId, 0, 'PROTOCOL_ERROR', `unexpected ${String(msg.kind)} before WELCOME`, false);
+      return;
+    }
+    switch (msg.kind) {
+      case MessageKind.RESPONSE: {
+        const p = this.#settle(Number(msg.id));
+        if (p === undefined) return;
+        if (!p.reauth) this.#ewma.observe(performance.now() - p.startedAt, Date.now());
+        if (msg.status === Status.OK) p.resolve(msg.body);
+        else p.reject(parseRemoteError(this.spearletId, msg.status, msg.body, false));
+        return;
+      }
+      case MessageKind.PING:
+        this.#write(encodeControl(MessageKind.PONG, msg.id));
+        return;
+      case MessageKind.PONG:
+        return;
+      case MessageKind.SIGNAL:
+        this.emit('signal', msg.name, msg.body);
+        return;
+      case MessageKind.GOAWAY:
+        this.#onGoaway(msg.id, msg.payload);
+        return;
+      case MessageKind.ERROR: {
+        const e = parseRemoteError(this.spearletId, 0, msg.payload, false);
+        if (msg.id === 0n) {
+          this.#fail(e, `spearlet error ${e.remoteCode}`);
+          return;
+        }
+        this.#settle(Number(msg.id))?.reject(e);
+        return;
+      }
+      case MessageKind.REQUEST:
+        // This client serves no methods: answer so the spearlet does not wait.
+        if ((msg.flags & RequestFlag.NO_REPLY) === 0) {
+          this.#write(encodeErrorResponse(msg.id, Status.NOT_FOUND, 'METHOD_NOT_FOUND', `agent serves no method '${msg.method}'`, false));
+        }
+        return;
+      default:
+        this.#log.debug({ kind: msg.kind }, 'ignoring unexpected frame from spearlet');
+    }
+  }
+
+  #onGoaway(lastId: bigint, payload: Buffer): void {
+    const info = parseGoaway(lastId, payload);
+    this.#retryAfterMs = info.retryAfterMs;
+    this.#transitionTo([ConnState.READY], ConnState.DRAINING, undefined, info.reason);
+    // Requests that crossed the GOAWAY were not accepted: they did not run, so they may go elsewhere at once.
+    for (const [id, p] of this.#pending) {
+      if (BigInt(id) > lastId && !p.reauth) {
+        this.#settle(id);
+        p.reject(new ConnectionClosedError(this.spearletId, `GOAWAY (${info.reason}) crossed the request`));
+      }
+    }
+    this.emit('goaway', info);
+    this.#maybeFinishDrain();
+  }
+
+  #maybeFinishDrain(): void {
+    if (this.#inFlight > 0) return;
+    for (const w of this.#drainWaiters.splice(0)) w();
+    if (this.#state === ConnState.DRAINING && this.#closePromise === undefined && this.#transport !== undefined && !this.#endSent) {
+      this.#endSent = true;
+      // Drained after GOAWAY: close our side; the transport close then moves us to TRANSIENT_FAILURE.
+      this.#write(encodeCloseFrame());
+      this.#transport.end();
+    }
+  }
+
+  #onTransportClose(gen: number, err: Error | undefined): void {
+    if (gen !== this.#generation) return;
+    const reason = this.#state === ConnState.DRAINING ? 'drained' : err === undefined ? 'connection closed' : err.message;
+    this.#fail(new ConnectionClosedError(this.spearletId, reason, err), reason);
+  }
+
+  // ---- failure, timers, settling ---------------------------------------------------------------------------------
+
+  /** The one path out of CONNECTING/READY/DRAINING on failure: releases the socket and rejects in-flight work. */
+  #fail(err: Error, reason: string): void {
+    if (this.#state === ConnState.CLOSED || this.#state === ConnState.TRANSIENT_FAILURE || this.#state === ConnState.IDLE) return;
+    this.#generation++;
+    const transport = this.#transport;
+    this.#transport = undefined;
+    this.#decoder = undefined;
+    this.#stopTicker();
+    transport?.destroy();
+    this.#transitionTo([ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING], ConnState.TRANSIENT_FAILURE, err, reason);
+    this.#rejectAll(new SpearletLostError(this.spearletId, reason, err));
+    if (this.#reconnect) {
+      const delay = Math.max(this.#backoff.next(), this.#retryAfterMs);
+      this.#reconnectTimer = setTimeout(() => {
+        this.#reconnectTimer = undefined;
+        this.connect();
+      }, delay);
+      this.#reconnectTimer.unref();
+    }
+  }
+
+  #rejectAll(err: Error): void {
+    for (const [id, p] of this.#pending) {
+      this.#settle(id);
+      p.reject(err);
+    }
+    this.#nextDeadlineAt = Infinity;
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  /** Removes a pending entry and its abort listener; returns it, or undefined if it was already settled. */
+  #settle(id: number): Pending | undefined {
+    const p = this.#pending.get(id);
+    if (p === undefined) return undefined;
+    this.#pending.delete(id);
+    if (!p.reauth) this.#inFlight--;
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
+    if (this.#state === ConnState.DRAINING && this.#inFlight === 0) queueMicrotask(() => {
+      this.#maybeFinishDrain();
+    });
+    return p;
+  }
+
+  #write(frame: Buffer): void {
+    this.#sentSinceTick = true;
+    this.#transport?.write(frame);
+  }
+
+  #startTicker(): void {
+    this.#stopTicker();
+    this.#ticker = setInterval(() => {
+      this.#tick();
+    }, this.#tickMs);
+    this.#ticker.unref();
+  }
+
+  #stopTicker(): void {
+    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    this.#ticker = undefined;
+  }
+
+  #clearReconnectTimer(): void {
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    if (this.#receivedSinceTick) {
+      this.#receivedSinceTick = false;
+      this.#lastReceivedAt = now;
+    }
+    if (this.#sentSinceTick) {
+      this.#sentSinceTick = false;
+      this.#lastSentAt = now;
+    }
+    if (this.#state === ConnState.CONNECTING) {
+      if (now >= this.#handshakeDeadlineAt) this.#fail(new HandshakeTimeoutError(this.spearletId, this.#handshakeTimeoutMs), 'handshake timeout');
+      return;
+    }
+    if (this.#state !== ConnState.READY && this.#state !== ConnState.DRAINING) return;
+    const silent = now - this.#lastReceivedAt;
+    if (silent >= this.#heartbeatTimeoutMs) {
+      this.#fail(new HeartbeatTimeoutError(this.spearletId, silent), 'heartbeat timeout');
+      return;
+    }
+    if (now - this.#lastSentAt >= this.#heartbeatMs) {
+      this.#write(encodeControl(MessageKind.PING, ++this.#pingSeq));
+      this.#sentSinceTick = false;
+      this.#lastSentAt = now;
+    }
+    if (now >= this.#nextDeadlineAt) this.#expireDeadlines(now);
+    if (this.#reauthAt > 0 && now >= this.#reauthAt && this.#state === ConnState.READY) this.#reauth();
+  }
+
+  #expireDeadlines(now: number): void {
+    let next = Infinity;
+    for (const [id, p] of this.#pending) {
+      if (p.deadlineAt === 0) continue;
+      if (p.deadlineAt <= now) {
+        this.#settle(id);
+        this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
+        p.reject(new DeadlineExceededError(p.method, p.deadlineMs));
+      } else if (p.deadlineAt < next) next = p.deadlineAt;
+    }
+    this.#nextDeadlineAt = next;
+  }
+
+  /** Guarded transition: does nothing unless the current state is in `from`; logs and emits every change. */
+  #transitionTo(from: readonly ConnState[], to: ConnState, err?: Error, reason?: string): boolean {
+    const prev = this.#state;
+    if (!from.includes(prev) || !canTransition(prev, to)) return false;
+    this.#state = to;
+    const fields = { from: prev, to, reason, target: this.description };
+    if (to === ConnState.TRANSIENT_FAILURE) this.#log.warn({ ...fields, err }, 'connection state change');
+    else this.#log.debug(fields, 'connection state change');
+    this.emit('state', to, prev, err);
+    return true;
+  }
+}
+
+/** Sends the orderly-close frame and waits for the peer to close, destroying the socket if it lingers. */
+async function closeTransport(transport: Transport): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      transport.destroy();
+      finish();
+    }, CLOSE_LINGER_MS);
+    timer.unref();
+    transport.onClosed(finish);
+    transport.write(encodeCloseFrame());
+    transport.end();
+  });
+}
