@@ -12,7 +12,12 @@ import { TokenBucket } from './token-bucket.ts';
 
 export const DEFAULT_WATCH_WAIT_MS = 60_000;
 export const DEFAULT_WATCH_MIN_INTERVAL_MS = 500;
-export const DEFAULT_WATCH_RETRY: Readonly<BackoffOptions> = Object.freeze({ initialMs: 250, multiplier: 1.6, maxMs: 30_000, jitter: 0.2 });
+export const DEFAULT_WATCH_RETRY: Readonly<BackoffOptions> = Object.freeze({
+  initialMs: 250,
+  multiplier: 1.6,
+  maxMs: 30_000,
+  jitter: 0.2,
+});
 
 export interface ConsulResolverOptions {
   consul: ConsulClient;
@@ -57,10 +62,12 @@ export class ConsulResolver extends ResolverBase {
     const service = o.service ?? DEFAULT_SPEARLET_SERVICE_NAME;
     if (typeof service !== 'string' || service === '') throw new ConfigError('service', 'must be a non-empty string');
     const tags = o.tags ?? [];
-    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== '')) throw new ConfigError('tags', 'must be non-empty strings');
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== ''))
+      throw new ConfigError('tags', 'must be non-empty strings');
     if (o.filter !== undefined && typeof o.filter !== 'string') throw new ConfigError('filter', 'must be a string');
     const waitMs = o.waitMs ?? DEFAULT_WATCH_WAIT_MS;
-    if (!Number.isInteger(waitMs) || waitMs < 1 || waitMs > 600_000) throw new ConfigError('waitMs', 'must be an integer in 1..600000');
+    if (!Number.isInteger(waitMs) || waitMs < 1 || waitMs > 600_000)
+      throw new ConfigError('waitMs', 'must be an integer in 1..600000');
     const minIntervalMs = o.minIntervalMs ?? DEFAULT_WATCH_MIN_INTERVAL_MS;
     if (!Number.isFinite(minIntervalMs) || minIntervalMs < 0) throw new ConfigError('minIntervalMs', 'must be >= 0');
     this.#consul = o.consul;
@@ -119,7 +126,10 @@ export class ConsulResolver extends ResolverBase {
         const error = err instanceof Error ? err : new Error('unknown error');
         if (this.setState('stale', error)) {
           this.#log.warn(
-            { err: err instanceof MeshError ? { code: err.code, message: err.message } : { message: error.message }, endpoints: this.current().length },
+            {
+              err: err instanceof MeshError ? { code: err.code, message: err.message } : { message: error.message },
+              endpoints: this.current().length,
+            },
             'consul watch failing; serving the last known endpoints',
           );
         }
@@ -139,14 +149,18 @@ export class ConsulResolver extends ResolverBase {
       if (this.#index !== 0n) this.#stats.indexResets++;
       this.#index = 0n;
     } else if (next < this.#index) {
-      this.#log.info({ previous: this.#index.toString(), index: index }, 'consul index went backwards; starting a fresh watch');
+      this.#log.info(
+        { previous: this.#index.toString(), index: index },
+        'consul index went backwards; starting a fresh watch',
+      );
       this.#stats.indexResets++;
       this.#index = 0n;
     } else {
       this.#index = next;
     }
     const endpoints = mapped.filter((e): e is Endpoint => e !== undefined);
-    if (endpoints.length !== mapped.length) this.#log.debug({ skipped: mapped.length - endpoints.length }, 'skipped entries without address or port');
+    if (endpoints.length !== mapped.length)
+      this.#log.debug({ skipped: mapped.length - endpoints.length }, 'skipped entries without address or port');
     const sorted = Object.freeze(sortEndpoints(endpoints));
     this.#backoff.reset();
     if (!this.#resolvedOnce || !sameEndpointSet(this.current(), sorted)) {

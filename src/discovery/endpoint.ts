@@ -44,12 +44,24 @@ export function endpointKey(e: Endpoint): string {
   const meta = Object.keys(e.meta)
     .sort()
     .map((k) => [k, e.meta[k]]);
-  return JSON.stringify([e.id, e.serviceId, e.address, e.port, e.socketPath ?? null, e.tls, e.zone ?? null, e.tags, meta]);
+  return JSON.stringify([
+    e.id,
+    e.serviceId,
+    e.address,
+    e.port,
+    e.socketPath ?? null,
+    e.tls,
+    e.zone ?? null,
+    e.tags,
+    meta,
+  ]);
 }
 
 /** Sorts by id then service ID, so the same set always comes out in the same order (Consul's ?passing order is not stable). */
 export function sortEndpoints(list: readonly Endpoint[]): Endpoint[] {
-  return [...list].sort((a, b) => cmp(a.id, b.id) || cmp(a.serviceId, b.serviceId) || cmp(a.address, b.address) || a.port - b.port);
+  return [...list].sort(
+    (a, b) => cmp(a.id, b.id) || cmp(a.serviceId, b.serviceId) || cmp(a.address, b.address) || a.port - b.port,
+  );
 }
 
 export function sameEndpointSet(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {

@@ -5,7 +5,8 @@ import { ResolverBase } from './resolver.ts';
 
 /** Parses `host:port`, `[v6]:port` or `unix:/path/to.sock` into an endpoint whose id is the string itself. */
 export function parseStaticEndpoint(spec: string): Endpoint {
-  if (typeof spec !== 'string' || spec.trim() === '') throw new ConfigError('endpoints', 'an endpoint must be a non-empty string');
+  if (typeof spec !== 'string' || spec.trim() === '')
+    throw new ConfigError('endpoints', 'an endpoint must be a non-empty string');
   const s = spec.trim();
   if (s.startsWith('unix:')) {
     const path = s.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
@@ -31,7 +32,9 @@ export class StaticResolver extends ResolverBase {
   constructor(endpoints: readonly Endpoint[] | readonly string[]) {
     super();
     if (!Array.isArray(endpoints)) throw new TypeError('endpoints must be an array');
-    const list = (endpoints as readonly (Endpoint | string)[]).map((e) => (typeof e === 'string' ? parseStaticEndpoint(e) : freeze(e)));
+    const list = (endpoints as readonly (Endpoint | string)[]).map((e) =>
+      typeof e === 'string' ? parseStaticEndpoint(e) : freeze(e),
+    );
     this.#endpoints = Object.freeze(sortEndpoints(list));
   }
 

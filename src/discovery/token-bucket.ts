@@ -42,7 +42,8 @@ export class TokenBucket {
 
   #refill(): void {
     const now = this.#now();
-    if (this.#intervalMs > 0) this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) / this.#intervalMs);
+    if (this.#intervalMs > 0)
+      this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) / this.#intervalMs);
     this.#last = now;
   }
 }

@@ -78,7 +78,10 @@ export interface ConsulClient {
   passCheck(checkId: string, note?: string): Promise<void>;
   failCheck(checkId: string, note?: string): Promise<void>;
   setServiceMaintenance(serviceId: string, enable: boolean, reason?: string): Promise<void>;
-  healthService(name: string, opts: HealthServiceQuery): Promise<{ entries: HealthServiceEntry[]; index: string | undefined }>;
+  healthService(
+    name: string,
+    opts: HealthServiceQuery,
+  ): Promise<{ entries: HealthServiceEntry[]; index: string | undefined }>;
   /** A missing key resolves with `value: undefined` (and the KV index). An existing empty key gives an empty Buffer. */
   kvGet(key: string, opts?: BlockingReadOptions): Promise<{ value: Buffer | undefined; index: string | undefined }>;
   kvPut(key: string, value: string | Buffer): Promise<boolean>;
@@ -197,7 +200,10 @@ class NpmConsulClient implements ConsulClient {
     );
   }
 
-  async healthService(name: string, q: HealthServiceQuery): Promise<{ entries: HealthServiceEntry[]; index: string | undefined }> {
+  async healthService(
+    name: string,
+    q: HealthServiceQuery,
+  ): Promise<{ entries: HealthServiceEntry[]; index: string | undefined }> {
     requireString('name', name);
     const opts: Record<string, unknown> = { service: name };
     if (q.passing === true) opts.passing = true;
@@ -209,14 +215,18 @@ class NpmConsulClient implements ConsulClient {
     return { entries, index: parseIndex(res.res.headers['x-consul-index']) };
   }
 
-  async kvGet(key: string, q: BlockingReadOptions = {}): Promise<{ value: Buffer | undefined; index: string | undefined }> {
+  async kvGet(
+    key: string,
+    q: BlockingReadOptions = {},
+  ): Promise<{ value: Buffer | undefined; index: string | undefined }> {
     requireString('key', key);
     const opts: Record<string, unknown> = { key, buffer: true };
     if (this.#datacenter !== undefined) opts.dc = this.#datacenter;
     const res = await this.#read('kv.get', (o) => this.#raw.kv.get(o), opts, q);
     const index = parseIndex(res.res.headers['x-consul-index']);
     if (res.body === undefined) return { value: undefined, index };
-    if (typeof res.body !== 'object' || res.body === null) throw new RegistryBadResponseError('consul kv.get: entry is not an object');
+    if (typeof res.body !== 'object' || res.body === null)
+      throw new RegistryBadResponseError('consul kv.get: entry is not an object');
     const v = (res.body as { Value?: unknown }).Value;
     if (v === null || v === undefined) return { value: Buffer.alloc(0), index };
     if (!Buffer.isBuffer(v)) throw new RegistryBadResponseError('consul kv.get: Value is not base64');
@@ -254,7 +264,8 @@ class NpmConsulClient implements ConsulClient {
     const opts = { ...base };
     let timeoutMs = this.#requestTimeoutMs;
     if (q.index !== undefined) {
-      if (!/^[0-9]+$/.test(q.index) || BigInt(q.index) > MAX_UINT64) throw new TypeError(`index must be a decimal uint64, got "${q.index}"`);
+      if (!/^[0-9]+$/.test(q.index) || BigInt(q.index) > MAX_UINT64)
+        throw new TypeError(`index must be a decimal uint64, got "${q.index}"`);
       if (BigInt(q.index) > 0n) {
         opts.index = BigInt(q.index).toString();
         const waitMs = q.wait === undefined ? 300_000 : parseWaitMs(q.wait);
@@ -308,7 +319,8 @@ function mapError(op: string, err: unknown, signal: AbortSignal | undefined): un
   if (signal?.aborted === true) return signal.reason;
   if (typeof err !== 'object' || err === null) return new RegistryUnavailableError(`consul ${op}: ${String(err)}`, err);
   const e = err as RawError;
-  if (e.isValidation === true) return new TypeError(`consul ${op}: ${e.message ?? 'invalid arguments'}`, { cause: err });
+  if (e.isValidation === true)
+    return new TypeError(`consul ${op}: ${e.message ?? 'invalid arguments'}`, { cause: err });
   if (e.isResponse === true && e.response !== undefined) {
     const status = e.response.statusCode ?? 0;
     return new RegistryHttpError(status, `consul ${op}: HTTP ${status}: ${bodyText(e.response.body, e.message)}`, err);
@@ -362,7 +374,8 @@ function parseHealthEntries(body: unknown): HealthServiceEntry[] {
     const svc = item.Service;
     if (!isObject(node) || !isObject(svc)) throw bad('missing Node or Service');
     if (typeof svc.ID !== 'string' || typeof svc.Service !== 'string') throw bad('Service.ID/Service missing');
-    if (typeof svc.Port !== 'number' || !Number.isInteger(svc.Port) || svc.Port < 0 || svc.Port > 65535) throw bad('bad Service.Port');
+    if (typeof svc.Port !== 'number' || !Number.isInteger(svc.Port) || svc.Port < 0 || svc.Port > 65535)
+      throw bad('bad Service.Port');
     const tags = svc.Tags ?? [];
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw bad('bad Service.Tags');
     const meta = svc.Meta ?? {};

@@ -28,7 +28,10 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(['addr', 'token', 'ssl', 'caFile
  * count as unset, as in Consul). The result is frozen; `addr` always carries a scheme (`http://`, `https://` or `unix://`)
  * and agrees with `ssl`. Throws ConfigError naming the offending option.
  */
-export function resolveConsulOptions(explicit: ConsulOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConsulOptions {
+export function resolveConsulOptions(
+  explicit: ConsulOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConsulOptions {
   for (const key of Object.keys(explicit)) {
     if (!KNOWN_KEYS.has(key)) throw new ConfigError(`consul.${key}`, 'unknown option');
   }
@@ -38,7 +41,8 @@ export function resolveConsulOptions(explicit: ConsulOptions, env: NodeJS.Proces
   };
 
   const addrRaw = explicit.addr ?? envOr('CONSUL_HTTP_ADDR') ?? DEFAULT_CONSUL_ADDR;
-  const addrOption = explicit.addr !== undefined ? 'consul.addr' : envOr('CONSUL_HTTP_ADDR') ? 'CONSUL_HTTP_ADDR' : 'consul.addr';
+  const addrOption =
+    explicit.addr !== undefined ? 'consul.addr' : envOr('CONSUL_HTTP_ADDR') ? 'CONSUL_HTTP_ADDR' : 'consul.addr';
 
   let ssl: boolean | undefined = explicit.ssl;
   if (ssl !== undefined && typeof ssl !== 'boolean') throw new ConfigError('consul.ssl', 'must be a boolean');
@@ -52,7 +56,10 @@ export function resolveConsulOptions(explicit: ConsulOptions, env: NodeJS.Proces
 
   const caFile = explicit.caFile ?? envOr('CONSUL_CACERT');
   if (caFile !== undefined && (typeof caFile !== 'string' || caFile === '')) {
-    throw new ConfigError(explicit.caFile !== undefined ? 'consul.caFile' : 'CONSUL_CACERT', 'must be a non-empty path');
+    throw new ConfigError(
+      explicit.caFile !== undefined ? 'consul.caFile' : 'CONSUL_CACERT',
+      'must be a non-empty path',
+    );
   }
 
   const datacenter = explicit.datacenter;

@@ -14,7 +14,12 @@ import {
 
 export const DEFAULT_REGISTRATION_TTL_MS = 10_000;
 export const DEFAULT_DEREGISTER_CRITICAL_AFTER_MS = 60_000;
-export const DEFAULT_REGISTRATION_RETRY: Readonly<BackoffOptions> = Object.freeze({ initialMs: 500, multiplier: 1.6, maxMs: 10_000, jitter: 0.2 });
+export const DEFAULT_REGISTRATION_RETRY: Readonly<BackoffOptions> = Object.freeze({
+  initialMs: 500,
+  multiplier: 1.6,
+  maxMs: 10_000,
+  jitter: 0.2,
+});
 /** Share of the pass interval (TTL/3) added or removed at random so a fleet does not pass in lockstep. */
 const PASS_JITTER = 0.1;
 
@@ -38,7 +43,8 @@ export interface SpearletRegistrationOptions {
   random?: () => number;
 }
 
-export type RegistrationState = 'unregistered' | 'registering' | 'registered' | 'maintenance' | 'unreachable' | 'closed';
+export type RegistrationState =
+  'unregistered' | 'registering' | 'registered' | 'maintenance' | 'unreachable' | 'closed';
 
 export interface RegistrationStats {
   /** Successful PUT service/register calls (first one and every re-registration). */
@@ -78,18 +84,22 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
       throw new ConfigError('id', 'spearlet id must be 1-128 characters of [A-Za-z0-9._-]');
     }
     const name = o.serviceName ?? DEFAULT_SPEARLET_SERVICE_NAME;
-    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(name)) throw new ConfigError('serviceName', 'must be 1-128 of [A-Za-z0-9._-]');
+    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(name))
+      throw new ConfigError('serviceName', 'must be 1-128 of [A-Za-z0-9._-]');
     if (typeof o.address !== 'string') throw new ConfigError('address', 'must be a string');
     if (o.address === '0.0.0.0' || o.address === '::' || o.address === '[::]') {
       throw new ConfigError('address', `"${o.address}" is a wildcard; register the address agents should dial`);
     }
-    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new ConfigError('port', 'must be an integer in 0..65535');
+    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)
+      throw new ConfigError('port', 'must be an integer in 0..65535');
     const ttlMs = o.ttlMs ?? DEFAULT_REGISTRATION_TTL_MS;
     if (!Number.isInteger(ttlMs) || ttlMs < 300) throw new ConfigError('ttlMs', 'must be an integer >= 300');
     const dcsaMs = o.deregisterCriticalAfterMs ?? DEFAULT_DEREGISTER_CRITICAL_AFTER_MS;
-    if (!Number.isInteger(dcsaMs) || dcsaMs < 0) throw new ConfigError('deregisterCriticalAfterMs', 'must be an integer >= 0');
+    if (!Number.isInteger(dcsaMs) || dcsaMs < 0)
+      throw new ConfigError('deregisterCriticalAfterMs', 'must be an integer >= 0');
     const tags = o.tags ?? [];
-    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== '')) throw new ConfigError('tags', 'must be non-empty strings');
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== ''))
+      throw new ConfigError('tags', 'must be non-empty strings');
     const meta = { ...(o.meta ?? {}) };
     validateServiceMeta('meta', meta);
 
@@ -178,7 +188,10 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
         await this.#consul.deregisterService(this.#serviceId);
         this.#log.info('deregistered from consul');
       } catch (err) {
-        this.#log.warn({ err: errSummary(err) }, 'deregister failed; consul removes the service after its check goes critical');
+        this.#log.warn(
+          { err: errSummary(err) },
+          'deregister failed; consul removes the service after its check goes critical',
+        );
       }
     }
     this.#transition('closed');
@@ -269,7 +282,8 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
     const from = this.#state;
     if (from === to || from === 'closed') return;
     this.#state = to;
-    if (to === 'unreachable') this.#log.warn({ from, to, err: errSummary(error) }, 'consul registration failing; retrying with backoff');
+    if (to === 'unreachable')
+      this.#log.warn({ from, to, err: errSummary(error) }, 'consul registration failing; retrying with backoff');
     else this.#log.info({ from, to }, `registration ${to}`);
     if (error) this.emit('state', to, from, error);
     else this.emit('state', to, from);

@@ -54,7 +54,8 @@ export function validateServiceMeta(option: string, meta: Readonly<Record<string
   const entries = Object.entries(meta);
   if (entries.length > 64) throw new ConfigError(option, `at most 64 meta pairs, got ${entries.length}`);
   for (const [k, v] of entries) {
-    if (!/^[a-zA-Z0-9_-]{1,128}$/.test(k)) throw new ConfigError(option, `meta key "${k}" must be 1-128 of [a-zA-Z0-9_-]`);
+    if (!/^[a-zA-Z0-9_-]{1,128}$/.test(k))
+      throw new ConfigError(option, `meta key "${k}" must be 1-128 of [a-zA-Z0-9_-]`);
     if (k.startsWith('consul-')) throw new ConfigError(option, `meta key "${k}" uses the reserved "consul-" prefix`);
     if (typeof v !== 'string') throw new ConfigError(option, `meta value for "${k}" must be a string`);
     if (v.length > 512) throw new ConfigError(option, `meta value for "${k}" is longer than 512 characters`);
