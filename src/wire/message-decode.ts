@@ -21,8 +21,40 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Names up to this length are checked for pure ASCII byte by byte, which beats TextDecoder on short strings. */
 const ASCII_FAST_PATH_MAX = 64;
 
+/**
+ * Direct-mapped cache of recently decoded names: the same few method names arrive over and over, and comparing
+ * bytes is cheaper than building a string. Entries hold copies, never views of a frame the handler owns.
+ */
+const NAME_CACHE_SLOTS = 64;
+const NAME_CACHE_MAX_BYTES = 64;
+const cachedNameBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(NAME_CACHE_SLOTS).fill(undefined);
+const cachedNames: string[] = new Array<string>(NAME_CACHE_SLOTS).fill('');
+
+function sameBytes(cached: Buffer, body: Buffer, start: number): boolean {
+  for (let i = 0; i < cached.length; i++) {
+    if (cached[i] !== body[start + i]) return false;
+  }
+  return true;
+}
+
 /** Decodes a UTF-8 name; InvalidUtf8Error when the bytes are not well-formed UTF-8. */
 function decodeName(body: Buffer, start: number, end: number, what: string): string {
+  const length = end - start;
+  if (length === 0) return '';
+  if (length > NAME_CACHE_MAX_BYTES) return decodeUncached(body, start, end, what);
+  const first = body[start] as number;
+  const middle = body[start + (length >> 1)] as number;
+  const last = body[end - 1] as number;
+  const slot = (length * 7 + first * 3 + middle * 5 + last) & (NAME_CACHE_SLOTS - 1);
+  const cached = cachedNameBytes[slot];
+  if (cached?.length === length && sameBytes(cached, body, start)) return cachedNames[slot] as string;
+  const name = decodeUncached(body, start, end, what);
+  cachedNameBytes[slot] = Buffer.from(body.subarray(start, end));
+  cachedNames[slot] = name;
+  return name;
+}
+
+function decodeUncached(body: Buffer, start: number, end: number, what: string): string {
   if (end - start <= ASCII_FAST_PATH_MAX) {
     let ascii = true;
     for (let i = start; i < end; i++) {

@@ -68,8 +68,23 @@ function allocMessage(messageBytes: number, kind: number, flags: number, id: big
   writeFrameHeader(frame, 0, messageBytes);
   frame[BODY] = kind;
   frame[BODY + 1] = flags;
-  frame.writeBigUInt64LE(id, BODY + 2);
+  writeId(frame, BODY + 2, id);
   return frame;
+}
+
+const TWO_POW_32 = 0x1_0000_0000;
+const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** u64 LE write; ids below 2^53 (nearly all) skip BigInt arithmetic, which is several times slower. */
+function writeId(target: Buffer, offset: number, id: bigint): void {
+  if (id <= MAX_SAFE_ID) {
+    const n = Number(id);
+    const low = n % TWO_POW_32;
+    target.writeUInt32LE(low, offset);
+    target.writeUInt32LE((n - low) / TWO_POW_32, offset + 4);
+  } else {
+    target.writeBigUInt64LE(id, offset);
+  }
 }
 
 // ---- encoders ----------------------------------------------------------------------------------------------------

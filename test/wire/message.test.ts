@@ -257,6 +257,37 @@ describe('encoder validation', () => {
   });
 });
 
+describe('decoded name cache', () => {
+  it('names sharing a cache slot still decode to their own text', () => {
+    // Same length, first, middle and last byte: the same slot, different names.
+    for (let i = 0; i < 5; i++) {
+      for (const method of ['axcxe', 'aycye', 'azcze']) {
+        const m = decodeMessage(bodyOf(encodeRequest(1n, 0, 0, method, new Uint8Array(0))));
+        assert.ok(m.kind === 3);
+        assert.equal(m.method, method);
+      }
+    }
+  });
+
+  it('a frame mutated after decoding does not poison later decodes', () => {
+    const body = bodyOf(encodeRequest(1n, 0, 0, 'cache.me', new Uint8Array(0)));
+    decodeMessage(body);
+    body.write('cache.ME', 16, 'latin1');
+    const m = decodeMessage(body);
+    assert.ok(m.kind === 3);
+    assert.equal(m.method, 'cache.ME');
+  });
+
+  it('a cached name does not mask invalid UTF-8 in a same-slot name', () => {
+    const good = bodyOf(encodeRequest(1n, 0, 0, 'aa', new Uint8Array(0)));
+    decodeMessage(good);
+    const bad = Buffer.from(good);
+    bad[16] = 0xff;
+    bad[17] = 0xff;
+    assert.throws(() => decodeMessage(bad), InvalidUtf8Error);
+  });
+});
+
 describe('statusForCode', () => {
   it('follows the table of protocol.md §3.3', () => {
     const table: [string, number][] = [
