@@ -285,7 +285,14 @@ class NpmConsulClient implements ConsulClient {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const out = await this.#call(op, () => fn(this.#opts({ ...opts, ctx }, timeoutMs)), signal);
+      // A blocking query is not retried on a reset: the reset usually means the registry restarted, and the caller must
+      // start over with a fresh (index 0) read rather than block on an index the new registry has never reached.
+      const out = await this.#call(
+        op,
+        () => fn(this.#opts({ ...opts, ctx }, timeoutMs)),
+        signal,
+        opts.index === undefined,
+      );
       if (!Array.isArray(out) || out.length < 1 || typeof out[0] !== 'object' || out[0] === null) {
         throw new RegistryBadResponseError(`consul ${op}: no response`);
       }
@@ -295,7 +302,7 @@ class NpmConsulClient implements ConsulClient {
     }
   }
 
-  async #call(op: string, fn: () => Promise<unknown>, signal?: AbortSignal): Promise<unknown> {
+  async #call(op: string, fn: () => Promise<unknown>, signal?: AbortSignal, retryReset = true): Promise<unknown> {
     if (this.#closed) throw new RegistryUnavailableError(`consul ${op}: client is closed`);
     try {
       return await fn();
@@ -303,7 +310,7 @@ class NpmConsulClient implements ConsulClient {
       const raw = err as RawError;
       // A pooled keep-alive socket closed by the server between requests: every call we make is idempotent, so retry
       // once on a fresh connection instead of reporting an outage that is not one.
-      if (raw.code === 'ECONNRESET' && signal?.aborted !== true) {
+      if (retryReset && raw.code === 'ECONNRESET' && signal?.aborted !== true) {
         try {
           return await fn();
         } catch (again) {
