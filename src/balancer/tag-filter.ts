@@ -3,7 +3,7 @@ import type { Picker, PickContext, PickTarget } from './picker.ts';
 
 const MAX_CACHED_TAG_SETS = 64;
 
-export function hasAllTags(target: PickTarget, tags: readonly string[]): boolean {
+export function hasAllTags(target: { readonly tags: readonly string[] }, tags: readonly string[]): boolean {
   for (const tag of tags) if (!target.tags.includes(tag)) return false;
   return true;
 }

@@ -150,6 +150,10 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   #drainWaiters: (() => void)[] = [];
   #endSent = false;
   #closePromise: Promise<void> | undefined;
+  #closeError: MeshError | undefined;
+  #graceUntil = Infinity;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #graceDone: (() => void) | undefined;
 
   constructor(options: MeshConnectionOptions) {
     super();
@@ -275,35 +279,49 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
 
   /**
    * Closes for good. With `graceMs` > 0 in-flight requests get that long to finish (no new ones are written);
-   * whatever is still pending then rejects with `error` (default SPEARLET_LOST). Idempotent; resolves once the
-   * socket and every timer are released.
+   * whatever is still pending then rejects with `error` (default SPEARLET_LOST). Idempotent; calling again while
+   * the grace period runs can shorten it and replace the error. Resolves once the socket and timers are released.
    */
   close(options: { graceMs?: number; error?: MeshError } = {}): Promise<void> {
-    this.#closePromise ??= this.#close(options.graceMs ?? 0, options.error);
+    if (options.error !== undefined) this.#closeError = options.error;
+    const graceUntil = Date.now() + (options.graceMs ?? 0);
+    if (this.#closePromise !== undefined) {
+      if (graceUntil < this.#graceUntil) this.#setGraceUntil(graceUntil);
+      return this.#closePromise;
+    }
+    this.#closePromise = this.#close(graceUntil);
     return this.#closePromise;
   }
 
-  async #close(graceMs: number, error: MeshError | undefined): Promise<void> {
-    if (graceMs > 0 && this.#inFlight > 0) {
+  async #close(graceUntil: number): Promise<void> {
+    if (graceUntil > Date.now() && this.#inFlight > 0) {
       this.#transitionTo([ConnState.READY], ConnState.DRAINING);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        timer.unref();
-        this.#drainWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        this.#graceDone = resolve;
+        this.#drainWaiters.push(resolve);
+        this.#setGraceUntil(graceUntil);
       });
+      if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+      this.#graceTimer = undefined;
     }
     const transport = this.#transport;
     this.#transitionTo([ConnState.IDLE, ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING, ConnState.TRANSIENT_FAILURE], ConnState.CLOSED);
     this.#generation++;
     this.#stopTicker();
     this.#clearReconnectTimer();
-    this.#rejectAll(error ?? new SpearletLostError(this.spearletId, 'connection closed locally'));
+    this.#rejectAll(this.#closeError ?? new SpearletLostError(this.spearletId, 'connection closed locally'));
     this.#transport = undefined;
     this.#decoder = undefined;
     if (transport !== undefined) await closeTransport(transport);
+  }
+
+  #setGraceUntil(until: number): void {
+    this.#graceUntil = until;
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    const done = this.#graceDone;
+    if (done === undefined) return;
+    // Not unref()ed: close() is awaited until it fires.
+    this.#graceTimer = setTimeout(done, Math.max(0, until - Date.now()));
   }
 
   // ---- connecting ----------------------------------------------------------------------------------------------
@@ -636,11 +654,11 @@ async function closeTransport(transport: Transport): Promise<void> {
       clearTimeout(timer);
       resolve();
     };
+    // Not unref()ed: close() is awaited until the socket is gone.
     const timer = setTimeout(() => {
       transport.destroy();
       finish();
     }, CLOSE_LINGER_MS);
-    timer.unref();
     transport.onClosed(finish);
     transport.write(encodeCloseFrame());
     transport.end();

@@ -1,0 +1,224 @@
+// Owns one connection per endpoint, keeps it in step with the resolver's set, and publishes the current picker.
+import { EventEmitter } from 'node:events';
+import type { OutlierDetector } from '../balancer/outlier-detector.ts';
+import { EMPTY_PICKER, type Picker, type PickContext, type PickTarget, type Policy } from '../balancer/picker.ts';
+import { buildPicker } from '../balancer/policies.ts';
+import { hasAllTags } from '../balancer/tag-filter.ts';
+import type { MeshConnection } from '../conn/mesh-connection.ts';
+import { ConnState } from '../conn/states.ts';
+import type { Endpoint } from '../discovery/endpoint.ts';
+import type { MeshError } from '../errors.ts';
+import type { Logger } from '../util/logger.ts';
+
+/** One endpoint as the policies see it, with the connection that serves it. */
+export class Subchannel implements PickTarget {
+  readonly endpoint: Endpoint;
+  readonly conn: MeshConnection;
+  ejected = false;
+
+  constructor(endpoint: Endpoint, conn: MeshConnection) {
+    this.endpoint = endpoint;
+    this.conn = conn;
+  }
+
+  get id(): string {
+    return this.endpoint.id;
+  }
+  get zone(): string | undefined {
+    return this.endpoint.zone;
+  }
+  get tags(): readonly string[] {
+    return this.endpoint.tags;
+  }
+  get outstanding(): number {
+    return this.conn.outstanding;
+  }
+  get ewmaMs(): number {
+    return this.conn.ewmaMs;
+  }
+  get ready(): boolean {
+    return !this.ejected && this.conn.ready;
+  }
+}
+
+export interface EndpointStats {
+  readonly id: string;
+  readonly address: string;
+  readonly transport: string;
+  readonly state: ConnState;
+  readonly outstanding: number;
+  readonly ewmaMs: number;
+  readonly ejected: boolean;
+}
+
+export interface EndpointBalancerOptions {
+  readonly policy: Policy;
+  readonly zone: string | undefined;
+  /** Endpoints lacking any of these tags are ignored. */
+  readonly requiredTags: readonly string[];
+  readonly createConnection: (endpoint: Endpoint) => MeshConnection;
+  readonly outlier: OutlierDetector | undefined;
+  readonly drainGraceMs: number;
+  readonly logger: Logger;
+}
+
+export interface EndpointBalancerEvents {
+  /** A new picker was published: waiting requests should try again. */
+  picker: [];
+  signal: [name: string, body: Buffer, spearletId: string];
+}
+
+/** Connection fields whose change needs a new connection (tags, zone and meta changes do not). */
+const connKey = (e: Endpoint): string => JSON.stringify([e.address, e.port, e.socketPath ?? null, e.tls]);
+
+export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
+  readonly #o: EndpointBalancerOptions;
+  readonly #subs = new Map<string, Subchannel>();
+  /** Connections of endpoints that left, finishing their in-flight requests. */
+  readonly #retiring = new Set<MeshConnection>();
+  #picker: Picker = EMPTY_PICKER;
+  #ejectionTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: EndpointBalancerOptions) {
+    super();
+    this.#o = options;
+  }
+
+  get size(): number {
+    return this.#subs.size;
+  }
+
+  /** The hot path: one call into the immutable picker. */
+  pick(ctx: PickContext): Subchannel | undefined {
+    // Every target of the picker is a Subchannel: buildPicker only ever sees this.#subs' values.
+    return this.#picker.pick(ctx) as Subchannel | undefined;
+  }
+
+  /** Replaces the endpoint set: new endpoints connect at once, gone ones stop being picked now and drain. */
+  update(endpoints: readonly Endpoint[]): void {
+    if (this.#closed) return;
+    const wanted = new Map<string, Endpoint>();
+    for (const e of endpoints) if (hasAllTags(e, this.#o.requiredTags)) wanted.set(e.id, e);
+    for (const [id, sub] of this.#subs) {
+      const next = wanted.get(id);
+      if (next === undefined || connKey(next) !== connKey(sub.endpoint)) this.#retire(sub, next === undefined ? 'left the endpoint set' : 'address changed');
+    }
+    for (const [id, e] of wanted) {
+      const sub = this.#subs.get(id);
+      if (sub === undefined) this.#add(e);
+      else if (sub.endpoint !== e) this.#subs.set(id, this.#rewrap(sub, e));
+    }
+    this.#o.outlier?.setEndpoints(this.#subs.keys());
+    this.#rebuild();
+  }
+
+  recordSuccess(id: string): void {
+    this.#o.outlier?.recordSuccess(id);
+  }
+
+  recordFailure(id: string): void {
+    if (this.#o.outlier?.recordFailure(id) === true) {
+      this.#o.logger.warn({ spearletId: id }, 'endpoint ejected after consecutive failures');
+      this.#rebuild();
+    }
+  }
+
+  /** Resolves true as soon as any connection is READY, false after `timeoutMs`. */
+  whenAnyReady(timeoutMs: number): Promise<boolean> {
+    const anyReady = (): boolean => [...this.#subs.values()].some((s) => s.conn.state === ConnState.READY);
+    if (anyReady()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (v: boolean): void => {
+        clearTimeout(timer);
+        this.off('picker', check);
+        resolve(v);
+      };
+      const check = (): void => {
+        if (anyReady() || this.#closed) done(anyReady());
+      };
+      // Not unref()ed: the caller awaits this, so it is pending work.
+      const timer = setTimeout(() => {
+        done(false);
+      }, timeoutMs);
+      this.on('picker', check);
+    });
+  }
+
+  stats(): EndpointStats[] {
+    return [...this.#subs.values()].map((s) => ({
+      id: s.id,
+      address: s.endpoint.socketPath !== undefined && s.conn.description.startsWith('unix:') ? s.endpoint.socketPath : `${s.endpoint.address}:${s.endpoint.port}`,
+      transport: s.conn.description.split(':')[0] ?? 'tcp',
+      state: s.conn.state,
+      outstanding: s.outstanding,
+      ewmaMs: Math.round(s.ewmaMs * 1000) / 1000,
+      ejected: s.ejected,
+    }));
+  }
+
+  /** Closes every connection; requests still in flight after `graceMs` reject with `error`. */
+  async close(graceMs: number, error: MeshError): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      if (this.#ejectionTimer !== undefined) clearTimeout(this.#ejectionTimer);
+      this.#ejectionTimer = undefined;
+      for (const sub of this.#subs.values()) this.#retiring.add(sub.conn);
+      this.#subs.clear();
+      this.#picker = EMPTY_PICKER;
+    }
+    // close() again on a retiring connection shortens its grace period to ours and sets the error.
+    await Promise.all([...this.#retiring].map((conn) => conn.close({ graceMs, error })));
+  }
+
+  #add(e: Endpoint): void {
+    const conn = this.#o.createConnection(e);
+    const sub = new Subchannel(e, conn);
+    this.#subs.set(e.id, sub);
+    conn.on('state', (to, from, err) => {
+      if (this.#subs.get(e.id)?.conn !== conn) return;
+      if (to === ConnState.READY) this.#o.outlier?.recordSuccess(e.id);
+      else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined) this.recordFailure(e.id);
+      this.#rebuild();
+    });
+    conn.on('signal', (name, body) => {
+      this.emit('signal', name, body, e.id);
+    });
+    conn.connect();
+  }
+
+  /** Same connection, new tags/zone/meta: a fresh Subchannel so pickers never see a half-updated target. */
+  #rewrap(sub: Subchannel, e: Endpoint): Subchannel {
+    const next = new Subchannel(e, sub.conn);
+    next.ejected = sub.ejected;
+    return next;
+  }
+
+  #retire(sub: Subchannel, why: string): void {
+    this.#subs.delete(sub.id);
+    this.#o.logger.info({ spearletId: sub.id, why }, 'endpoint retired; in-flight requests may finish');
+    this.#retiring.add(sub.conn);
+    void sub.conn.close({ graceMs: this.#o.drainGraceMs }).finally(() => this.#retiring.delete(sub.conn));
+  }
+
+  #rebuild(): void {
+    if (this.#closed) return;
+    const ejected = this.#o.outlier?.ejected();
+    const targets: Subchannel[] = [];
+    for (const sub of this.#subs.values()) {
+      sub.ejected = ejected?.has(sub.id) ?? false;
+      if (!sub.ejected) targets.push(sub);
+    }
+    this.#picker = buildPicker(this.#o.policy, targets, { zone: this.#o.zone });
+    if (this.#ejectionTimer !== undefined) clearTimeout(this.#ejectionTimer);
+    this.#ejectionTimer = undefined;
+    const next = this.#o.outlier?.nextExpiryAt();
+    if (next !== undefined) {
+      this.#ejectionTimer = setTimeout(() => {
+        this.#rebuild();
+      }, Math.max(1, next - Date.now()));
+      this.#ejectionTimer.unref();
+    }
+    this.emit('picker');
+  }
+}

@@ -1,0 +1,266 @@
+// MeshClient: resolver -> balancer -> picker -> connections, with failover, retry budget, deadlines and a wait queue.
+import { EventEmitter } from 'node:events';
+import { OutlierDetector } from '../balancer/outlier-detector.ts';
+import type { PickContext } from '../balancer/picker.ts';
+import { createPolicy } from '../balancer/policies.ts';
+import { RetryBudget } from '../balancer/retry-budget.ts';
+import { DeadlineExceededError, CancelledError } from '../conn/errors.ts';
+import { MeshConnection } from '../conn/mesh-connection.ts';
+import { ConsulResolver } from '../discovery/consul-resolver.ts';
+import type { Resolver, ResolverState } from '../discovery/resolver.ts';
+import { StaticResolver } from '../discovery/static-resolver.ts';
+import type { Endpoint } from '../discovery/endpoint.ts';
+import { MeshError } from '../errors.ts';
+import { createConsulClient, type ConsulClient } from '../registry/consul-client.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
+import { transportTargetFor } from './endpoint-target.ts';
+import { EndpointBalancer, type EndpointStats, type Subchannel } from './endpoint-balancer.ts';
+import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
+import { DEFAULT_CLIENT_TICK_MS, resolveClientOptions, type MeshClientOptions, type ResolvedClientOptions } from './options.ts';
+import { WaitQueue } from './wait-queue.ts';
+
+export interface MeshRequestOptions {
+  /** The request may run more than once: after a lost connection it is retried on another spearlet. */
+  readonly idempotent?: boolean;
+  /** Overall time for the request, waiting and retries included; sent to the spearlet as its deadline. */
+  readonly deadlineMs?: number;
+  readonly signal?: AbortSignal;
+  /** Requests with the same key go to the same spearlet (policy 'consistent-hash'). */
+  readonly affinityKey?: string;
+  /** Only spearlets carrying all these tags. */
+  readonly tags?: readonly string[];
+}
+
+export interface MeshClientStats {
+  /** Calls to request(). */
+  readonly requests: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Re-sends of requests that were written and may have run (idempotent), taken from the retry budget. */
+  readonly retried: number;
+  /** Re-sends of requests that did not run (never written, crossed a GOAWAY, answered DRAINING). */
+  readonly rerouted: number;
+  readonly inFlight: number;
+  /** Requests waiting for a usable spearlet. */
+  readonly queued: number;
+  readonly resolver: ResolverState;
+  readonly endpoints: readonly EndpointStats[];
+}
+
+export interface MeshClientEvents {
+  signal: [name: string, body: Buffer, spearletId: string];
+}
+
+type Outcome = 'reroute' | 'retry';
+
+export class MeshClient extends EventEmitter<MeshClientEvents> {
+  readonly #o: ResolvedClientOptions;
+  readonly #log: Logger;
+  readonly #resolver: Resolver;
+  readonly #ownsResolver: boolean;
+  readonly #consul: ConsulClient | undefined;
+  readonly #balancer: EndpointBalancer;
+  readonly #queue: WaitQueue<Subchannel>;
+  readonly #budget: RetryBudget;
+  readonly #onUpdate: (eps: readonly Endpoint[]) => void;
+  readonly #onResolverState: (state: ResolverState, err?: Error) => void;
+  #requests = 0;
+  #succeeded = 0;
+  #failed = 0;
+  #retried = 0;
+  #rerouted = 0;
+  #inFlight = 0;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+
+  /** Builds the client, starts discovery and waits (up to readyTimeoutMs) for a first READY connection. */
+  static async connect(options: MeshClientOptions): Promise<MeshClient> {
+    const client = new MeshClient(options);
+    await client.#start();
+    return client;
+  }
+
+  private constructor(options: MeshClientOptions) {
+    super();
+    const o = resolveClientOptions(options);
+    this.#o = o;
+    this.#log = (options.logger ?? silentLogger()).child({ component: 'mesh-client' });
+    if (options.resolver !== undefined) {
+      this.#resolver = options.resolver;
+      this.#ownsResolver = false;
+    } else if (options.endpoints !== undefined) {
+      this.#resolver = new StaticResolver(options.endpoints);
+      this.#ownsResolver = true;
+    } else {
+      this.#consul = createConsulClient(options.consul ?? {});
+      this.#resolver = new ConsulResolver({ consul: this.#consul, service: o.service, tags: [...o.tags], logger: this.#log });
+      this.#ownsResolver = true;
+    }
+    this.#budget = new RetryBudget(options.retryBudget);
+    const outlier = options.outlier === false ? undefined : new OutlierDetector(options.outlier);
+    this.#balancer = new EndpointBalancer({
+      policy: createPolicy(o.policy, { random: options.random }),
+      zone: o.zone,
+      requiredTags: o.tags,
+      outlier,
+      drainGraceMs: o.drainGraceMs,
+      logger: this.#log,
+      createConnection: (e) =>
+        new MeshConnection({
+          spearletId: e.id,
+          target: transportTargetFor(e, { preferUnixSocket: o.preferUnixSocket, tls: o.tls }),
+          tokenProvider: o.tokenProvider,
+          agentName: options.agentName,
+          logger: this.#log,
+          heartbeatMs: o.heartbeatMs,
+          heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+          connectTimeoutMs: o.connectTimeoutMs,
+          backoff: o.reconnectBackoff,
+        }),
+    });
+    this.#queue = new WaitQueue<Subchannel>({
+      maxSize: o.queueMaxSize,
+      tickMs: DEFAULT_CLIENT_TICK_MS,
+      pick: (ctx) => this.#balancer.pick(ctx),
+      knownEndpoints: () => this.#balancer.size,
+    });
+    this.#balancer.on('picker', () => {
+      this.#queue.serve();
+    });
+    this.#balancer.on('signal', (name, body, id) => {
+      this.emit('signal', name, body, id);
+    });
+    this.#onUpdate = (eps) => {
+      this.#balancer.update(eps);
+    };
+    this.#onResolverState = (state, err) => {
+      if (state === 'stale') this.#log.warn({ err }, 'registry unreachable: keeping the last known spearlets');
+      else this.#log.debug({ state }, 'resolver state');
+    };
+  }
+
+  async #start(): Promise<void> {
+    this.#resolver.on('update', this.#onUpdate);
+    this.#resolver.on('state', this.#onResolverState);
+    this.#resolver.start();
+    this.#balancer.update(this.#resolver.current());
+    const ready = await this.#balancer.whenAnyReady(this.#o.readyTimeoutMs);
+    if (!ready) this.#log.warn({ endpoints: this.#balancer.size }, 'no spearlet ready yet; requests will wait for one');
+  }
+
+  /**
+   * Sends `method` with `body` to one spearlet and resolves with the response body. Failures reject with a
+   * MeshError: SPEARLET_LOST (non-idempotent request in flight on a lost connection: it may have run),
+   * NO_SPEARLET_AVAILABLE, QUEUE_FULL, RETRY_BUDGET_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED, CLIENT_CLOSED, or the
+   * spearlet's own error code (a RemoteError with `status`).
+   */
+  async request(method: string, body: Uint8Array | string, options: MeshRequestOptions = {}): Promise<Buffer> {
+    if (this.#closed) throw new ClientClosedError();
+    if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
+    const deadlineMs = options.deadlineMs;
+    if (deadlineMs !== undefined && !(Number.isFinite(deadlineMs) && deadlineMs > 0)) throw new TypeError('deadlineMs must be a positive number');
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const deadlineAt = deadlineMs === undefined ? 0 : Date.now() + deadlineMs;
+    this.#requests++;
+    this.#inFlight++;
+    this.#budget.recordRequest();
+    try {
+      const out = await this.#run(method, bytes, options, deadlineAt);
+      this.#succeeded++;
+      return out;
+    } catch (err) {
+      this.#failed++;
+      throw err;
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #run(method: string, body: Uint8Array, o: MeshRequestOptions, deadlineAt: number): Promise<Buffer> {
+    const idempotent = o.idempotent === true;
+    const connOptions = { idempotent, deadlineAt, signal: o.signal };
+    let ctx: PickContext = { affinityKey: o.affinityKey, tags: o.tags };
+    let exclude: Set<string> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      let sub = this.#balancer.pick(ctx);
+      // Everything left was excluded: going back to an excluded spearlet beats waiting when it is usable again.
+      if (sub === undefined && exclude !== undefined) sub = this.#balancer.pick({ affinityKey: o.affinityKey, tags: o.tags });
+      if (sub === undefined) {
+        if (this.#closed) throw new ClientClosedError();
+        const expiresAt = deadlineAt > 0 ? deadlineAt : Date.now() + this.#o.queueTimeoutMs;
+        sub = await this.#queue.wait(ctx, method, expiresAt, o.signal);
+      }
+      try {
+        const out = await sub.conn.request(method, body, connOptions);
+        this.#balancer.recordSuccess(sub.id);
+        return out;
+      } catch (err) {
+        const outcome = this.#classify(err, method, idempotent, attempt);
+        if (outcome === 'retry') this.#retried++;
+        else this.#rerouted++;
+        this.#log.debug({ spearletId: sub.id, method, outcome, code: (err as MeshError).code }, 'request moves to another spearlet');
+        exclude ??= new Set();
+        exclude.add(sub.id);
+        ctx = { affinityKey: o.affinityKey, tags: o.tags, exclude };
+        if (o.signal?.aborted === true) throw new CancelledError(method, o.signal.reason);
+        if (deadlineAt > 0 && Date.now() >= deadlineAt) throw new DeadlineExceededError(method, o.deadlineMs ?? 0);
+      }
+    }
+  }
+
+  /** Decides what a failed attempt means: send it elsewhere for free, retry it on the budget, or give up (throws). */
+  #classify(err: unknown, method: string, idempotent: boolean, attempt: number): Outcome {
+    if (!(err instanceof MeshError) || this.#closed) throw err;
+    if (attempt >= this.#o.maxReroutes) throw err;
+    // Not written, crossed a GOAWAY, or refused by a draining spearlet: it did not run anywhere.
+    if (err.code === 'CONNECTION_CLOSED' || err.code === 'DRAINING') return 'reroute';
+    if (err.code === 'SPEARLET_LOST') {
+      if (!idempotent) throw err;
+      if (!this.#budget.tryRetry()) throw new RetryBudgetExhaustedError(method, err);
+      return 'retry';
+    }
+    // The spearlet said it did not run the request (for example OVERLOADED): safe anywhere, but budgeted.
+    if (err.retryable && err.code !== 'DEADLINE_EXCEEDED' && err.code !== 'CANCELLED') {
+      if (!this.#budget.tryRetry()) throw new RetryBudgetExhaustedError(method, err);
+      return 'retry';
+    }
+    throw err;
+  }
+
+  stats(): MeshClientStats {
+    return {
+      requests: this.#requests,
+      succeeded: this.#succeeded,
+      failed: this.#failed,
+      retried: this.#retried,
+      rerouted: this.#rerouted,
+      inFlight: this.#inFlight,
+      queued: this.#queue.size,
+      resolver: this.#resolver.state,
+      endpoints: this.#balancer.stats(),
+    };
+  }
+
+  /**
+   * Stops taking requests (CLIENT_CLOSED), fails queued ones, gives in-flight ones closeGraceMs to finish, then
+   * releases every socket and timer. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#queue.close(new ClientClosedError());
+    this.#resolver.off('update', this.#onUpdate);
+    this.#resolver.off('state', this.#onResolverState);
+    if (this.#ownsResolver) await this.#resolver.close();
+    this.#consul?.close();
+    await this.#balancer.close(this.#o.closeGraceMs, new ClientClosedError('the MeshClient closed while the request was in flight'));
+  }
+}
