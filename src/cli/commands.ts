@@ -22,7 +22,7 @@ const notBuilt =
 
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'up', summary: 'run a local mesh: dev registry, spearlets and a demo agent', load: notBuilt('up') },
-  { name: 'registry', summary: 'run the embedded Consul-compatible dev registry', load: notBuilt('registry') },
+  { name: 'registry', summary: 'run the embedded Consul-compatible dev registry', load: () => import('./commands/registry.ts') },
   { name: 'spearlet', summary: 'run a spearlet (mesh server) registered in Consul', load: notBuilt('spearlet') },
   { name: 'token', summary: 'mint JWTs, generate key pairs and a JWKS', load: notBuilt('token') },
   { name: 'call', summary: 'discover spearlets through Consul and send requests', load: notBuilt('call') },

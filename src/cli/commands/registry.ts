@@ -1,0 +1,80 @@
+// `spear-mesh registry`: runs the embedded Consul-compatible dev registry in this process until SIGINT/SIGTERM.
+import { parseArgs } from 'node:util';
+import { startDevRegistry } from '../../devregistry/index.ts';
+import { createLogger } from '../../util/logger.ts';
+
+const USAGE = `Usage: spear-mesh registry [options]
+
+Runs a single-node, in-memory server that speaks Consul's HTTP API (like 'consul agent -dev').
+
+Options:
+  --listen HOST:PORT   address to listen on (default 127.0.0.1:8500; port 0 picks a free one)
+  --node NAME          node name (default spear-dev)
+  --datacenter NAME    datacenter name (default dc1)
+  --acl-token TOKEN    ACL mode: every request must carry this token
+  -h, --help           show this help
+
+Prints 'registry listening on http://HOST:PORT' on stdout once it accepts requests.
+`;
+
+/** Splits "host:port" or "[v6]:port"; undefined when malformed. */
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  if (m === null) return undefined;
+  const port = Number(m[3]);
+  if (port > 65_535) return undefined;
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? '127.0.0.1' : host, port };
+}
+
+export async function run(argv: readonly string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string' },
+        node: { type: 'string' },
+        datacenter: { type: 'string' },
+        'acl-token': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`spear-mesh registry: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const listen = parseListen(values.listen ?? '127.0.0.1:8500');
+  if (listen === undefined) {
+    process.stderr.write(`spear-mesh registry: --listen must be HOST:PORT, got '${values.listen ?? ''}'\n`);
+    return 2;
+  }
+  const logger = createLogger({ name: 'spear-mesh' });
+  const registry = await startDevRegistry({
+    host: listen.host,
+    port: listen.port,
+    node: values.node,
+    datacenter: values.datacenter,
+    aclToken: values['acl-token'],
+    logger,
+  });
+  process.stdout.write(`registry listening on ${registry.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await registry.close();
+  logger.flush();
+  return 0;
+}

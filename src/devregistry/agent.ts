@@ -1,0 +1,556 @@
+// The agent's local state: services and checks registered through /v1/agent, their TTL timers and probes,
+// critical-time tracking, deferred output sync, maintenance checks and the DeregisterCriticalServiceAfter reaper.
+// Every change is synced to the catalog at once, as Consul's syncChanges does after an agent write.
+import type { Logger } from 'pino';
+import type { Catalog } from './catalog.ts';
+import type { Clock, TimerHandle } from './clock.ts';
+import { formatGoDuration } from './duration.ts';
+import { HttpError, badRequest, notFound, serverError } from './http-error.ts';
+import { probeHttp, probeTcp, type HttpProbe, type ProbeResult } from './probes.ts';
+import { bool, num, str, strMap, strs, sub, subs, type Decoded } from './decode.ts';
+import { isHealthStatus, type CheckRec, type HealthStatus, type ServiceRec, type TaggedAddress, type Unindexed } from './types.ts';
+
+export const CHECK_REAP_INTERVAL_MS = 30_000;
+export const CHECK_DEREGISTER_INTERVAL_MIN_MS = 60_000;
+export const CHECK_UPDATE_INTERVAL_MS = 300_000;
+export const MIN_CHECK_INTERVAL_MS = 1_000;
+export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
+export const DEFAULT_OUTPUT_MAX_SIZE = 4096;
+
+const SERVICE_MAINT_PREFIX = '_service_maintenance:';
+export const NODE_MAINT_CHECK_ID = '_node_maintenance';
+const DEFAULT_SERVICE_MAINT_REASON =
+  'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
+const DEFAULT_NODE_MAINT_REASON =
+  'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.';
+
+type CheckKind = 'ttl' | 'http' | 'tcp' | 'maintenance' | 'other';
+
+interface LocalCheck {
+  rec: Unindexed<CheckRec>;
+  kind: CheckKind;
+  ttlMs: number;
+  intervalMs: number;
+  timeoutMs: number;
+  dcsaMs: number;
+  outputMaxSize: number;
+  /** When the check last turned critical through an update; 0 when not counting. */
+  criticalTime: number;
+  lastOutput: string;
+  timer?: TimerHandle;
+  deferTimer?: TimerHandle;
+  stopped: boolean;
+  successBeforePassing: number;
+  failuresBeforeWarning: number;
+  failuresBeforeCritical: number;
+  successes: number;
+  failures: number;
+  http?: HttpProbe;
+  tcp?: string;
+}
+
+export interface AgentOptions {
+  catalog: Catalog;
+  clock: Clock;
+  logger: Logger;
+  nodeName: string;
+  datacenter: string;
+  random?: () => number;
+}
+
+const unknownCheck = (id: string): HttpError =>
+  notFound(`Unknown check ID ${JSON.stringify(id)}. Ensure that the check ID is passed, not the check name.`);
+export const unknownService = (id: string): HttpError =>
+  notFound(`Unknown service ID ${JSON.stringify(id)}. Ensure that the service ID is passed, not the service name.`);
+
+/** Go's "%s" of an output longer than the limit, as CheckTTL.SetStatus and the probes truncate it. */
+export function truncateOutput(output: string, max: number): string {
+  const buf = Buffer.from(output, 'utf8');
+  if (buf.length <= max) return output;
+  return `${buf.subarray(0, max).toString('utf8')} ... (captured ${max} of ${buf.length} bytes)`;
+}
+
+function validateMeta(meta: Record<string, string>): void {
+  const entries = Object.entries(meta);
+  if (entries.length > 64) throw badRequest('Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs');
+  for (const [k, v] of entries) {
+    let reason: string | undefined;
+    if (k === '') reason = 'Key cannot be blank';
+    else if (!/^[a-zA-Z0-9_-]+$/.test(k)) reason = 'Key contains invalid characters';
+    else if (k.length > 128) reason = 'Key is too long (limit: 128 characters)';
+    else if (k.startsWith('consul-')) reason = "Key prefix 'consul-' is reserved for internal use";
+    else if (v.length > 512) reason = 'Value is too long (limit: 512 characters)';
+    if (reason !== undefined) throw badRequest(`Invalid Service Meta: Couldn't load metadata pair ('${k}', '${v}'): ${reason}`);
+  }
+}
+
+function isEmptyCheck(d: Decoded): boolean {
+  return Object.keys(d).length === 0;
+}
+
+/** structs.CheckType.Validate, with Consul's texts. */
+function validateCheckType(d: Decoded): string | undefined {
+  const interval = num(d, 'Interval');
+  const ttl = num(d, 'TTL');
+  const isScript = (strs(d, 'ScriptArgs')?.length ?? 0) > 0;
+  const intervalCheck = isScript || ['HTTP', 'TCP', 'UDP', 'GRPC', 'H2PING', 'OSService'].some((k) => str(d, k) !== '');
+  const isAlias = str(d, 'AliasNode') !== '' || str(d, 'AliasService') !== '';
+  if (interval > 0 && ttl > 0) return 'Interval and TTL cannot both be specified';
+  if (intervalCheck && interval <= 0) return 'Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks';
+  if (intervalCheck && isAlias) return 'Interval cannot be set for Alias checks';
+  if (isAlias && ttl > 0) return 'TTL must be not be set for Alias checks';
+  if (!intervalCheck && !isAlias && ttl <= 0) return 'TTL must be > 0 for TTL checks';
+  if (num(d, 'OutputMaxSize') < 0) return 'MaxOutputMaxSize must be positive';
+  return undefined;
+}
+
+function checkKind(d: Decoded): { kind: CheckKind; type: string } {
+  if (num(d, 'TTL') > 0) return { kind: 'ttl', type: 'ttl' };
+  if (str(d, 'HTTP') !== '') return { kind: 'http', type: 'http' };
+  if (str(d, 'TCP') !== '') return { kind: 'tcp', type: 'tcp' };
+  if (str(d, 'UDP') !== '') return { kind: 'other', type: 'udp' };
+  if (str(d, 'GRPC') !== '') return { kind: 'other', type: 'grpc' };
+  if (str(d, 'H2PING') !== '') return { kind: 'other', type: 'h2ping' };
+  if (str(d, 'OSService') !== '') return { kind: 'other', type: 'os_service' };
+  if (str(d, 'AliasNode') !== '' || str(d, 'AliasService') !== '') return { kind: 'other', type: 'alias' };
+  return { kind: 'other', type: 'script' };
+}
+
+export class Agent {
+  readonly #catalog: Catalog;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #node: string;
+  readonly #random: () => number;
+  readonly #services = new Map<string, Unindexed<ServiceRec>>();
+  readonly #checks = new Map<string, LocalCheck>();
+  #reaper: TimerHandle | undefined;
+  #closed = false;
+
+  constructor(options: AgentOptions) {
+    this.#catalog = options.catalog;
+    this.#clock = options.clock;
+    this.#log = options.logger;
+    this.#node = options.nodeName;
+    this.#random = options.random ?? Math.random;
+    this.#armReaper();
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  services(): Unindexed<ServiceRec>[] {
+    return [...this.#services.values()].sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+  }
+
+  service(id: string): Unindexed<ServiceRec> | undefined {
+    return this.#services.get(id);
+  }
+
+  /** Local check records, as /v1/agent/checks shows them (local output, not yet synced output included). */
+  checks(): Unindexed<CheckRec>[] {
+    return [...this.#checks.values()].map((c) => c.rec);
+  }
+
+  // ---- services ----------------------------------------------------------------------------
+
+  /** PUT /v1/agent/service/register, after body decoding. */
+  registerService(d: Decoded, replaceExistingChecks: boolean): void {
+    const name = str(d, 'Name');
+    if (name === '') throw badRequest('Missing service name');
+    const id = str(d, 'ID') === '' ? name : str(d, 'ID');
+    const meta = strMap(d, 'Meta') ?? {};
+    validateMeta(meta);
+    const weights = sub(d, 'Weights');
+    if (weights !== undefined) {
+      if (num(weights, 'Passing') < 1) throw badRequest('Invalid Weights: Passing must be greater than 0');
+      if (num(weights, 'Warning') < 0) throw badRequest('Invalid Weights: Warning must be greater or equal than 0');
+    }
+    const checkDefs: Decoded[] = [];
+    const single = sub(d, 'Check');
+    if (single !== undefined && !isEmptyCheck(single)) checkDefs.push(single);
+    for (const c of subs(d, 'Checks') ?? []) checkDefs.push(c);
+    for (const c of checkDefs) {
+      const err = validateCheckType(c);
+      if (err !== undefined) throw badRequest(`Invalid check: ${err}`);
+    }
+    for (const c of checkDefs) {
+      const status = str(c, 'Status');
+      if (status !== '' && !isHealthStatus(status)) throw badRequest("Status for checks must 'passing', 'warning', 'critical'");
+    }
+    const address = str(d, 'Address');
+    if (address === '0.0.0.0' || address === '::' || address === '[::]') throw badRequest('Invalid service address');
+    for (const c of checkDefs) {
+      if ((strs(c, 'ScriptArgs')?.length ?? 0) > 0) {
+        throw serverError(
+          "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true",
+        );
+      }
+    }
+
+    const port = num(d, 'Port');
+    const tagged: Record<string, TaggedAddress> = {};
+    const rawTagged = sub(d, 'TaggedAddresses') as Record<string, Decoded> | undefined;
+    for (const [k, v] of Object.entries(rawTagged ?? {})) tagged[k] = { Address: str(v, 'Address'), Port: num(v, 'Port') };
+    const ipKind = address === '' ? 0 : /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? 4 : address.includes(':') ? 6 : 0;
+    if (ipKind !== 0) {
+      const suffix = ipKind === 4 ? 'ipv4' : 'ipv6';
+      for (const scope of ['lan', 'wan']) {
+        const key = `${scope}_${suffix}`;
+        tagged[key] ??= { Address: address, Port: port };
+      }
+    }
+    const svc: Unindexed<ServiceRec> = {
+      Kind: str(d, 'Kind'),
+      ID: id,
+      Service: name,
+      Tags: strs(d, 'Tags') ?? [],
+      Address: address,
+      TaggedAddresses: sortKeys(tagged),
+      Meta: sortKeys(meta),
+      Port: port,
+      Weights: weights === undefined ? { Passing: 1, Warning: 1 } : { Passing: num(weights, 'Passing'), Warning: num(weights, 'Warning') },
+      EnableTagOverride: bool(d, 'EnableTagOverride'),
+      Proxy: d.Proxy ?? { Mode: '', MeshGateway: {}, Expose: {} },
+      Connect: d.Connect ?? {},
+    };
+
+    // Snapshot of the current check states: re-registering keeps status and output of checks that already exist.
+    const snapshot = new Map<string, { Status: HealthStatus; Output: string }>();
+    for (const [cid, c] of this.#checks) snapshot.set(cid, { Status: c.rec.Status, Output: c.rec.Output });
+    const existing = new Set([...this.#checks.values()].filter((c) => c.rec.ServiceID === id).map((c) => c.rec.CheckID));
+
+    this.#services.set(id, svc);
+    this.#catalog.ensureService(svc);
+
+    checkDefs.forEach((def, i) => {
+      let cid = str(def, 'CheckID');
+      if (cid === '') cid = checkDefs.length > 1 ? `service:${id}:${i + 1}` : `service:${id}`;
+      existing.delete(cid);
+      const local = this.#buildCheck(def, cid, svc);
+      const prev = snapshot.get(cid);
+      if (prev !== undefined) {
+        local.rec.Status = prev.Status;
+        local.rec.Output = prev.Output;
+      }
+      this.#install(local);
+    });
+    if (replaceExistingChecks) for (const cid of existing) this.#removeCheck(cid);
+  }
+
+  /** PUT /v1/agent/service/deregister/:id — the service and all its checks. */
+  deregisterService(id: string): void {
+    if (!this.#services.has(id)) throw unknownService(id);
+    this.#removeService(id);
+  }
+
+  #removeService(id: string): void {
+    for (const [cid, c] of this.#checks) {
+      if (c.rec.ServiceID === id) {
+        this.#stop(c);
+        this.#checks.delete(cid);
+      }
+    }
+    this.#services.delete(id);
+    this.#catalog.deleteService(id);
+  }
+
+  /** PUT /v1/agent/service/maintenance/:id */
+  serviceMaintenance(id: string, enable: boolean, reason: string): void {
+    const svc = this.#services.get(id);
+    if (svc === undefined) throw unknownService(id);
+    const cid = `${SERVICE_MAINT_PREFIX}${id}`;
+    if (enable) {
+      if (this.#checks.has(cid)) return;
+      this.#install(this.#maintenanceCheck(cid, 'Service Maintenance Mode', reason === '' ? DEFAULT_SERVICE_MAINT_REASON : reason, svc));
+      this.#log.info({ service: id }, 'service is now in maintenance mode');
+    } else if (this.#checks.has(cid)) {
+      this.#removeCheck(cid);
+      this.#log.info({ service: id }, 'service left maintenance mode');
+    }
+  }
+
+  /** PUT /v1/agent/maintenance */
+  nodeMaintenance(enable: boolean, reason: string): void {
+    if (enable) {
+      if (this.#checks.has(NODE_MAINT_CHECK_ID)) return;
+      this.#install(this.#maintenanceCheck(NODE_MAINT_CHECK_ID, 'Node Maintenance Mode', reason === '' ? DEFAULT_NODE_MAINT_REASON : reason));
+    } else if (this.#checks.has(NODE_MAINT_CHECK_ID)) {
+      this.#removeCheck(NODE_MAINT_CHECK_ID);
+    }
+  }
+
+  #maintenanceCheck(cid: string, name: string, notes: string, svc?: Unindexed<ServiceRec>): LocalCheck {
+    return this.#local(
+      {
+        Node: this.#node,
+        CheckID: cid,
+        Name: name,
+        Status: 'critical',
+        Notes: notes,
+        Output: '',
+        ServiceID: svc?.ID ?? '',
+        ServiceName: svc?.Service ?? '',
+        ServiceTags: svc?.Tags ?? [],
+        Type: 'maintenance',
+        Interval: '',
+        Timeout: '',
+        ExposedPort: 0,
+        Definition: {},
+      },
+      'maintenance',
+    );
+  }
+
+  // ---- checks ------------------------------------------------------------------------------
+
+  /** PUT /v1/agent/check/register, after body decoding. */
+  registerCheck(d: Decoded): void {
+    const name = str(d, 'Name');
+    if (name === '') throw badRequest('Missing check name');
+    const status = str(d, 'Status');
+    if (status !== '' && !isHealthStatus(status)) throw badRequest('Bad check status');
+    const err = validateCheckType(d);
+    if (err !== undefined) throw badRequest(`Invalid check: ${err}`);
+    if ((strs(d, 'ScriptArgs')?.length ?? 0) > 0) {
+      throw serverError("Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true");
+    }
+    const serviceId = str(d, 'ServiceID');
+    let svc: Unindexed<ServiceRec> | undefined;
+    if (serviceId !== '') {
+      svc = this.#services.get(serviceId);
+      if (svc === undefined) throw notFound(`ServiceID ${JSON.stringify(serviceId)} does not exist`);
+    }
+    const cid = str(d, 'CheckID') === '' ? name : str(d, 'CheckID');
+    this.#install(this.#buildCheck(d, cid, svc));
+  }
+
+  /** PUT /v1/agent/check/deregister/:id */
+  deregisterCheck(id: string): void {
+    if (!this.#checks.has(id)) throw unknownCheck(id);
+    this.#removeCheck(id);
+  }
+
+  /** pass/warn/fail/update on a TTL check: resets the TTL, whatever the status. */
+  updateTtl(id: string, status: HealthStatus, output: string): void {
+    const c = this.#checks.get(id);
+    if (c === undefined) throw unknownCheck(id);
+    if (c.kind !== 'ttl') throw serverError(`CheckID ${JSON.stringify(id)} does not have associated TTL`);
+    const out = truncateOutput(output, c.outputMaxSize);
+    c.lastOutput = out;
+    this.#armTtl(c);
+    this.#update(c, status, out);
+  }
+
+  #buildCheck(d: Decoded, cid: string, svc: Unindexed<ServiceRec> | undefined): LocalCheck {
+    const { kind, type } = checkKind(d);
+    const ttlNs = num(d, 'TTL');
+    const intervalNs = num(d, 'Interval');
+    const timeoutNs = num(d, 'Timeout');
+    const dcsaNs = num(d, 'DeregisterCriticalServiceAfter');
+    const status = str(d, 'Status');
+    const definition: Record<string, unknown> = {};
+    for (const k of ['HTTP', 'Method', 'Body', 'TCP', 'UDP', 'GRPC', 'H2PING', 'OSService', 'AliasNode', 'AliasService']) {
+      if (str(d, k) !== '') definition[k] = str(d, k);
+    }
+    if (d.Header !== undefined) definition.Header = d.Header;
+    if (bool(d, 'TLSSkipVerify')) definition.TLSSkipVerify = true;
+    if (intervalNs > 0) definition.Interval = formatGoDuration(intervalNs);
+    if (timeoutNs > 0) definition.Timeout = formatGoDuration(timeoutNs);
+    if (ttlNs > 0) definition.TTL = formatGoDuration(ttlNs);
+    if (dcsaNs > 0) definition.DeregisterCriticalServiceAfter = formatGoDuration(dcsaNs);
+    const local = this.#local(
+      {
+        Node: this.#node,
+        CheckID: cid,
+        Name: str(d, 'Name') === '' ? `Service '${svc?.Service ?? ''}' check` : str(d, 'Name'),
+        Status: status !== '' && isHealthStatus(status) ? status : 'critical',
+        Notes: str(d, 'Notes'),
+        Output: '',
+        ServiceID: svc?.ID ?? '',
+        ServiceName: svc?.Service ?? '',
+        ServiceTags: svc?.Tags ?? [],
+        Type: type,
+        Interval: intervalNs > 0 ? formatGoDuration(intervalNs) : '',
+        Timeout: timeoutNs > 0 ? formatGoDuration(timeoutNs) : '',
+        ExposedPort: 0,
+        Definition: definition,
+      },
+      kind,
+    );
+    local.ttlMs = ttlNs / 1e6;
+    local.intervalMs = Math.max(MIN_CHECK_INTERVAL_MS, intervalNs / 1e6);
+    local.timeoutMs = timeoutNs > 0 ? timeoutNs / 1e6 : DEFAULT_CHECK_TIMEOUT_MS;
+    const outputMax = num(d, 'OutputMaxSize');
+    local.outputMaxSize = outputMax > 0 ? outputMax : DEFAULT_OUTPUT_MAX_SIZE;
+    if (svc !== undefined && dcsaNs > 0) {
+      local.dcsaMs = dcsaNs / 1e6;
+      if (local.dcsaMs < CHECK_DEREGISTER_INTERVAL_MIN_MS) {
+        this.#log.warn({ check: cid }, 'check has deregister interval below minimum');
+        local.dcsaMs = CHECK_DEREGISTER_INTERVAL_MIN_MS;
+      }
+    }
+    local.successBeforePassing = num(d, 'SuccessBeforePassing');
+    local.failuresBeforeCritical = num(d, 'FailuresBeforeCritical');
+    local.failuresBeforeWarning = num(d, 'FailuresBeforeWarning', local.failuresBeforeCritical);
+    if (kind === 'http') {
+      local.http = {
+        url: str(d, 'HTTP'),
+        method: str(d, 'Method'),
+        header: (d.Header ?? {}) as Record<string, string[]>,
+        body: str(d, 'Body'),
+        timeoutMs: local.timeoutMs,
+        tlsSkipVerify: bool(d, 'TLSSkipVerify'),
+        outputMaxSize: local.outputMaxSize,
+      };
+    }
+    if (kind === 'tcp') local.tcp = str(d, 'TCP');
+    return local;
+  }
+
+  #local(rec: Unindexed<CheckRec>, kind: CheckKind): LocalCheck {
+    return {
+      rec,
+      kind,
+      ttlMs: 0,
+      intervalMs: 0,
+      timeoutMs: DEFAULT_CHECK_TIMEOUT_MS,
+      dcsaMs: 0,
+      outputMaxSize: DEFAULT_OUTPUT_MAX_SIZE,
+      criticalTime: 0,
+      lastOutput: '',
+      stopped: false,
+      successBeforePassing: 0,
+      failuresBeforeWarning: 0,
+      failuresBeforeCritical: 0,
+      successes: 0,
+      failures: 0,
+    };
+  }
+
+  /** Adds or replaces a local check, starts its timer or probe, and syncs it. */
+  #install(c: LocalCheck): void {
+    const old = this.#checks.get(c.rec.CheckID);
+    if (old !== undefined) this.#stop(old);
+    this.#checks.set(c.rec.CheckID, c);
+    this.#catalog.ensureCheck(c.rec);
+    if (c.kind === 'ttl') this.#armTtl(c);
+    if (c.kind === 'http' || c.kind === 'tcp') {
+      // Consul staggers the first run randomly within one interval.
+      c.timer = this.#clock.setTimeout(() => { this.#runProbe(c); }, Math.floor(this.#random() * c.intervalMs));
+    }
+  }
+
+  #removeCheck(cid: string): void {
+    const c = this.#checks.get(cid);
+    if (c === undefined) return;
+    this.#stop(c);
+    this.#checks.delete(cid);
+    this.#catalog.deleteCheck(cid);
+  }
+
+  #stop(c: LocalCheck): void {
+    c.stopped = true;
+    c.timer?.cancel();
+    c.deferTimer?.cancel();
+    c.timer = undefined;
+    c.deferTimer = undefined;
+  }
+
+  #armTtl(c: LocalCheck): void {
+    c.timer?.cancel();
+    c.timer = this.#clock.setTimeout(() => {
+      if (c.stopped) return;
+      this.#log.warn({ check: c.rec.CheckID }, 'Check missed TTL, is now critical');
+      const out = c.lastOutput === '' ? 'TTL expired' : `TTL expired (last output before timeout follows): ${c.lastOutput}`;
+      this.#update(c, 'critical', out);
+    }, c.ttlMs);
+  }
+
+  #runProbe(c: LocalCheck): void {
+    if (c.stopped || this.#closed) return;
+    const probe: Promise<ProbeResult> =
+      c.http !== undefined ? probeHttp(c.http) : probeTcp(c.tcp ?? '', c.timeoutMs);
+    void probe.then((r) => {
+      if (c.stopped || this.#closed) return;
+      this.#applyProbe(c, r.status, truncateOutput(r.output, c.outputMaxSize));
+      c.timer = this.#clock.setTimeout(() => { this.#runProbe(c); }, c.intervalMs);
+    });
+  }
+
+  /** Consul's StatusHandler: SuccessBeforePassing / FailuresBeforeWarning / FailuresBeforeCritical. */
+  #applyProbe(c: LocalCheck, status: HealthStatus, output: string): void {
+    if (status === 'passing' || status === 'warning') {
+      c.successes += 1;
+      c.failures = 0;
+      if (c.successes >= c.successBeforePassing) this.#update(c, status, output);
+      return;
+    }
+    c.failures += 1;
+    c.successes = 0;
+    if (c.failures >= c.failuresBeforeCritical) this.#update(c, 'critical', output);
+    else if (c.failures >= c.failuresBeforeWarning) this.#update(c, 'warning', output);
+  }
+
+  /** local.State.UpdateCheck: critical-time tracking, idempotent no-op, deferred output-only sync. */
+  #update(c: LocalCheck, status: HealthStatus, output: string): void {
+    if (status === 'critical') {
+      if (c.criticalTime === 0) c.criticalTime = this.#clock.now();
+    } else {
+      c.criticalTime = 0;
+    }
+    if (c.rec.Status === status && c.rec.Output === output) return;
+    if (c.rec.Status === status) {
+      c.rec.Output = output;
+      c.deferTimer ??= this.#clock.setTimeout(
+        () => {
+          c.deferTimer = undefined;
+          if (!c.stopped) this.#catalog.ensureCheck(c.rec);
+        },
+        CHECK_UPDATE_INTERVAL_MS / 2 + Math.floor(this.#random() * CHECK_UPDATE_INTERVAL_MS),
+      );
+      return;
+    }
+    c.rec.Status = status;
+    c.rec.Output = output;
+    c.deferTimer?.cancel();
+    c.deferTimer = undefined;
+    this.#catalog.ensureCheck(c.rec);
+  }
+
+  // ---- reaper ------------------------------------------------------------------------------
+
+  #armReaper(): void {
+    this.#reaper = this.#clock.setTimeout(() => {
+      this.reap();
+      if (!this.#closed) this.#armReaper();
+    }, CHECK_REAP_INTERVAL_MS);
+  }
+
+  /** One reaper pass: removes services whose check has been critical for longer than its DCSA. */
+  reap(): void {
+    const now = this.#clock.now();
+    for (const c of [...this.#checks.values()]) {
+      if (c.dcsaMs <= 0 || c.criticalTime === 0 || c.rec.ServiceID === '') continue;
+      if (now - c.criticalTime > c.dcsaMs && this.#services.has(c.rec.ServiceID)) {
+        this.#log.info(
+          { service: c.rec.ServiceID, check: c.rec.CheckID },
+          "deregistered service with critical health due to exceeding health check's 'deregister_critical_service_after' timeout",
+        );
+        this.#removeService(c.rec.ServiceID);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reaper?.cancel();
+    for (const c of this.#checks.values()) this.#stop(c);
+  }
+}
+
+export function sortKeys<T>(o: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k] as T;
+  return out;
+}

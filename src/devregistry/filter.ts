@@ -1,0 +1,270 @@
+// A subset of go-bexpr, the `filter` query language, evaluated over the JSON shapes Consul returns.
+// Supported: ==, !=, in, not in, contains, not contains, is empty, is not empty, matches, not matches,
+// and, or, not, parentheses; selectors like Service.Meta.version or Service.Meta["k"].
+import { serverError } from './http-error.ts';
+
+type Value = string | number | boolean;
+
+type Node =
+  | { op: 'and' | 'or'; left: Node; right: Node }
+  | { op: 'not'; inner: Node }
+  | { op: '==' | '!=' | 'contains' | 'not contains' | 'in' | 'not in' | 'matches' | 'not matches'; sel: string[]; value: Value }
+  | { op: 'empty' | 'not empty'; sel: string[] };
+
+class FilterSyntaxError extends Error {}
+
+interface Token {
+  kind: 'ident' | 'string' | 'number' | 'op' | 'lparen' | 'rparen' | 'dot' | 'lbrack' | 'rbrack' | 'end';
+  text: string;
+  pos: number;
+}
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < src.length) {
+    const c = src.charAt(i);
+    if (/\s/.test(c)) { i++; continue; }
+    const start = i;
+    if (c === '"' || c === '`') {
+      let s = '';
+      i++;
+      while (i < src.length && src.charAt(i) !== c) {
+        if (c === '"' && src.charAt(i) === '\\' && i + 1 < src.length) {
+          const n = src.charAt(i + 1);
+          s += n === 'n' ? '\n' : n === 't' ? '\t' : n;
+          i += 2;
+          continue;
+        }
+        s += src.charAt(i++);
+      }
+      if (i >= src.length) throw new FilterSyntaxError(`${posText(start)}: rule "stringLiteral": Unterminated string literal`);
+      i++;
+      out.push({ kind: 'string', text: s, pos: start });
+    } else if (c === '=' || c === '!') {
+      if (src.charAt(i + 1) !== '=') throw new FilterSyntaxError(`${posText(i)}: no match found, expected: "!=" or "=="`);
+      out.push({ kind: 'op', text: src.slice(i, i + 2), pos: start });
+      i += 2;
+    } else if (c === '(') { out.push({ kind: 'lparen', text: c, pos: i++ }); }
+    else if (c === ')') { out.push({ kind: 'rparen', text: c, pos: i++ }); }
+    else if (c === '.') { out.push({ kind: 'dot', text: c, pos: i++ }); }
+    else if (c === '[') { out.push({ kind: 'lbrack', text: c, pos: i++ }); }
+    else if (c === ']') { out.push({ kind: 'rbrack', text: c, pos: i++ }); }
+    else if (/[-0-9]/.test(c)) {
+      const m = /^-?\d+(\.\d+)?/.exec(src.slice(i));
+      if (m === null) throw new FilterSyntaxError(`${posText(i)}: rule "number": Invalid number literal`);
+      i += m[0].length;
+      if (/[a-zA-Z_]/.test(src.charAt(i))) throw new FilterSyntaxError(`${posText(start)}: rule "number": Invalid number literal`);
+      out.push({ kind: 'number', text: m[0], pos: start });
+    } else if (/[a-zA-Z_]/.test(c)) {
+      const m = /^[a-zA-Z0-9_/-]+/.exec(src.slice(i));
+      const text = m?.[0] ?? c;
+      i += text.length;
+      out.push({ kind: 'ident', text, pos: start });
+    } else {
+      throw new FilterSyntaxError(`${posText(i)}: no match found, expected: "(", "not", [ \\t\\r\\n] or [a-zA-Z_]`);
+    }
+  }
+  out.push({ kind: 'end', text: '', pos: src.length });
+  return out;
+}
+
+/** pigeon's "line:col (offset)" prefix. */
+const posText = (offset: number): string => `1:${offset + 1} (${offset})`;
+
+class Parser {
+  readonly #t: Token[];
+  #i = 0;
+  constructor(tokens: Token[]) {
+    this.#t = tokens;
+  }
+  #peek(): Token {
+    return this.#t[this.#i] ?? { kind: 'end', text: '', pos: 0 };
+  }
+  #next(): Token {
+    const t = this.#peek();
+    this.#i++;
+    return t;
+  }
+  #isWord(w: string, offset = 0): boolean {
+    const t = this.#t[this.#i + offset];
+    return t?.kind === 'ident' && t.text === w;
+  }
+  #fail(expected: string): never {
+    throw new FilterSyntaxError(`${posText(this.#peek().pos)}: no match found, expected: ${expected}`);
+  }
+
+  parse(): Node {
+    const n = this.#or();
+    if (this.#peek().kind !== 'end') this.#fail('"and", "or", [ \\t\\r\\n] or EOF');
+    return n;
+  }
+  #or(): Node {
+    let left = this.#and();
+    while (this.#isWord('or')) {
+      this.#i++;
+      left = { op: 'or', left, right: this.#and() };
+    }
+    return left;
+  }
+  #and(): Node {
+    let left = this.#not();
+    while (this.#isWord('and')) {
+      this.#i++;
+      left = { op: 'and', left, right: this.#not() };
+    }
+    return left;
+  }
+  #not(): Node {
+    if (this.#isWord('not') && !this.#isWord('in', 1)) {
+      this.#i++;
+      return { op: 'not', inner: this.#not() };
+    }
+    if (this.#peek().kind === 'lparen') {
+      this.#i++;
+      const n = this.#or();
+      if (this.#next().kind !== 'rparen') this.#fail('")"');
+      return n;
+    }
+    return this.#match();
+  }
+  #value(): Value {
+    const t = this.#next();
+    if (t.kind === 'string') return t.text;
+    if (t.kind === 'number') return Number(t.text);
+    if (t.kind === 'ident') return t.text === 'true' ? true : t.text === 'false' ? false : t.text;
+    this.#i--;
+    return this.#fail('"\\"", "`", "-", [0-9] or [a-zA-Z]');
+  }
+  #selector(): string[] {
+    const first = this.#next();
+    if (first.kind !== 'ident') {
+      this.#i--;
+      this.#fail('"(", "not", [ \\t\\r\\n] or [a-zA-Z]');
+    }
+    const sel = [first.text];
+    for (;;) {
+      const t = this.#peek();
+      if (t.kind === 'dot') {
+        this.#i++;
+        const id = this.#next();
+        if (id.kind !== 'ident') { this.#i--; this.#fail('[a-zA-Z0-9_]'); }
+        sel.push(id.text);
+      } else if (t.kind === 'lbrack') {
+        this.#i++;
+        const s = this.#next();
+        if (s.kind !== 'string') { this.#i--; this.#fail('"\\""'); }
+        if (this.#next().kind !== 'rbrack') { this.#i--; this.#fail('"]"'); }
+        sel.push(s.text);
+      } else {
+        return sel;
+      }
+    }
+  }
+  #match(): Node {
+    // Value (not) in Selector
+    const save = this.#i;
+    const t = this.#peek();
+    if (t.kind === 'string' || t.kind === 'number' || t.kind === 'ident') {
+      const value = this.#value();
+      if (this.#isWord('in')) {
+        this.#i++;
+        return { op: 'in', sel: this.#selector(), value };
+      }
+      if (this.#isWord('not') && this.#isWord('in', 1)) {
+        this.#i += 2;
+        return { op: 'not in', sel: this.#selector(), value };
+      }
+      this.#i = save;
+    }
+    const sel = this.#selector();
+    const op = this.#peek();
+    if (op.kind === 'op') {
+      this.#i++;
+      return { op: op.text === '==' ? '==' : '!=', sel, value: this.#value() };
+    }
+    if (this.#isWord('is')) {
+      this.#i++;
+      if (this.#isWord('empty')) { this.#i++; return { op: 'empty', sel }; }
+      if (this.#isWord('not') && this.#isWord('empty', 1)) { this.#i += 2; return { op: 'not empty', sel }; }
+      this.#fail('"empty" or "not"');
+    }
+    for (const word of ['contains', 'matches'] as const) {
+      if (this.#isWord(word)) {
+        this.#i++;
+        return { op: word, sel, value: this.#value() };
+      }
+      if (this.#isWord('not') && this.#isWord(word, 1)) {
+        this.#i += 2;
+        return { op: `not ${word}`, sel, value: this.#value() };
+      }
+    }
+    return this.#fail('"!=", ".", "==", "[", [ \\t\\r\\n] or [a-zA-Z0-9_]');
+  }
+}
+
+function resolve(obj: unknown, sel: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const part of sel) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    const rec = cur as Record<string, unknown>;
+    if (Object.hasOwn(rec, part)) cur = rec[part];
+    else {
+      const key = Object.keys(rec).find((k) => k.toLowerCase() === part.toLowerCase());
+      cur = key === undefined ? undefined : rec[key];
+    }
+  }
+  return cur;
+}
+
+const eq = (a: unknown, b: Value): boolean => (typeof a === 'string' || typeof a === 'number' || typeof a === 'boolean') && String(a) === String(b);
+
+function evaluate(n: Node, obj: unknown): boolean {
+  switch (n.op) {
+    case 'and': return evaluate(n.left, obj) && evaluate(n.right, obj);
+    case 'or': return evaluate(n.left, obj) || evaluate(n.right, obj);
+    case 'not': return !evaluate(n.inner, obj);
+    case 'empty':
+    case 'not empty': {
+      const v = resolve(obj, n.sel);
+      const isEmpty = v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) ||
+        (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0);
+      return n.op === 'empty' ? isEmpty : !isEmpty;
+    }
+    default: {
+      const v = resolve(obj, n.sel);
+      let r: boolean;
+      switch (n.op) {
+        case '==': case '!=': r = eq(v, n.value); break;
+        case 'in': case 'not in': case 'contains': case 'not contains':
+          if (Array.isArray(v)) r = v.some((x) => eq(x, n.value));
+          else if (typeof v === 'string') r = v.includes(String(n.value));
+          else if (v !== null && typeof v === 'object') r = Object.hasOwn(v, String(n.value));
+          else r = false;
+          break;
+        case 'matches': case 'not matches':
+          try { r = typeof v === 'string' && new RegExp(String(n.value)).test(v); } catch { r = false; }
+          break;
+      }
+      return n.op.startsWith('not') || n.op === '!=' ? !r : r;
+    }
+  }
+}
+
+/** Compiles a filter; Consul answers a bad one with 500 "Failed to create boolean expression evaluator: …". */
+export function compileFilter(expr: string): (obj: unknown) => boolean {
+  try {
+    const ast = new Parser(tokenize(expr)).parse();
+    return (obj) => evaluate(ast, obj);
+  } catch (err) {
+    if (err instanceof FilterSyntaxError) throw serverError(`Failed to create boolean expression evaluator: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Keeps the items that match; an empty expression keeps everything. */
+export function applyFilter<T>(expr: string, items: T[]): T[] {
+  if (expr === '') return items;
+  const f = compileFilter(expr);
+  return items.filter((x) => f(x));
+}

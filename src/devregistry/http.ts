@@ -1,0 +1,196 @@
+// The HTTP front of the dev registry: fastify carries the bytes, Consul's rules decide the answers
+// (prefix routing like Go's ServeMux, 405 with Allow, plain-text errors, ACL token resolution, Go JSON).
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import { HttpError } from './http-error.ts';
+import { GoQuery } from './query.ts';
+import { encodeJson } from './render.ts';
+
+/** Largest request body read at all; KV enforces its own 512 KiB value limit below this. */
+export const BODY_LIMIT = 8 * 1024 * 1024;
+
+export interface RequestCtx {
+  readonly method: string;
+  /** The percent-decoded path. */
+  readonly path: string;
+  /** The part of the path after a prefix pattern (e.g. the key after /v1/kv/). */
+  readonly rest: string;
+  readonly query: GoQuery;
+  readonly body: Buffer | undefined;
+  readonly headers: IncomingHttpHeaders;
+  /** Aborted when the client goes away or the registry closes. */
+  readonly signal: AbortSignal;
+}
+
+export type Reply =
+  | { readonly kind: 'json'; readonly value: unknown; readonly status?: number; readonly headers?: Record<string, string> }
+  | { readonly kind: 'text'; readonly text: string | Buffer; readonly status: number; readonly contentType?: string; readonly headers?: Record<string, string> }
+  | { readonly kind: 'empty'; readonly status?: number; readonly headers?: Record<string, string> };
+
+export interface Endpoint {
+  /** A pattern ending in '/' matches every path under it; otherwise the path must be equal. */
+  readonly pattern: string;
+  readonly methods: readonly string[];
+  readonly handler: (ctx: RequestCtx) => Reply | Promise<Reply>;
+  /** Endpoints Consul serves without an ACL check (status, datacenters). */
+  readonly public?: boolean;
+}
+
+export const json = (value: unknown, headers?: Record<string, string>): Reply => ({ kind: 'json', value, headers });
+export const empty = (): Reply => ({ kind: 'empty' });
+
+export interface HttpOptions {
+  endpoints: readonly Endpoint[];
+  aclToken: string | undefined;
+  logger: Logger;
+  /** Aborted at close so blocked readers return at once. */
+  closing: AbortSignal;
+}
+
+const INVALID_PATH = 'Invalid URL path: not a recognized HTTP API endpoint';
+
+/** Go's url.PathUnescape of a request path; undefined on a malformed escape (Go answers 400 Bad Request). */
+function decodePath(raw: string): string | undefined {
+  if (/%(?![0-9a-fA-F]{2})/.test(raw)) return undefined;
+  if (!raw.includes('%')) return raw;
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw.charCodeAt(i);
+    if (raw[i] === '%') {
+      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (ch < 0x80) {
+      bytes.push(ch);
+    } else {
+      bytes.push(...Buffer.from(raw[i] ?? '', 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Token resolution, first match wins: ?token=, X-Consul-Token, Authorization: Bearer. */
+export function requestToken(query: GoQuery, headers: IncomingHttpHeaders): string {
+  const q = query.get('token');
+  if (q !== '') return q;
+  const h = headers['x-consul-token'];
+  if (typeof h === 'string' && h !== '') return h;
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && auth !== '') {
+    const parts = auth.split(' ');
+    if (parts.length === 2 && parts[0]?.toLowerCase() === 'bearer') return (parts[1] ?? '').trim();
+  }
+  return '';
+}
+
+function match(endpoints: readonly Endpoint[], path: string): { ep: Endpoint; rest: string } | undefined {
+  let best: Endpoint | undefined;
+  for (const ep of endpoints) {
+    const ok = ep.pattern.endsWith('/') ? path.startsWith(ep.pattern) : path === ep.pattern;
+    if (ok && (best === undefined || ep.pattern.length > best.pattern.length)) best = ep;
+  }
+  if (best === undefined) return undefined;
+  return { ep: best, rest: best.pattern.endsWith('/') ? path.slice(best.pattern.length) : '' };
+}
+
+export function buildHttpServer(options: HttpOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    // Go's net/http never times idle keep-alive connections out; the consul client keeps them for long.
+    keepAliveTimeout: 0,
+    forceCloseConnections: true,
+    return503OnClosing: false,
+    exposeHeadRoutes: false,
+    routerOptions: { maxParamLength: 65_535 },
+    frameworkErrors: (err, _req, rawReply) => {
+      // fastify types this reply with an empty route generic; it is an ordinary reply.
+      const reply = rawReply as unknown as FastifyReply;
+      if (err.code === 'FST_ERR_BAD_URL') {
+        void reply.code(400).header('Connection', 'close').type('text/plain; charset=utf-8').send('400 Bad Request');
+        return;
+      }
+      void reply.code(500).type('text/plain; charset=utf-8').send(err.message);
+    },
+  });
+  const policy = options.aclToken === undefined ? 'allow' : 'deny';
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    done(null, body);
+  });
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
+    reply.header('X-Consul-Default-Acl-Policy', policy);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).type('text/plain; charset=utf-8').send(`Request body too large, max size: ${BODY_LIMIT} bytes`);
+    }
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    options.logger.warn({ err }, 'request failed');
+    return reply.code(status).type('text/plain; charset=utf-8').send(err.message);
+  });
+
+  const dispatch = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    reply.header('X-Consul-Default-Acl-Policy', policy);
+    const url = req.raw.url ?? '/';
+    const qpos = url.indexOf('?');
+    const rawPath = qpos === -1 ? url : url.slice(0, qpos);
+    const path = decodePath(rawPath);
+    if (path === undefined) {
+      return reply.code(400).header('Connection', 'close').type('text/plain; charset=utf-8').send('400 Bad Request');
+    }
+    const found = match(options.endpoints, path);
+    if (found === undefined) {
+      const text = path.startsWith('/v1/') ? INVALID_PATH : '404 page not found';
+      return reply.code(404).type('text/plain; charset=utf-8').send(text);
+    }
+    const { ep, rest } = found;
+    const method = req.method;
+    if (method === 'OPTIONS') {
+      return reply.code(200).header('Allow', ['OPTIONS', ...ep.methods].join(',')).send();
+    }
+    if (!ep.methods.includes(method)) {
+      return reply
+        .code(405)
+        .header('Allow', ['OPTIONS', ...ep.methods].join(','))
+        .type('text/plain; charset=utf-8')
+        .send(`method ${method} not allowed`);
+    }
+    const query = new GoQuery(qpos === -1 ? '' : url.slice(qpos + 1));
+    if (options.aclToken !== undefined && ep.public !== true) {
+      const token = requestToken(query, req.headers);
+      if (token !== options.aclToken) return reply.code(403).type('text/plain; charset=utf-8').send('ACL not found');
+    }
+    const ac = new AbortController();
+    const abort = (): void => { ac.abort(); };
+    reply.raw.once('close', abort);
+    options.closing.addEventListener('abort', abort, { once: true });
+    let result: Reply;
+    try {
+      const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+      result = await ep.handler({ method, path, rest, query, body, headers: req.headers, signal: ac.signal });
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      result = { kind: 'text', status: err.status, text: err.message, headers: err.headers };
+    } finally {
+      options.closing.removeEventListener('abort', abort);
+    }
+    return send(reply, result, query.has('pretty'));
+  };
+
+  app.route({ method: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'], url: '/*', handler: dispatch });
+  app.setNotFoundHandler(dispatch);
+  return app;
+}
+
+function send(reply: FastifyReply, r: Reply, pretty: boolean): FastifyReply {
+  for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
+  switch (r.kind) {
+    case 'json':
+      return reply.code(r.status ?? 200).header('Content-Type', 'application/json').send(Buffer.from(encodeJson(r.value, pretty)));
+    case 'text':
+      return reply.code(r.status).header('Content-Type', r.contentType ?? 'text/plain; charset=utf-8').send(r.text);
+    case 'empty':
+      return reply.code(r.status ?? 200).send();
+  }
+}
