@@ -1,10 +1,23 @@
 // The auth layer's public surface: verify, mint, keys, key sets, scope checks.
-export { createTokenVerifier, mapJoseError, DEFAULT_CLOCK_TOLERANCE_SEC, SECRET_ALGORITHMS, JWKS_ALGORITHMS } from './verify.ts';
+export {
+  createTokenVerifier,
+  mapJoseError,
+  DEFAULT_CLOCK_TOLERANCE_SEC,
+  SECRET_ALGORITHMS,
+  JWKS_ALGORITHMS,
+} from './verify.ts';
 export type { TokenVerifier, TokenVerifierOptions, VerifiedToken } from './verify.ts';
 export { mintToken } from './mint.ts';
 export type { MintTokenOptions } from './mint.ts';
 export { generateSigningKeyPair, buildJwks, isSigningAlgorithm, SIGNING_ALGORITHMS } from './keys.ts';
 export type { GeneratedKeyPair, SigningAlgorithm } from './keys.ts';
-export { createStaticJwks, createDynamicJwks, createFunctionJwks, openFileJwks, createRemoteJwks, parseJwks } from './jwks.ts';
+export {
+  createStaticJwks,
+  createDynamicJwks,
+  createFunctionJwks,
+  openFileJwks,
+  createRemoteJwks,
+  parseJwks,
+} from './jwks.ts';
 export type { JwksSource, DynamicJwksSource, FileJwksOptions, RemoteJwksOptions } from './jwks.ts';
 export { methodAllowed, targetRefusal } from './scope.ts';

@@ -36,7 +36,8 @@ export function parseJwks(value: unknown, what: string): JSONWebKeySet {
   const keys = (value as { keys: unknown[] }).keys;
   for (const k of keys) {
     if (typeof k !== 'object' || k === null) throw new ConfigError(what, 'a key is not an object');
-    if ('d' in k || (k as { kty?: unknown }).kty === 'oct') throw new ConfigError(what, 'a key set must hold public keys only');
+    if ('d' in k || (k as { kty?: unknown }).kty === 'oct')
+      throw new ConfigError(what, 'a key set must hold public keys only');
   }
   return value as JSONWebKeySet;
 }
@@ -79,7 +80,10 @@ export interface FunctionJwksOptions {
  * A source that calls `load` on first use and again when a token names a kid it does not know (at most once per
  * cooldown), so rotated keys are picked up without a restart.
  */
-export function createFunctionJwks(load: () => Promise<JSONWebKeySet>, options: FunctionJwksOptions = {}): JwksSource & {
+export function createFunctionJwks(
+  load: () => Promise<JSONWebKeySet>,
+  options: FunctionJwksOptions = {},
+): JwksSource & {
   reload(): Promise<void>;
 } {
   const cooldownMs = options.cooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS;
@@ -94,7 +98,8 @@ export function createFunctionJwks(load: () => Promise<JSONWebKeySet>, options: 
         lastLoad = now();
         local = createLocalJWKSet(await load());
       } catch (err) {
-        if (local === undefined) throw new AuthError('AUTH_FAILED', 'key set unavailable', { cause: err, retryable: true });
+        if (local === undefined)
+          throw new AuthError('AUTH_FAILED', 'key set unavailable', { cause: err, retryable: true });
         // Keep the last good set when a reload fails.
       } finally {
         pending = undefined;

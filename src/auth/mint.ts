@@ -29,9 +29,11 @@ function isJwk(key: unknown): key is JWK {
 
 export async function mintToken(options: MintTokenOptions): Promise<string> {
   const { secret, privateKey } = options;
-  if ((secret === undefined) === (privateKey === undefined)) throw new TypeError('mintToken: give exactly one of secret and privateKey');
+  if ((secret === undefined) === (privateKey === undefined))
+    throw new TypeError('mintToken: give exactly one of secret and privateKey');
   if (typeof options.sub !== 'string' || options.sub === '') throw new TypeError('mintToken: sub is required');
-  if (!(Number.isFinite(options.expiresInSec) && options.expiresInSec > 0)) throw new TypeError('mintToken: expiresInSec must be > 0');
+  if (!(Number.isFinite(options.expiresInSec) && options.expiresInSec > 0))
+    throw new TypeError('mintToken: expiresInSec must be > 0');
   const jwkAlg = isJwk(privateKey) && typeof privateKey.alg === 'string' ? privateKey.alg : undefined;
   const alg = options.alg ?? (secret !== undefined ? 'HS256' : jwkAlg);
   if (alg === undefined) throw new TypeError('mintToken: alg is required for this key');

@@ -8,7 +8,19 @@ export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
 export const SECRET_ALGORITHMS: readonly string[] = ['HS256'];
 export const JWKS_ALGORITHMS: readonly string[] = ['RS256', 'ES256', 'EdDSA'];
 const HMAC_ALGS = new Set(['HS256', 'HS384', 'HS512']);
-const ASYMMETRIC_ALGS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+const ASYMMETRIC_ALGS = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]);
 
 export interface TokenVerifierOptions {
   /** Shared secret for HS256. Exactly one of `secret` and `jwks`. */
@@ -52,7 +64,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (algorithms.length === 0) throw new TypeError('createTokenVerifier: algorithms is empty');
   for (const alg of algorithms) {
     if (!allowedFamily.has(alg)) {
-      throw new TypeError(`createTokenVerifier: algorithm ${alg} does not fit a ${secret !== undefined ? 'secret' : 'JWKS'}`);
+      throw new TypeError(
+        `createTokenVerifier: algorithm ${alg} does not fit a ${secret !== undefined ? 'secret' : 'JWKS'}`,
+      );
     }
   }
   const toleranceSec = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
@@ -85,7 +99,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
 function checkClaims(payload: JWTPayload, nowSec: number, toleranceSec: number): VerifiedToken {
   const { sub, exp, iat } = payload;
-  if (typeof sub !== 'string' || sub === '') throw new AuthError('TOKEN_INVALID', '"sub" claim must be a non-empty string');
+  if (typeof sub !== 'string' || sub === '')
+    throw new AuthError('TOKEN_INVALID', '"sub" claim must be a non-empty string');
   if (typeof iat === 'number' && iat > nowSec + toleranceSec) {
     throw new AuthError('TOKEN_NOT_YET_VALID', '"iat" claim is in the future');
   }
@@ -115,7 +130,8 @@ export function mapJoseError(err: unknown): AuthError {
       case joseErrors.JWTClaimValidationFailed.code: {
         if (!(err instanceof joseErrors.JWTClaimValidationFailed)) break;
         const { claim, reason } = err;
-        if (reason === 'missing') return new AuthError('TOKEN_INVALID', `missing required "${claim}" claim`, { cause: err });
+        if (reason === 'missing')
+          return new AuthError('TOKEN_INVALID', `missing required "${claim}" claim`, { cause: err });
         if (claim === 'nbf') return new AuthError('TOKEN_NOT_YET_VALID', 'token is not valid yet', { cause: err });
         if (claim === 'aud') return new AuthError('AUDIENCE_MISMATCH', 'token audience does not match', { cause: err });
         if (claim === 'iss') return new AuthError('ISSUER_MISMATCH', 'token issuer does not match', { cause: err });

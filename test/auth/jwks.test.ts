@@ -91,7 +91,14 @@ describe('key sets', () => {
       res.end(JSON.stringify(buildJwks([key.publicJwk])));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+    t.after(
+      () =>
+        new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        ),
+    );
     const { port } = server.address() as AddressInfo;
     const verifier = createTokenVerifier({
       jwks: createRemoteJwks(`http://127.0.0.1:${port}/jwks.json`),

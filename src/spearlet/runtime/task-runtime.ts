@@ -117,7 +117,8 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
   /** Starts a task; resolves once the process has spawned (or rejects with TASK_START_FAILED). */
   async start(spec: TaskSpec): Promise<TaskInfo> {
     if (this.#closed) throw new MeshError('CLIENT_CLOSED', 'task runtime is closed');
-    if (typeof spec.command !== 'string' || spec.command === '') throw new TypeError('task command must be a non-empty string');
+    if (typeof spec.command !== 'string' || spec.command === '')
+      throw new TypeError('task command must be a non-empty string');
     const id = spec.id ?? randomUUID();
     if (this.#tasks.has(id)) throw new TypeError(`task ${id} already exists`);
     let markExited!: () => void;
@@ -210,9 +211,12 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
     this.#setState(task, TaskState.STOPPING);
     task.channel?.terminate();
     const half = Math.max(1, Math.floor(graceMs / 2));
-    const term = setTimeout(() => {
-      this.#signalGroup(task, 'SIGTERM');
-    }, task.channel ? half : 0);
+    const term = setTimeout(
+      () => {
+        this.#signalGroup(task, 'SIGTERM');
+      },
+      task.channel ? half : 0,
+    );
     const kill = setTimeout(() => {
       this.#signalGroup(task, 'SIGKILL');
     }, graceMs);
@@ -302,7 +306,11 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
     this.#logger.info({ taskId: task.id, code, signal }, 'task exited');
     const policy = task.spec.restart ?? 'never';
     const canRestart =
-      !task.stopRequested && !this.#closed && policy === 'on-failure' && failed && task.restarts < (task.spec.maxRestarts ?? 10);
+      !task.stopRequested &&
+      !this.#closed &&
+      policy === 'on-failure' &&
+      failed &&
+      task.restarts < (task.spec.maxRestarts ?? 10);
     if (!canRestart) {
       this.#setState(task, TaskState.EXITED);
       this.emit('exit', this.#info(task));

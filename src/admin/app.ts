@@ -1,0 +1,79 @@
+// The admin HTTP API of a spearlet (fastify): liveness, readiness, Prometheus metrics, sessions and drain.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from '../util/logger.ts';
+
+export interface AdminReadiness {
+  readonly ready: boolean;
+  /** Why not ready, e.g. ['draining'] or ['registration: unreachable']. */
+  readonly reasons: readonly string[];
+}
+
+/** What the admin API needs from a spearlet; the Spearlet class implements it. */
+export interface AdminTarget {
+  readonly id: string;
+  readiness(): AdminReadiness;
+  info(): Record<string, unknown>;
+  sessions(): readonly unknown[];
+  metricsText(): Promise<string>;
+  readonly metricsContentType: string;
+  /** Starts a drain; the promise settles when it is over. */
+  drain(options?: { timeoutMs?: number }): Promise<unknown>;
+}
+
+export interface AdminAppOptions {
+  logger?: Logger;
+}
+
+export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}): FastifyInstance {
+  // Request logs would drown the spearlet's own; the admin API logs warnings and errors only.
+  const app: FastifyInstance =
+    options.logger !== undefined
+      ? (Fastify({
+          loggerInstance: options.logger.child({ component: 'admin' }, { level: 'warn' }),
+        }) as unknown as FastifyInstance)
+      : Fastify({ logger: false });
+
+  app.get('/health', () => ({ status: 'ok', spearlet: target.id }));
+
+  app.get('/ready', async (_req, reply) => {
+    const r = target.readiness();
+    return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, reasons: r.reasons, spearlet: target.id });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await target.metricsText();
+    return reply.header('content-type', target.metricsContentType).send(text);
+  });
+
+  app.get('/v1/info', () => target.info());
+
+  app.get('/v1/sessions', () => ({ spearlet: target.id, sessions: target.sessions() }));
+
+  app.post<{ Body: { timeoutMs?: number } | undefined }>(
+    '/v1/drain',
+    {
+      schema: {
+        body: {
+          anyOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              properties: { timeoutMs: { type: 'integer', minimum: 0, maximum: 3_600_000 } },
+              additionalProperties: false,
+            },
+          ],
+        },
+      },
+    },
+    async (req, reply) => {
+      const timeoutMs = req.body?.timeoutMs;
+      // Answer first: the drain closes this very server when it is over.
+      target.drain(timeoutMs === undefined ? {} : { timeoutMs }).catch((err: unknown) => {
+        req.log.error({ err }, 'drain failed');
+      });
+      return reply.code(202).send({ draining: true, spearlet: target.id });
+    },
+  );
+
+  return app;
+}

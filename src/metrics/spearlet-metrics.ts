@@ -1,0 +1,108 @@
+// Prometheus metrics of one spearlet, in a registry of its own (several spearlets may share a process in tests).
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export const REQUEST_DURATION_BUCKETS_SEC: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+export type HandshakeResult = 'ok' | 'auth_failed' | 'forbidden' | 'invalid' | 'timeout' | 'limit' | 'draining';
+export type ConnectionRejection = 'invalid_preface' | 'limit' | 'tls';
+
+export class SpearletMetrics {
+  readonly registry: Registry;
+  readonly connectionsOpen: Gauge;
+  readonly connectionsTotal: Counter<'protocol'>;
+  readonly connectionsRejected: Counter<'reason'>;
+  readonly sessionsOpen: Gauge;
+  readonly handshakes: Counter<'result'>;
+  readonly requests: Counter<'method' | 'status'>;
+  readonly requestDuration: Histogram<'method'>;
+  readonly inFlight: Gauge;
+  readonly heartbeatsMissed: Counter;
+  readonly heartbeatTimeouts: Counter;
+  readonly bytesIn: Counter;
+  readonly bytesOut: Counter;
+  readonly goaways: Counter<'reason'>;
+
+  constructor(labels: { spearlet: string; zone?: string | undefined }) {
+    this.registry = new Registry();
+    this.registry.setDefaultLabels({
+      spearlet: labels.spearlet,
+      ...(labels.zone !== undefined ? { zone: labels.zone } : {}),
+    });
+    const registers = [this.registry];
+    this.connectionsOpen = new Gauge({
+      name: 'spear_mesh_connections_open',
+      help: 'Open client connections (all protocols, including those still in the handshake)',
+      registers,
+    });
+    this.connectionsTotal = new Counter({
+      name: 'spear_mesh_connections_total',
+      help: 'Accepted connections by protocol found in the preface',
+      labelNames: ['protocol'],
+      registers,
+    });
+    this.connectionsRejected = new Counter({
+      name: 'spear_mesh_connections_rejected_total',
+      help: 'Connections closed before a session started, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sessionsOpen = new Gauge({ name: 'spear_mesh_sessions_open', help: 'Authenticated mesh sessions', registers });
+    this.handshakes = new Counter({
+      name: 'spear_mesh_handshakes_total',
+      help: 'Mesh handshakes by result',
+      labelNames: ['result'],
+      registers,
+    });
+    this.requests = new Counter({
+      name: 'spear_mesh_requests_total',
+      help: 'Requests answered, by method and status',
+      labelNames: ['method', 'status'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: 'spear_mesh_request_duration_seconds',
+      help: 'Time from REQUEST receipt to RESPONSE',
+      labelNames: ['method'],
+      buckets: [...REQUEST_DURATION_BUCKETS_SEC],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'spear_mesh_requests_in_flight', help: 'Requests being handled', registers });
+    this.heartbeatsMissed = new Counter({
+      name: 'spear_mesh_heartbeats_missed_total',
+      help: 'Heartbeat intervals that passed with nothing received from the peer',
+      registers,
+    });
+    this.heartbeatTimeouts = new Counter({
+      name: 'spear_mesh_heartbeat_timeouts_total',
+      help: 'Sessions closed because the peer was silent for the heartbeat timeout',
+      registers,
+    });
+    this.bytesIn = new Counter({
+      name: 'spear_mesh_bytes_in_total',
+      help: 'Bytes received on client connections',
+      registers,
+    });
+    this.bytesOut = new Counter({
+      name: 'spear_mesh_bytes_out_total',
+      help: 'Bytes written to client connections',
+      registers,
+    });
+    this.goaways = new Counter({
+      name: 'spear_mesh_goaways_total',
+      help: 'GOAWAY frames sent, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+  }
+
+  /** The exposition text for GET /metrics. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

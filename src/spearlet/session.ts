@@ -1,0 +1,775 @@
+// One mesh connection on the spearlet side: handshake, request dispatch, heartbeats, GOAWAY, REAUTH, close.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { AuthError, MeshError, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../util/logger.ts';
+import type { TokenVerifier, VerifiedToken } from '../auth/verify.ts';
+import { methodAllowed, targetRefusal } from '../auth/scope.ts';
+import {
+  FrameDecoder,
+  MessageKind,
+  RequestFlag,
+  Status,
+  decodeMessage,
+  encodeCloseFrame,
+  encodeControl,
+  encodeErrorResponse,
+  encodeJson,
+  encodeRequest,
+  encodeResponse,
+  encodeSignal,
+  parseJsonPayload,
+  statusForCode,
+  type JsonMessage,
+  type MeshMessage,
+  type RequestMessage,
+  type ResponseMessage,
+} from '../wire/index.ts';
+import { PROTOCOL_VERSION } from '../version.ts';
+import type { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
+import { resultBytes, type HandlerRegistry } from './handlers.ts';
+
+export const SESSION_FEATURES: readonly string[] = ['cancel', 'signals', 'reauth'];
+/** setTimeout cannot wait longer than this; longer token lifetimes re-arm. */
+const MAX_TIMER_MS = 2_147_000_000;
+/** After ending our side, how long the peer gets to close before the socket is destroyed. */
+const END_GRACE_MS = 2_000;
+
+export interface SessionConfig {
+  readonly heartbeatMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly maxFrameSize: number;
+  readonly maxInFlight: number;
+  readonly writeHighWaterMark: number;
+  /** After GOAWAY, how long the connection stays open for requests crossing it on the wire. */
+  readonly goAwayGraceMs: number;
+  readonly retryAfterMs: number;
+}
+
+/** What a session needs from its spearlet. */
+export interface SessionHost {
+  readonly spearletId: string;
+  readonly zone: string | undefined;
+  readonly config: SessionConfig;
+  readonly verifier: TokenVerifier;
+  readonly handlers: HandlerRegistry<MeshSession>;
+  readonly metrics: SpearletMetrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Whether a verified agent may open a session now; a refusal is sent as ERROR and the socket closed. */
+  admit(session: MeshSession, token: VerifiedToken): { code: ErrorCode; message: string } | undefined;
+  sessionOpened(session: MeshSession): void;
+  sessionClosed(session: MeshSession): void;
+  signalReceived(session: MeshSession, name: string, body: Buffer): void;
+}
+
+export type SessionState = 'handshake' | 'open' | 'going_away' | 'closing' | 'closed';
+
+interface InFlight {
+  readonly id: bigint;
+  readonly method: string;
+  readonly controller: AbortController;
+  readonly startedAt: number;
+  readonly noReply: boolean;
+  responded: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Outgoing {
+  resolve(body: Buffer): void;
+  reject(err: Error): void;
+  cleanup(): void;
+}
+
+export interface SessionSnapshot {
+  readonly session: string;
+  readonly agent: string | undefined;
+  readonly agentName: string | undefined;
+  readonly remote: string;
+  readonly state: SessionState;
+  readonly inFlight: number;
+  readonly requests: number;
+  readonly tokenExp: number | null;
+  readonly openedAt: string;
+  readonly lastReceivedMsAgo: number;
+  readonly missedHeartbeats: number;
+}
+
+export class MeshSession {
+  readonly id: string = randomBytes(8).toString('hex');
+  readonly socket: Socket;
+  readonly remote: string;
+  readonly #host: SessionHost;
+  readonly #config: SessionConfig;
+  #log: Logger;
+  readonly #decoder: FrameDecoder;
+  #state: SessionState = 'handshake';
+  #token: VerifiedToken | undefined;
+  #agentName: string | undefined;
+  /** Frames that arrived while HELLO was being verified. */
+  #queued: Buffer[] | null = null;
+  readonly #inFlight = new Map<bigint, InFlight>();
+  readonly #outgoing = new Map<bigint, Outgoing>();
+  #nextOutgoingId = 1n;
+  #lastAccepted = 0n;
+  #requests = 0;
+  #lastReceived: number;
+  #lastSent: number;
+  #pingSeq = 0n;
+  #receivedSincePing = true;
+  #missedHeartbeats = 0;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #tokenTimer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #endTimer: NodeJS.Timeout | undefined;
+  #goAwayAt = 0;
+  #peerClosed = false;
+  #writable = true;
+  #pausedForBackpressure = false;
+  readonly #openedAt = new Date();
+  readonly #closedPromise: Promise<void>;
+  #resolveClosed!: () => void;
+
+  constructor(socket: Socket, host: SessionHost, rest: Buffer, acceptedAt: number) {
+    this.socket = socket;
+    this.#host = host;
+    this.#config = host.config;
+    this.remote = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort ?? ''}` : 'unix';
+    this.#log = host.logger.child({ connId: this.id });
+    this.#lastReceived = this.#lastSent = host.now();
+    this.#closedPromise = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#decoder = new FrameDecoder(
+      {
+        onFrame: (body) => {
+          this.#onFrame(body);
+        },
+        onClose: () => {
+          this.#onPeerClose();
+        },
+      },
+      { maxFrameSize: this.#config.maxFrameSize },
+    );
+    const remaining = Math.max(0, this.#config.handshakeTimeoutMs - (host.now() - acceptedAt));
+    this.#handshakeTimer = setTimeout(() => {
+      this.#onHandshakeTimeout();
+    }, remaining).unref();
+    socket.on('data', (chunk: Buffer) => {
+      this.#onData(chunk);
+    });
+    socket.on('drain', () => {
+      this.#onDrain();
+    });
+    socket.on('error', (err) => {
+      this.#log.debug({ err: err.message }, 'socket error');
+    });
+    socket.on('close', () => {
+      this.#finalize();
+    });
+    if (rest.length > 0) this.#onData(rest);
+    // sniffPreface left the socket paused so no byte was lost between owners.
+    socket.resume();
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+  get agent(): string | undefined {
+    return this.#token?.sub;
+  }
+  get token(): VerifiedToken | undefined {
+    return this.#token;
+  }
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+  /** Resolves once the socket is closed. */
+  get closed(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      session: this.id,
+      agent: this.#token?.sub,
+      agentName: this.#agentName,
+      remote: this.remote,
+      state: this.#state,
+      inFlight: this.#inFlight.size,
+      requests: this.#requests,
+      tokenExp: this.#token?.exp ?? null,
+      openedAt: this.#openedAt.toISOString(),
+      lastReceivedMsAgo: this.#host.now() - this.#lastReceived,
+      missedHeartbeats: this.#missedHeartbeats,
+    };
+  }
+
+  // ---- inbound ----------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === 'closed') return;
+    this.#host.metrics.bytesIn.inc(chunk.length);
+    this.#lastReceived = this.#host.now();
+    this.#receivedSincePing = true;
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #onFrame(body: Buffer): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    if (this.#queued !== null) {
+      this.#queued.push(Buffer.from(body));
+      return;
+    }
+    const msg = decodeMessage(body);
+    if (this.#state === 'handshake') {
+      if (msg.kind !== MessageKind.HELLO) throw new MeshError('PROTOCOL_ERROR', 'the first frame must be HELLO');
+      this.#queued = [];
+      this.#onHello(msg).catch((err: unknown) => {
+        this.#fail(err);
+      });
+      return;
+    }
+    this.#onMessage(msg);
+  }
+
+  #onMessage(msg: MeshMessage): void {
+    switch (msg.kind) {
+      case MessageKind.REQUEST:
+        this.#onRequest(msg);
+        return;
+      case MessageKind.RESPONSE:
+        this.#onResponse(msg);
+        return;
+      case MessageKind.CANCEL: {
+        const entry = this.#inFlight.get(msg.id);
+        if (entry !== undefined && !entry.responded) {
+          entry.responded = true;
+          this.#finishMetrics(entry, Status.CANCELLED);
+          entry.controller.abort(new MeshError('CANCELLED', 'the caller cancelled the request'));
+        }
+        return;
+      }
+      case MessageKind.PING:
+        this.#send(encodeControl(MessageKind.PONG, msg.id));
+        return;
+      case MessageKind.PONG:
+        return;
+      case MessageKind.SIGNAL:
+        this.#host.signalReceived(this, msg.name, msg.body);
+        return;
+      case MessageKind.REAUTH:
+        this.#onReauth(msg).catch((err: unknown) => {
+          this.#fail(err);
+        });
+        return;
+      case MessageKind.ERROR: {
+        if (msg.id === 0n) {
+          this.#log.info({ error: safeJson(msg.payload) }, 'peer reported a fatal error');
+          this.destroy();
+        }
+        return;
+      }
+      default:
+        throw new MeshError('PROTOCOL_ERROR', `unexpected message kind ${msg.kind} from a client`);
+    }
+  }
+
+  async #onHello(msg: JsonMessage): Promise<void> {
+    let hello: Record<string, unknown>;
+    try {
+      hello = parseJsonPayload(msg.payload, 'HELLO');
+    } catch {
+      this.#refuse('invalid', 'HELLO_INVALID', 'HELLO is not a JSON object');
+      return;
+    }
+    const { v, token, agent } = hello;
+    if (typeof v !== 'number' || typeof token !== 'string') {
+      this.#refuse('invalid', 'HELLO_INVALID', 'HELLO needs a numeric "v" and a string "token"');
+      return;
+    }
+    if (v !== PROTOCOL_VERSION) {
+      this.#refuse(
+        'invalid',
+        'PROTOCOL_VERSION_UNSUPPORTED',
+        `protocol version ${v} is not supported; this spearlet speaks ${PROTOCOL_VERSION}`,
+      );
+      return;
+    }
+    let verified: VerifiedToken;
+    try {
+      verified = await this.#host.verifier.verify(token);
+    } catch (err) {
+      const auth =
+        err instanceof AuthError ? err : new AuthError('AUTH_FAILED', 'token verification failed', { cause: err });
+      this.#refuse('auth_failed', auth.code, auth.message);
+      return;
+    }
+    if (this.#state !== 'handshake') return; // timed out or closed while verifying
+    const target = targetRefusal(verified, this.#host.spearletId, this.#host.zone);
+    if (target !== undefined) {
+      this.#refuse('forbidden', 'FORBIDDEN_SPEARLET', target);
+      return;
+    }
+    this.#token = verified;
+    this.#agentName = typeof agent === 'string' ? agent.slice(0, 200) : undefined;
+    const refusal = this.#host.admit(this, verified);
+    if (refusal !== undefined) {
+      this.#token = undefined;
+      this.#refuse(refusal.code === 'DRAINING' ? 'draining' : 'limit', refusal.code, refusal.message);
+      return;
+    }
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    this.#state = 'open';
+    this.#log = this.#log.child({ agent: verified.sub });
+    this.#host.metrics.handshakes.inc({ result: 'ok' });
+    this.#send(
+      encodeJson(MessageKind.WELCOME, 0n, {
+        v: PROTOCOL_VERSION,
+        spearlet: this.#host.spearletId,
+        session: this.id,
+        zone: this.#host.zone ?? null,
+        heartbeatMs: this.#config.heartbeatMs,
+        heartbeatTimeoutMs: this.#config.heartbeatTimeoutMs,
+        maxFrame: this.#config.maxFrameSize,
+        maxInFlight: this.#config.maxInFlight,
+        tokenExp: verified.exp ?? null,
+        features: SESSION_FEATURES,
+      }),
+    );
+    this.#armTokenTimer();
+    this.#host.sessionOpened(this);
+    this.#log.info({ agentName: this.#agentName }, 'session open');
+    const queued = this.#queued ?? [];
+    this.#queued = null;
+    for (const body of queued) {
+      if (this.state === 'closing' || this.state === 'closed') break;
+      try {
+        this.#onMessage(decodeMessage(body));
+      } catch (err) {
+        this.#fail(err);
+        break;
+      }
+    }
+  }
+
+  #onRequest(msg: RequestMessage): void {
+    const noReply = (msg.flags & RequestFlag.NO_REPLY) !== 0;
+    if (msg.id === 0n) throw new MeshError('PROTOCOL_ERROR', 'request id 0 is reserved');
+    if (this.#inFlight.has(msg.id)) throw new MeshError('PROTOCOL_ERROR', `request id ${msg.id} is already in flight`);
+    const startedAt = performance.now();
+    const reject = (code: ErrorCode, message: string, retryable: boolean): void => {
+      const status = statusForCode(code);
+      this.#countRequest(msg.method, status, startedAt, false);
+      if (!noReply) this.#send(encodeErrorResponse(msg.id, status, code, message, retryable));
+    };
+    if (this.#state !== 'open') {
+      reject('DRAINING', 'this connection accepts no new requests (GOAWAY sent)', true);
+      return;
+    }
+    if (!methodAllowed(this.#token?.scope, msg.method)) {
+      reject('FORBIDDEN_METHOD', `token scope does not allow ${msg.method}`, false);
+      return;
+    }
+    const handler = this.#host.handlers.get(msg.method);
+    if (handler === undefined) {
+      reject('METHOD_NOT_FOUND', `no method ${msg.method} on spearlet ${this.#host.spearletId}`, true);
+      return;
+    }
+    if (this.#inFlight.size >= this.#config.maxInFlight) {
+      reject(
+        'OVERLOADED',
+        `session has ${this.#inFlight.size} requests in flight (limit ${this.#config.maxInFlight})`,
+        true,
+      );
+      return;
+    }
+    if (msg.id > this.#lastAccepted) this.#lastAccepted = msg.id;
+    this.#requests++;
+    const entry: InFlight = {
+      id: msg.id,
+      method: msg.method,
+      controller: new AbortController(),
+      startedAt,
+      noReply,
+      responded: false,
+      timer: undefined,
+    };
+    this.#inFlight.set(msg.id, entry);
+    this.#host.metrics.inFlight.inc();
+    if (msg.deadlineMs > 0) {
+      entry.timer = setTimeout(() => {
+        this.abortRequest(entry.id, 'DEADLINE_EXCEEDED', `deadline of ${msg.deadlineMs} ms passed`, false);
+      }, msg.deadlineMs);
+    }
+    void this.#runHandler(entry, msg, handler);
+  }
+
+  async #runHandler(
+    entry: InFlight,
+    msg: RequestMessage,
+    handler: NonNullable<ReturnType<HandlerRegistry<MeshSession>['get']>>,
+  ): Promise<void> {
+    try {
+      const result = await handler({
+        body: msg.body,
+        method: msg.method,
+        signal: entry.controller.signal,
+        agent: this.#token?.sub ?? '',
+        requestId: msg.id,
+        idempotent: (msg.flags & RequestFlag.IDEMPOTENT) !== 0,
+        session: this,
+      });
+      if (!entry.responded) {
+        entry.responded = true;
+        const bytes = resultBytes(result);
+        this.#finishMetrics(entry, Status.OK);
+        if (!entry.noReply) this.#send(encodeResponse(entry.id, Status.OK, bytes));
+      }
+    } catch (err) {
+      if (!entry.responded) {
+        entry.responded = true;
+        const e =
+          err instanceof MeshError
+            ? err
+            : new MeshError('HANDLER_ERROR', err instanceof Error ? err.message : 'handler failed', { cause: err });
+        if (!(err instanceof MeshError)) this.#log.warn({ err, method: entry.method }, 'handler failed');
+        const status = statusForCode(e.code);
+        this.#finishMetrics(entry, status);
+        if (!entry.noReply) this.#send(encodeErrorResponse(entry.id, status, e.code, e.message, e.retryable));
+      }
+    } finally {
+      clearTimeout(entry.timer);
+      this.#inFlight.delete(entry.id);
+      this.#host.metrics.inFlight.dec();
+      this.#maybeFinish();
+    }
+  }
+
+  /**
+   * Stops one request now: its AbortSignal fires and, unless `code` is CANCELLED, the client gets an error
+   * RESPONSE at once (the handler's eventual result is dropped).
+   */
+  abortRequest(id: bigint, code: ErrorCode, message: string, retryable: boolean): void {
+    const entry = this.#inFlight.get(id);
+    if (entry === undefined || entry.responded) return;
+    entry.responded = true;
+    const status = statusForCode(code);
+    this.#finishMetrics(entry, status);
+    if (code !== 'CANCELLED' && !entry.noReply) this.#send(encodeErrorResponse(id, status, code, message, retryable));
+    entry.controller.abort(new MeshError(code, message, { retryable }));
+  }
+
+  /** Aborts every request in flight (bounded drain ran out). */
+  abortAll(code: ErrorCode, message: string): void {
+    for (const id of [...this.#inFlight.keys()]) this.abortRequest(id, code, message, false);
+  }
+
+  async #onReauth(msg: JsonMessage): Promise<void> {
+    if (msg.id === 0n) throw new MeshError('PROTOCOL_ERROR', 'REAUTH needs a non-zero id');
+    let token: unknown;
+    try {
+      token = parseJsonPayload(msg.payload, 'REAUTH').token;
+    } catch {
+      token = undefined;
+    }
+    const fail = (code: ErrorCode, message: string): void => {
+      this.#send(encodeErrorResponse(msg.id, statusForCode(code), code, message, false));
+    };
+    if (typeof token !== 'string') {
+      fail('INVALID_PAYLOAD', 'REAUTH needs {"token": string}');
+      return;
+    }
+    let verified: VerifiedToken;
+    try {
+      verified = await this.#host.verifier.verify(token);
+    } catch (err) {
+      const auth = err instanceof AuthError ? err : new AuthError('AUTH_FAILED', 'token verification failed');
+      fail(auth.code, auth.message);
+      return;
+    }
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    if (verified.sub !== this.#token?.sub) {
+      fail('AUTH_FAILED', 'REAUTH token is for another subject');
+      return;
+    }
+    const target = targetRefusal(verified, this.#host.spearletId, this.#host.zone);
+    if (target !== undefined) {
+      fail('FORBIDDEN_SPEARLET', target);
+      return;
+    }
+    this.#token = verified;
+    if (this.#state === 'open') this.#armTokenTimer();
+    this.#send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
+    this.#log.debug({ tokenExp: verified.exp }, 'token replaced');
+  }
+
+  #onResponse(msg: ResponseMessage): void {
+    const pending = this.#outgoing.get(msg.id);
+    if (pending === undefined) return;
+    this.#outgoing.delete(msg.id);
+    pending.cleanup();
+    if (msg.status === Status.OK) {
+      pending.resolve(msg.body);
+      return;
+    }
+    let code: ErrorCode = 'HANDLER_ERROR';
+    let message = `agent answered status ${msg.status}`;
+    let retryable = false;
+    const parsed = safeJson(msg.body);
+    if (parsed !== undefined) {
+      if (typeof parsed.code === 'string') code = parsed.code as ErrorCode;
+      if (typeof parsed.message === 'string') message = parsed.message;
+      retryable = parsed.retryable === true;
+    }
+    pending.reject(new MeshError(code, message, { retryable }));
+  }
+
+  #onPeerClose(): void {
+    this.#peerClosed = true;
+    if (this.#state === 'open') this.#state = 'going_away';
+    clearTimeout(this.#tokenTimer);
+    this.#maybeFinish();
+  }
+
+  // ---- outbound -----------------------------------------------------------------
+
+  /** Sends a SIGNAL to the agent. */
+  signal(name: string, body: Uint8Array = EMPTY): void {
+    if (this.#state !== 'open' && this.#state !== 'going_away')
+      throw new MeshError('CONNECTION_CLOSED', 'session is not open');
+    this.#send(encodeSignal(name, body));
+  }
+
+  /** Sends a REQUEST to the agent and resolves with the RESPONSE body. */
+  request(
+    method: string,
+    body: Uint8Array,
+    options: { deadlineMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Buffer> {
+    if (this.#state !== 'open' && this.#state !== 'going_away') {
+      return Promise.reject(new MeshError('CONNECTION_CLOSED', 'session is not open'));
+    }
+    const id = this.#nextOutgoingId++;
+    const deadlineMs = options.deadlineMs ?? 0;
+    return new Promise<Buffer>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        if (this.#outgoing.delete(id)) {
+          cleanup();
+          this.#send(encodeControl(MessageKind.CANCEL, id));
+          reject(new MeshError('CANCELLED', 'request aborted'));
+        }
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      if (deadlineMs > 0) {
+        timer = setTimeout(() => {
+          if (this.#outgoing.delete(id)) {
+            cleanup();
+            reject(new MeshError('DEADLINE_EXCEEDED', `no response within ${deadlineMs} ms`));
+          }
+        }, deadlineMs);
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#outgoing.set(id, { resolve, reject, cleanup });
+      this.#send(encodeRequest(id, 0, deadlineMs, method, body));
+    });
+  }
+
+  /**
+   * No new requests on this connection: sends GOAWAY; accepted requests finish, then the connection closes
+   * (after a short grace so requests crossing the GOAWAY get a DRAINING answer rather than silence).
+   */
+  goAway(reason: 'draining' | 'token_expired' | 'shutdown', retryAfterMs = this.#config.retryAfterMs): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'going_away';
+    this.#goAwayAt = this.#host.now();
+    clearTimeout(this.#tokenTimer);
+    this.#host.metrics.goaways.inc({ reason });
+    this.#log.info({ reason, inFlight: this.#inFlight.size }, 'GOAWAY');
+    this.#send(encodeJson(MessageKind.GOAWAY, this.#lastAccepted, { reason, retryAfterMs }));
+    this.#graceTimer = setTimeout(() => {
+      this.#maybeFinish();
+    }, this.#config.goAwayGraceMs).unref();
+  }
+
+  /** Called by the spearlet's sweep: PING when idle, close a silent peer. */
+  tick(now: number): void {
+    if (this.#state !== 'open' && this.#state !== 'going_away') return;
+    if (now - this.#lastReceived >= this.#config.heartbeatTimeoutMs) {
+      this.#host.metrics.heartbeatTimeouts.inc();
+      this.#log.warn(
+        { silentMs: now - this.#lastReceived, missed: this.#missedHeartbeats },
+        'heartbeat timeout: closing a silent peer',
+      );
+      this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${now - this.#lastReceived} ms`);
+      return;
+    }
+    if (now - this.#lastSent >= this.#config.heartbeatMs) {
+      if (!this.#receivedSincePing) {
+        this.#missedHeartbeats++;
+        this.#host.metrics.heartbeatsMissed.inc();
+      }
+      this.#receivedSincePing = false;
+      this.#send(encodeControl(MessageKind.PING, ++this.#pingSeq));
+    }
+  }
+
+  /** Sends ERROR id 0 with `code`, then closes. */
+  closeWithError(code: ErrorCode, message: string): void {
+    this.#closeWithError(code, message);
+  }
+
+  /** Closes at once, dropping whatever is in flight. Idempotent. */
+  destroy(): void {
+    this.#writable = false;
+    this.socket.destroy();
+  }
+
+  #send(frame: Buffer): void {
+    if (!this.#writable) return;
+    this.#lastSent = this.#host.now();
+    this.#host.metrics.bytesOut.inc(frame.length);
+    this.socket.write(frame);
+    if (!this.#pausedForBackpressure && this.socket.writableLength > this.#config.writeHighWaterMark) {
+      // The peer is not reading: stop reading its requests until our replies drain.
+      this.#pausedForBackpressure = true;
+      this.socket.pause();
+    }
+  }
+
+  #onDrain(): void {
+    // Draining our output proves the peer is alive even while we are not reading from it.
+    this.#lastReceived = this.#host.now();
+    if (this.#pausedForBackpressure) {
+      this.#pausedForBackpressure = false;
+      this.socket.resume();
+    }
+  }
+
+  #armTokenTimer(): void {
+    clearTimeout(this.#tokenTimer);
+    const exp = this.#token?.exp;
+    if (exp === undefined) return;
+    const wait = exp * 1000 - this.#host.now();
+    this.#tokenTimer = setTimeout(
+      () => {
+        if (exp * 1000 <= this.#host.now()) this.goAway('token_expired');
+        else this.#armTokenTimer();
+      },
+      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
+    ).unref();
+  }
+
+  #maybeFinish(): void {
+    if (this.#state !== 'going_away' || this.#inFlight.size > 0) return;
+    if (!this.#peerClosed && this.#host.now() - this.#goAwayAt < this.#config.goAwayGraceMs) return;
+    this.#endOrderly();
+  }
+
+  #endOrderly(): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#state = 'closing';
+    this.#send(encodeCloseFrame());
+    this.#end();
+  }
+
+  #end(): void {
+    this.#writable = false;
+    this.socket.end();
+    this.#endTimer = setTimeout(() => this.socket.destroy(), END_GRACE_MS).unref();
+  }
+
+  #closeWithError(code: ErrorCode, message: string): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#state = 'closing';
+    this.#send(encodeJson(MessageKind.ERROR, 0n, { code, message }));
+    this.#end();
+  }
+
+  #refuse(
+    result: 'invalid' | 'auth_failed' | 'forbidden' | 'limit' | 'draining',
+    code: ErrorCode,
+    message: string,
+  ): void {
+    if (this.#state !== 'handshake') return;
+    this.#host.metrics.handshakes.inc({ result });
+    this.#log.info({ code, result }, 'handshake refused');
+    this.#queued = null;
+    this.#closeWithError(code, message);
+  }
+
+  #onHandshakeTimeout(): void {
+    this.#handshakeTimer = undefined;
+    if (this.#state !== 'handshake') return;
+    this.#host.metrics.handshakes.inc({ result: 'timeout' });
+    this.#log.info('handshake timeout');
+    this.#closeWithError('HANDSHAKE_TIMEOUT', `no HELLO within ${this.#config.handshakeTimeoutMs} ms`);
+  }
+
+  #fail(err: unknown): void {
+    const e = err instanceof MeshError ? err : new MeshError('PROTOCOL_ERROR', 'protocol error', { cause: err });
+    if (!(err instanceof MeshError)) this.#log.warn({ err }, 'unexpected error on a session');
+    else this.#log.info({ code: e.code, msg: e.message }, 'closing on protocol violation');
+    if (this.#state === 'handshake') this.#host.metrics.handshakes.inc({ result: 'invalid' });
+    this.#closeWithError(e.code, e.message);
+  }
+
+  #finishMetrics(entry: InFlight, status: number): void {
+    this.#countRequest(entry.method, status, entry.startedAt, true);
+  }
+
+  #countRequest(method: string, status: number, startedAt: number, known: boolean): void {
+    // Unknown methods share one label so a client cannot grow the metric without bound.
+    const label = known || this.#host.handlers.has(method) ? method : '(unknown)';
+    this.#host.metrics.requests.inc({ method: label, status: String(status) });
+    this.#host.metrics.requestDuration.observe({ method: label }, (performance.now() - startedAt) / 1000);
+  }
+
+  #finalize(): void {
+    if (this.#state === 'closed') return;
+    const wasOpen = this.#state !== 'handshake' && this.#token !== undefined;
+    this.#state = 'closed';
+    this.#writable = false;
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#tokenTimer);
+    clearTimeout(this.#graceTimer);
+    clearTimeout(this.#endTimer);
+    for (const entry of this.#inFlight.values()) {
+      clearTimeout(entry.timer);
+      if (!entry.responded) {
+        entry.responded = true;
+        this.#finishMetrics(entry, statusForCode('CONNECTION_CLOSED'));
+      }
+      entry.controller.abort(new MeshError('CONNECTION_CLOSED', 'connection closed'));
+    }
+    for (const pending of this.#outgoing.values()) {
+      pending.cleanup();
+      pending.reject(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
+    }
+    this.#outgoing.clear();
+    if (wasOpen) this.#log.info({ requests: this.#requests }, 'session closed');
+    this.#host.sessionClosed(this);
+    this.#resolveClosed();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function safeJson(payload: Buffer): Record<string, unknown> | undefined {
+  try {
+    return parseJsonPayload(payload, 'ERROR');
+  } catch {
+    return undefined;
+  }
+}

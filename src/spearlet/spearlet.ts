@@ -1,0 +1,490 @@
+// The spearlet: listeners, connection limits, preface dispatch, sessions, handlers, registration, admin API, drain.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { ErrorCode } from '../errors.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
+import { createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../auth/verify.ts';
+import { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
+import { buildAdminApp, type AdminReadiness, type AdminTarget } from '../admin/app.ts';
+import { createConsulClient } from '../registry/consul-client.ts';
+import { resolveConsulOptions } from '../registry/consul-options.ts';
+import { SpearletRegistration } from '../registry/spearlet-registration.ts';
+import { buildSpearletServiceMeta, buildSpearletTags } from '../registry/spearlet-service.ts';
+import { MessageKind, encodeJson } from '../wire/index.ts';
+import { PROTOCOL_VERSION, VERSION } from '../version.ts';
+import { HandlerRegistry, registerBuiltins, type Handler } from './handlers.ts';
+import { openListeners, sniffPreface, type Listeners } from './listener.ts';
+import {
+  resolveSpearletOptions,
+  type HostPort,
+  type ResolvedSpearletOptions,
+  type SpearletOptions,
+} from './options.ts';
+import { MeshSession, type SessionHost, type SessionSnapshot } from './session.ts';
+import { advertiseAddress } from './address.ts';
+
+export type SpearletState = 'new' | 'starting' | 'running' | 'draining' | 'closed';
+
+/**
+ * Takes over a connection whose preface was a legacy secret. `firstBytes` are the bytes that followed the preface in
+ * the same reads (the start of the first frame). The socket is paused with no 'data' listener. Return false to refuse
+ * (the spearlet closes the socket and counts it).
+ */
+export type LegacyHandler = (secret: bigint, socket: Socket, firstBytes: Buffer) => boolean;
+export type SignalListener = (session: MeshSession, name: string, body: Buffer) => void;
+
+export interface DrainReport {
+  readonly sessions: number;
+  /** False when the drain timeout ran out and in-flight requests were aborted. */
+  readonly completed: boolean;
+  readonly abortedRequests: number;
+  readonly durationMs: number;
+}
+
+interface SpearletEvents {
+  state: [state: SpearletState];
+  drained: [report: DrainReport];
+}
+
+/** Sockets beyond maxConnections still get a CONNECTION_LIMIT ERROR, but only this many at once. */
+const MAX_OVER_LIMIT_SOCKETS = 64;
+/** Upper bound for Consul calls made on the way out. */
+const REGISTRY_EXIT_TIMEOUT_MS = 3000;
+/** After aborting what a drain could not finish, how long sessions get to close before they are cut. */
+const DRAIN_ABORT_GRACE_MS = 1000;
+
+export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarget {
+  readonly #o: ResolvedSpearletOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly metrics: SpearletMetrics;
+  readonly #handlers = new HandlerRegistry<MeshSession>();
+  readonly #verifier: TokenVerifier;
+  #state: SpearletState = 'new';
+  #listeners: Listeners | undefined;
+  #admin: FastifyInstance | undefined;
+  #adminAddress: HostPort | undefined;
+  #registration: SpearletRegistration | undefined;
+  readonly #sockets = new Set<Socket>();
+  readonly #sessions = new Set<MeshSession>();
+  readonly #perAgent = new Map<string, number>();
+  #overLimit = 0;
+  #sweep: NodeJS.Timeout | undefined;
+  #legacy: LegacyHandler | undefined;
+  #signalListener: SignalListener | undefined;
+  #drainPromise: Promise<DrainReport> | undefined;
+  #closePromise: Promise<void> | undefined;
+  readonly #host: SessionHost;
+
+  constructor(options: SpearletOptions) {
+    super();
+    this.#o = resolveSpearletOptions(options);
+    this.#now = options.now ?? Date.now;
+    this.#log = (options.logger ?? silentLogger()).child({ component: 'spearlet', spearletId: this.#o.id });
+    this.metrics = new SpearletMetrics({ spearlet: this.#o.id, zone: this.#o.zone });
+    if (this.#o.builtins) registerBuiltins(this.#handlers, this);
+    const auth = options.auth;
+    this.#verifier = 'verifier' in auth ? auth.verifier : createTokenVerifier(auth);
+    const o = this.#o;
+    this.#host = {
+      spearletId: o.id,
+      zone: o.zone,
+      config: {
+        heartbeatMs: o.heartbeatMs,
+        heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+        handshakeTimeoutMs: o.handshakeTimeoutMs,
+        maxFrameSize: o.maxFrameSize,
+        maxInFlight: o.maxInFlightPerSession,
+        writeHighWaterMark: o.writeHighWaterMarkBytes,
+        goAwayGraceMs: o.goAwayGraceMs,
+        retryAfterMs: o.retryAfterMs,
+      },
+      verifier: this.#verifier,
+      handlers: this.#handlers,
+      metrics: this.metrics,
+      logger: this.#log,
+      now: this.#now,
+      admit: (session, token) => this.#admit(session, token),
+      sessionOpened: (session) => {
+        this.#sessions.add(session);
+        this.metrics.sessionsOpen.set(this.#sessions.size);
+      },
+      sessionClosed: (session) => {
+        this.#sessionClosed(session);
+      },
+      signalReceived: (session, name, body) => {
+        if (this.#signalListener !== undefined) this.#signalListener(session, name, body);
+        else this.#log.debug({ signal: name }, 'signal with no listener');
+      },
+    };
+  }
+
+  get id(): string {
+    return this.#o.id;
+  }
+  get zone(): string | undefined {
+    return this.#o.zone;
+  }
+  get state(): SpearletState {
+    return this.#state;
+  }
+  get tcpAddress(): HostPort | undefined {
+    return this.#listeners?.tcpAddress;
+  }
+  get socketPath(): string | undefined {
+    return this.#listeners?.socketPath;
+  }
+  get adminAddress(): HostPort | undefined {
+    return this.#adminAddress;
+  }
+  get registration(): SpearletRegistration | undefined {
+    return this.#registration;
+  }
+  get metricsContentType(): string {
+    return this.metrics.contentType;
+  }
+
+  /** Registers (or replaces) a method handler. */
+  handle(method: string, handler: Handler<MeshSession>): this {
+    this.#handlers.set(method, handler);
+    return this;
+  }
+
+  /** Plugs in the process runtime's legacy-protocol handler; undefined removes it. */
+  setLegacyHandler(handler: LegacyHandler | undefined): void {
+    this.#legacy = handler;
+  }
+
+  /** Receives SIGNAL frames from agents. */
+  onSignal(listener: SignalListener | undefined): void {
+    this.#signalListener = listener;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new TypeError(`Spearlet.start() called in state ${this.#state}`);
+    this.#transition('starting');
+    const o = this.#o;
+    try {
+      this.#listeners = await openListeners({
+        listen: o.listen,
+        socketPath: o.socketPath,
+        tls: o.tls,
+        handshakeTimeoutMs: o.handshakeTimeoutMs,
+        onSocket: (socket) => {
+          this.#onSocket(socket);
+        },
+        onTlsError: (err, socket) => {
+          this.metrics.connectionsRejected.inc({ reason: 'tls' });
+          this.#log.info({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+        },
+      });
+      if (o.admin !== undefined) {
+        const app = buildAdminApp(this, { logger: this.#log });
+        await app.listen({ host: o.admin.host, port: o.admin.port });
+        this.#admin = app;
+        const a = app.server.address() as AddressInfo;
+        this.#adminAddress = { host: a.address, port: a.port };
+      }
+      const tick = Math.max(20, Math.floor(Math.min(o.heartbeatMs, o.heartbeatTimeoutMs) / 4));
+      this.#sweep = setInterval(() => {
+        const now = this.#now();
+        for (const s of this.#sessions) s.tick(now);
+      }, tick).unref();
+      if (o.consul !== null) this.#startRegistration(o.consul);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.#transition('running');
+    this.#log.info(
+      { tcp: this.tcpAddress, socket: this.socketPath, admin: this.#adminAddress, tls: o.tls !== undefined },
+      'spearlet listening',
+    );
+  }
+
+  #startRegistration(consulOptions: NonNullable<ResolvedSpearletOptions['consul']>): void {
+    const o = this.#o;
+    const tcp = this.tcpAddress;
+    const registration = new SpearletRegistration({
+      consul: createConsulClient(resolveConsulOptions(consulOptions)),
+      id: o.id,
+      ...(o.serviceName !== undefined ? { serviceName: o.serviceName } : {}),
+      address: tcp !== undefined ? advertiseAddress(tcp.host, o.advertiseHost) : (o.advertiseHost ?? ''),
+      port: tcp?.port ?? 0,
+      tags: buildSpearletTags({
+        proto: PROTOCOL_VERSION,
+        ...(o.zone !== undefined ? { zone: o.zone } : {}),
+        extra: [...(o.tls !== undefined ? ['tls'] : []), ...o.tags],
+      }),
+      meta: buildSpearletServiceMeta({
+        spearletId: o.id,
+        version: VERSION,
+        proto: PROTOCOL_VERSION,
+        ...(this.#adminAddress !== undefined ? { adminPort: this.#adminAddress.port } : {}),
+        ...(o.zone !== undefined ? { zone: o.zone } : {}),
+        ...(this.socketPath !== undefined ? { socketPath: this.socketPath } : {}),
+        maxConns: o.maxConnections,
+        tls: o.tls !== undefined,
+      }),
+      ttlMs: o.registrationTtlMs,
+      ...(o.deregisterCriticalAfterMs !== undefined ? { deregisterCriticalAfterMs: o.deregisterCriticalAfterMs } : {}),
+      logger: this.#log,
+    });
+    registration.on('state', (state, previous, error) => {
+      this.#log.info({ state, previous, err: error?.message }, 'registration state');
+    });
+    this.#registration = registration;
+    registration.start();
+  }
+
+  // ---- connections ---------------------------------------------------------------
+
+  #onSocket(socket: Socket): void {
+    const acceptedAt = this.#now();
+    if (this.#state !== 'running' && this.#state !== 'draining') {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => undefined); // errors end in 'close'; sessions log their own
+    if (this.#sockets.size >= this.#o.maxConnections) {
+      this.#refuseOverLimit(socket);
+      return;
+    }
+    this.#sockets.add(socket);
+    this.metrics.connectionsOpen.inc();
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.metrics.connectionsOpen.dec();
+    });
+    if ('setNoDelay' in socket) socket.setNoDelay(true);
+    void sniffPreface(socket, this.#o.handshakeTimeoutMs).then((result) => {
+      if (result === null) {
+        if (!socket.destroyed) {
+          this.metrics.handshakes.inc({ result: 'timeout' });
+          this.#log.info({ remote: socket.remoteAddress }, 'no preface before the handshake deadline');
+          socket.destroy();
+        }
+        return;
+      }
+      const { preface, rest } = result;
+      if (preface.type === 'mesh') {
+        this.metrics.connectionsTotal.inc({ protocol: 'mesh' });
+        new MeshSession(socket, this.#host, rest, acceptedAt);
+        return;
+      }
+      if (preface.type === 'legacy') {
+        this.metrics.connectionsTotal.inc({ protocol: 'legacy' });
+        let taken = false;
+        try {
+          taken = this.#legacy?.(preface.secret, socket, rest) ?? false;
+        } catch (err) {
+          this.#log.warn({ err }, 'legacy handler threw');
+        }
+        if (!taken) this.#rejectPreface(socket);
+        return;
+      }
+      this.#rejectPreface(socket);
+    });
+  }
+
+  /** A preface that is neither the mesh magic nor the secret of a task we started (protocol.md: close, count). */
+  #rejectPreface(socket: Socket): void {
+    this.metrics.connectionsRejected.inc({ reason: 'invalid_preface' });
+    // Never log the preface bytes: they may be somebody's legacy secret.
+    this.#log.warn({ remote: socket.remoteAddress ?? 'unix' }, 'invalid connection preface: closing');
+    socket.destroy();
+  }
+
+  #refuseOverLimit(socket: Socket): void {
+    this.metrics.connectionsRejected.inc({ reason: 'limit' });
+    if (this.#overLimit >= MAX_OVER_LIMIT_SOCKETS) {
+      socket.destroy();
+      return;
+    }
+    this.#overLimit++;
+    socket.once('close', () => {
+      this.#overLimit--;
+    });
+    const limit = this.#o.maxConnections;
+    void sniffPreface(socket, Math.min(this.#o.handshakeTimeoutMs, 1000)).then((result) => {
+      if (result?.preface.type === 'mesh' && socket.writable) {
+        socket.end(
+          encodeJson(MessageKind.ERROR, 0n, { code: 'CONNECTION_LIMIT', message: `spearlet has ${limit} connections` }),
+        );
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else {
+        socket.destroy();
+      }
+    });
+  }
+
+  #admit(_session: MeshSession, token: VerifiedToken): { code: ErrorCode; message: string } | undefined {
+    if (this.#state !== 'running') return { code: 'DRAINING', message: `spearlet ${this.#o.id} is ${this.#state}` };
+    const count = this.#perAgent.get(token.sub) ?? 0;
+    if (count >= this.#o.maxConnectionsPerAgent) {
+      return {
+        code: 'CONNECTION_LIMIT',
+        message: `agent has ${count} sessions (limit ${this.#o.maxConnectionsPerAgent})`,
+      };
+    }
+    this.#perAgent.set(token.sub, count + 1);
+    return undefined;
+  }
+
+  #sessionClosed(session: MeshSession): void {
+    if (!this.#sessions.delete(session)) return;
+    this.metrics.sessionsOpen.set(this.#sessions.size);
+    const sub = session.agent;
+    if (sub === undefined) return;
+    const n = (this.#perAgent.get(sub) ?? 1) - 1;
+    if (n <= 0) this.#perAgent.delete(sub);
+    else this.#perAgent.set(sub, n);
+  }
+
+  // ---- views -----------------------------------------------------------------------
+
+  sessions(): SessionSnapshot[] {
+    return [...this.#sessions].map((s) => s.snapshot());
+  }
+
+  /** Live session objects (for process runtimes and tests). */
+  liveSessions(): readonly MeshSession[] {
+    return [...this.#sessions];
+  }
+
+  info(): Record<string, unknown> {
+    let inFlight = 0;
+    for (const s of this.#sessions) inFlight += s.inFlight;
+    return {
+      spearlet: this.#o.id,
+      version: VERSION,
+      proto: PROTOCOL_VERSION,
+      zone: this.#o.zone ?? null,
+      state: this.#state,
+      sessions: this.#sessions.size,
+      connections: this.#sockets.size,
+      inFlight,
+      methods: this.#handlers.names(),
+      registration: this.#registration?.state ?? null,
+    };
+  }
+
+  readiness(): AdminReadiness {
+    const reasons: string[] = [];
+    if (this.#state !== 'running') reasons.push(this.#state);
+    const reg = this.#registration?.state;
+    if (reg !== undefined && reg !== 'registered') reasons.push(`registration: ${reg}`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  // ---- drain and close -------------------------------------------------------------
+
+  /**
+   * Planned shutdown: not ready, Consul maintenance, GOAWAY to every session, accepted requests finish (bounded by
+   * `timeoutMs`, default drainTimeoutMs; then they are aborted), deregister, close. Idempotent.
+   */
+  drain(options: { timeoutMs?: number } = {}): Promise<DrainReport> {
+    this.#drainPromise ??= this.#doDrain(options.timeoutMs ?? this.#o.drainTimeoutMs);
+    return this.#drainPromise;
+  }
+
+  async #doDrain(timeoutMs: number): Promise<DrainReport> {
+    const started = this.#now();
+    if (this.#state === 'closed' || this.#state === 'new') {
+      await this.close();
+      return { sessions: 0, completed: true, abortedRequests: 0, durationMs: 0 };
+    }
+    this.#transition('draining');
+    const sessions = [...this.#sessions];
+    this.#log.info({ sessions: sessions.length, timeoutMs }, 'draining');
+    const maintenance = this.#registration?.setMaintenance(true, 'draining');
+    if (maintenance !== undefined)
+      await withTimeout(
+        maintenance.catch(() => undefined),
+        REGISTRY_EXIT_TIMEOUT_MS,
+      );
+    for (const s of sessions) s.goAway('draining');
+    const allClosed = Promise.all(sessions.map((s) => s.closed));
+    let completed = await withTimeout(
+      allClosed.then(() => true),
+      timeoutMs,
+    );
+    let aborted = 0;
+    if (completed !== true) {
+      completed = false;
+      for (const s of this.#sessions) {
+        aborted += s.inFlight;
+        s.abortAll('DRAINING', 'the spearlet drain timed out before the request finished');
+      }
+      this.#log.warn({ aborted }, 'drain timeout: aborted the requests still running');
+      await withTimeout(allClosed, DRAIN_ABORT_GRACE_MS);
+    }
+    await this.close();
+    const report: DrainReport = {
+      sessions: sessions.length,
+      completed,
+      abortedRequests: aborted,
+      durationMs: this.#now() - started,
+    };
+    this.#log.info(report, 'drained');
+    this.emit('drained', report);
+    return report;
+  }
+
+  /** Stops everything at once: listeners, sessions (in flight requests are dropped), registration, admin. */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#doClose();
+    return this.#closePromise;
+  }
+
+  async #doClose(): Promise<void> {
+    this.#transition('closed');
+    clearInterval(this.#sweep);
+    const listenersClosed = this.#listeners?.close();
+    for (const s of this.#sessions) s.destroy();
+    for (const socket of this.#sockets) socket.destroy();
+    const registration = this.#registration;
+    await Promise.all([
+      listenersClosed,
+      registration !== undefined
+        ? withTimeout(
+            registration.close().catch(() => undefined),
+            REGISTRY_EXIT_TIMEOUT_MS,
+          )
+        : undefined,
+      this.#admin?.close(),
+    ]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #transition(to: SpearletState): void {
+    if (this.#state === to || this.#state === 'closed') return;
+    this.#log.debug({ from: this.#state, to }, 'state');
+    this.#state = to;
+    this.emit('state', to);
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      resolve(undefined);
+    }, ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
