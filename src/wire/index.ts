@@ -1,4 +1,5 @@
-// Public surface of the wire layer: framing, preface and mesh message codecs (pure code, no sockets).
+// Public surface of the wire layer: framing, preface, mesh messages and the legacy envelope (pure code, no sockets).
 export * from './frame.ts';
 export * from './preface.ts';
 export * from './message.ts';
+export * from './legacy/envelope.ts';
