@@ -227,6 +227,22 @@ describe('FrameDecoder', () => {
     }
   });
 
+  it('assembles a maximum-size frame from 64 KiB chunks into one preallocated buffer', () => {
+    const seen: Buffer[] = [];
+    const decoder = new FrameDecoder({ onFrame: (b) => seen.push(b), onClose: () => undefined });
+    const body = Buffer.alloc(DEFAULT_MAX_FRAME_SIZE);
+    for (let i = 0; i < body.length; i += 4093) body[i] = i & 0xff;
+    const stream = encodeFrame(body);
+    for (let offset = 0; offset < stream.length; offset += 65536) {
+      decoder.push(stream.subarray(offset, offset + 65536));
+      assert.ok(decoder.bufferedBytes <= DEFAULT_MAX_FRAME_SIZE + FRAME_HEADER_BYTES);
+    }
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.length, DEFAULT_MAX_FRAME_SIZE);
+    assert.ok(seen[0]!.equals(body));
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
   it('ignores empty chunks', () => {
     const r = recorder();
     r.decoder.push(Buffer.alloc(0));
