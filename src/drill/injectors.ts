@@ -1,0 +1,91 @@
+// Fault injectors for drills: signals to local spearlet processes, or the admin fault endpoint of a spearlet
+// started with --enable-drills (for remote clusters, and for `partition`, which needs the spearlet's cooperation).
+import type { LocalMesh } from '../cli/local-mesh.ts';
+import type { Fault } from './report.ts';
+import type { FaultInjector } from './run-drill.ts';
+
+/** Posts a fault to a spearlet's admin API: POST /v1/faults {fault, durationMs}. */
+export async function postFault(adminUrl: string, fault: string, durationMs: number): Promise<void> {
+  const res = await fetch(`${adminUrl}/v1/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ fault, durationMs }),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (res.status !== 200 && res.status !== 202) {
+    throw new Error(`${adminUrl}/v1/faults answered ${res.status}: ${await res.text()} (is the spearlet running with --enable-drills?)`);
+  }
+}
+
+/** Injects faults into the spearlet processes of a LocalMesh this process started. */
+export class LocalInjector implements FaultInjector {
+  readonly #mesh: LocalMesh;
+  readonly #faultForMs: number;
+
+  constructor(mesh: LocalMesh, faultForMs: number) {
+    this.#mesh = mesh;
+    this.#faultForMs = faultForMs;
+  }
+
+  #spearlet(target: string) {
+    const s = this.#mesh.find(target);
+    if (s === undefined) throw new Error(`no local spearlet ${target}`);
+    return s;
+  }
+
+  async inject(fault: Fault, target: string): Promise<void> {
+    switch (fault) {
+      case 'kill':
+        this.#spearlet(target).child.kill('SIGKILL');
+        return;
+      case 'freeze':
+        this.#spearlet(target).child.kill('SIGSTOP');
+        return;
+      case 'drain':
+        // SIGTERM drains: GOAWAY, in-flight work finishes, deregistration, exit 0.
+        this.#spearlet(target).child.kill('SIGTERM');
+        return;
+      case 'partition': {
+        const s = this.#spearlet(target);
+        await postFault(`http://${s.admin.host}:${s.admin.port}`, 'partition', this.#faultForMs);
+        return;
+      }
+      case 'registry-down':
+        await this.#mesh.stopRegistry();
+        return;
+    }
+  }
+
+  async heal(fault: Fault, target: string): Promise<void> {
+    if (fault === 'freeze') this.#spearlet(target).child.kill('SIGCONT');
+    else if (fault === 'registry-down') await this.#mesh.restartRegistry();
+    // partition heals itself after its duration; kill and drain are permanent.
+  }
+}
+
+/** Injects faults into spearlets elsewhere through their admin fault endpoint. */
+export class AdminInjector implements FaultInjector {
+  readonly #adminUrl: (target: string) => string;
+  readonly #faultForMs: number;
+
+  constructor(adminUrl: (target: string) => string, faultForMs: number) {
+    this.#adminUrl = adminUrl;
+    this.#faultForMs = faultForMs;
+  }
+
+  async inject(fault: Fault, target: string): Promise<void> {
+    const url = this.#adminUrl(target);
+    if (fault === 'drain') {
+      const res = await fetch(`${url}/v1/drain`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      if (res.status >= 300) throw new Error(`${url}/v1/drain answered ${res.status}`);
+      return;
+    }
+    if (fault === 'registry-down') throw new Error('registry-down needs a local mesh: run the drill without --consul');
+    await postFault(url, fault, this.#faultForMs);
+  }
+
+  heal(): Promise<void> {
+    // Remote freeze and partition end by themselves after durationMs.
+    return Promise.resolve();
+  }
+}

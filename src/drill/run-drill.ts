@@ -1,0 +1,114 @@
+// Runs one drill: steady idempotent load through a MeshClient, one fault injected into one spearlet,
+// then the report. The fault itself is done by a FaultInjector (local signals or the admin fault endpoint).
+import type { MeshClient } from '../agent/mesh-client.ts';
+import { buildReport, type DrillReport, type Fault } from './report.ts';
+import { SteadyLoad, type RequestOutcome } from './steady-load.ts';
+
+export interface FaultInjector {
+  /** Injects the fault; resolves once it is in effect. */
+  inject(fault: Fault, target: string): Promise<void>;
+  /** Ends a temporary fault (freeze, partition, registry-down); a no-op for the others. */
+  heal(fault: Fault, target: string): Promise<void>;
+}
+
+export interface DrillOptions {
+  client: MeshClient;
+  injector: FaultInjector;
+  fault: Fault;
+  target: string;
+  ratePerSec: number;
+  durationMs: number;
+  /** When to inject, in ms after the load starts (default a third of the duration). */
+  faultAtMs?: number;
+  /** How long temporary faults last (default 2000 ms). */
+  faultForMs?: number;
+  deadlineMs?: number;
+  /** Progress callback, called about every 500 ms. */
+  onProgress?: (p: { elapsedMs: number; sent: number; failed: number; phase: 'before' | 'fault' | 'after' }) => void;
+}
+
+const TEMPORARY: ReadonlySet<Fault> = new Set(['freeze', 'partition', 'registry-down']);
+
+export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+  const { client, injector, fault, target } = options;
+  const faultAtMs = options.faultAtMs ?? Math.round(options.durationMs / 3);
+  const faultForMs = options.faultForMs ?? 2000;
+  const deadlineMs = options.deadlineMs ?? 5000;
+  const outcomes: RequestOutcome[] = [];
+  let duplicated = 0;
+  let failed = 0;
+  const retriedBefore = client.stats().retried;
+
+  const load = new SteadyLoad({
+    ratePerSec: options.ratePerSec,
+    maxInFlight: 10_000,
+    send: async (seq) => {
+      const body = Buffer.from(`drill-${seq}`);
+      const answer = await client.request('echo', body, { idempotent: true, deadlineMs });
+      // An echo that is not our own body means a response was delivered to the wrong request.
+      if (!answer.equals(body)) duplicated++;
+    },
+    onOutcome: (o) => {
+      outcomes.push(o);
+      if (!o.ok) failed++;
+    },
+  });
+
+  let phase: 'before' | 'fault' | 'after' = 'before';
+  let detectedAtMs: number | undefined;
+  let healedAtMs: number | undefined;
+  const isTargetPicked = (): boolean =>
+    client.stats().endpoints.some((e) => e.id === target && e.state === 'READY' && !e.ejected);
+
+  load.start();
+  const progress = setInterval(() => {
+    options.onProgress?.({ elapsedMs: load.elapsedMs(), sent: load.issued, failed, phase });
+  }, 500);
+  try {
+    await sleep(faultAtMs);
+    const injectedAt = load.elapsedMs();
+    phase = 'fault';
+    await injector.inject(fault, target);
+    // Watch the client's own view: detection is the moment it stops picking the target.
+    const watchUntil = injectedAt + Math.max(faultForMs, 10_000);
+    const watcher = (async () => {
+      if (fault === 'registry-down') return;
+      while (detectedAtMs === undefined && load.elapsedMs() < watchUntil) {
+        if (!isTargetPicked()) detectedAtMs = load.elapsedMs();
+        else await sleep(2);
+      }
+    })();
+    if (TEMPORARY.has(fault)) {
+      await sleep(faultForMs);
+      await injector.heal(fault, target);
+      healedAtMs = load.elapsedMs();
+    }
+    phase = 'after';
+    const remaining = options.durationMs - load.elapsedMs();
+    if (remaining > 0) await sleep(remaining);
+    load.stopIssuing();
+    await watcher;
+    // Every request has a deadline, so all settle within it; what has not settled by then is lost.
+    await Promise.race([load.stop(), sleep(deadlineMs + 5000)]);
+    return buildReport({
+      fault,
+      target,
+      ratePerSec: options.ratePerSec,
+      durationMs: options.durationMs,
+      faultAtMs: injectedAt,
+      healedAtMs,
+      detectedAtMs,
+      sent: load.issued,
+      retried: client.stats().retried - retriedBefore,
+      duplicated,
+      outcomes,
+    });
+  } finally {
+    clearInterval(progress);
+    load.stopIssuing();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
