@@ -32,6 +32,7 @@ export interface SpearletRegistrationOptions {
   address: string;
   port: number;
   tags?: string[];
+  /** Service meta (see buildSpearletServiceMeta); `spearlet_id` is set to `id` when missing. */
   meta?: Record<string, string>;
   ttlMs?: number;
   /** Consul removes the service once its check stayed critical this long (Consul floors it at one minute). 0 = never. */
@@ -101,6 +102,11 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== ''))
       throw new ConfigError('tags', 'must be non-empty strings');
     const meta = { ...(o.meta ?? {}) };
+    // Watchers identify endpoints by Meta.spearlet_id, so it is always present and always the registration's id.
+    if (meta.spearlet_id !== undefined && meta.spearlet_id !== o.id) {
+      throw new ConfigError('meta', `spearlet_id "${meta.spearlet_id}" differs from id "${o.id}"`);
+    }
+    meta.spearlet_id = o.id;
     validateServiceMeta('meta', meta);
 
     this.#consul = o.consul;

@@ -209,7 +209,7 @@ describe('SpearletRegistration', () => {
     const { f, reg } = await setup(t);
     await reg.close();
     assert.equal(f.requests.length, 0);
-    const s2 = await setup(t, { id: 'b2' });
+    const s2 = await setup(t, { id: 'b2', meta: { version: '0.1.0' } });
     s2.reg.start();
     await waitState(s2.reg, 'registered');
     s2.agent.services.clear();
