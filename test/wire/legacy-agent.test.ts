@@ -8,12 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { FrameDecoder } from '../../src/wire/frame.ts';
 import {
   LEGACY_METHOD_NOT_FOUND_CODE,
-  LEGACY_METHOD_NOT_FOUND_MESSAGE,
   LegacySignal,
   decodeCustomResponse,
   decodeLegacyMessage,
   encodeLegacyInvoke,
-  encodeLegacyResponse,
+  encodeLegacyMethodNotFound,
   encodeLegacySignal,
   type LegacyMessage,
 } from '../../src/wire/legacy/envelope.ts';
@@ -98,7 +97,7 @@ describe('legacy agent fixture (Python) against the wire codecs', () => {
     const probe = await peer.next();
     assert.equal(probe.type, 'request');
     assert.equal(probe.method, 99);
-    socket.write(encodeLegacyResponse(probe.id, LEGACY_METHOD_NOT_FOUND_CODE, LEGACY_METHOD_NOT_FOUND_MESSAGE, new Uint8Array(0)));
+    socket.write(encodeLegacyMethodNotFound(probe.id));
 
     socket.write(encodeLegacyInvoke(7n, 'handle', '{"x":1}'));
     const reply = await peer.next();

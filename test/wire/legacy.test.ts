@@ -17,6 +17,7 @@ import {
   encodeCustomRequest,
   encodeCustomResponse,
   encodeLegacyInvoke,
+  encodeLegacyMethodNotFound,
   encodeLegacyRequest,
   encodeLegacyResponse,
   encodeLegacySignal,
@@ -148,6 +149,16 @@ describe('legacy envelope: encoders', () => {
       type: 'signal',
       method: 1,
       payload: Buffer.alloc(0),
+    });
+  });
+
+  it('method-not-found answer', () => {
+    assert.deepEqual(decodeLegacyMessage(bodyOf(encodeLegacyMethodNotFound(4n))), {
+      type: 'response',
+      id: 4n,
+      code: LEGACY_METHOD_NOT_FOUND_CODE,
+      message: LEGACY_METHOD_NOT_FOUND_MESSAGE,
+      response: Buffer.alloc(0),
     });
   });
 

@@ -251,3 +251,8 @@ export function encodeCustomResponse(data: Uint8Array): Uint8Array {
 export function encodeLegacyInvoke(id: bigint, methodStr: string, paramsStr: string): Buffer {
   return encodeLegacyRequest(id, LegacyMethod.Custom, encodeCustomRequest(methodStr, paramsStr));
 }
+
+/** The answer to an agent request for a method the spearlet does not handle: code 2, "method not found". */
+export function encodeLegacyMethodNotFound(id: bigint): Buffer {
+  return encodeLegacyResponse(id, LEGACY_METHOD_NOT_FOUND_CODE, LEGACY_METHOD_NOT_FOUND_MESSAGE, EMPTY);
+}
