@@ -48,6 +48,7 @@ export class FrameDecoder {
   #closed = false;
   #failure: unknown = undefined;
   #failed = false;
+  #pushing = false;
 
   constructor(handler: FrameHandler, options: FrameDecoderOptions = {}) {
     const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -80,11 +81,16 @@ export class FrameDecoder {
   push(chunk: Buffer): void {
     if (this.#failed) throw this.#failure;
     if (this.#closed) return;
+    // A handler pushing into its own decoder would interleave two positions in one stream.
+    if (this.#pushing) throw new TypeError('FrameDecoder.push called from inside its own handler');
+    this.#pushing = true;
     try {
       this.#consume(chunk);
     } catch (err) {
       this.#fail(err);
       throw err;
+    } finally {
+      this.#pushing = false;
     }
   }
 

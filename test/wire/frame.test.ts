@@ -221,6 +221,19 @@ describe('FrameDecoder', () => {
     }, boom);
   });
 
+  it('refuses a re-entrant push from its own handler', () => {
+    const decoder: FrameDecoder = new FrameDecoder({
+      onFrame: () => {
+        decoder.push(encodeFrame(Buffer.from('inner')));
+      },
+      onClose: () => undefined,
+    });
+    assert.throws(() => {
+      decoder.push(encodeFrame(Buffer.from('outer')));
+    }, /inside its own handler/);
+    assert.equal(decoder.failed, true);
+  });
+
   it('validates maxFrameSize', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => new FrameDecoder({ onFrame: () => undefined, onClose: () => undefined }, { maxFrameSize: bad }), TypeError);
