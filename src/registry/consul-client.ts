@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import Consul from 'consul';
 import { RegistryBadResponseError, RegistryHttpError, RegistryUnavailableError } from '../errors.ts';
-import { resolveConsulOptions, type ConsulOptions } from './consul-options.ts';
+import { resolveConsulOptions, type ConsulOptions, type ResolvedConsulOptions } from './consul-options.ts';
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
 
@@ -141,8 +141,12 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
 
 const MAX_UINT64 = 2n ** 64n - 1n;
 
-export function createConsulClient(options: ConsulOptions): ConsulClient {
-  return new NpmConsulClient(options);
+/**
+ * A client for one Consul agent. Options are merged over CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL and
+ * CONSUL_CACERT from `env` (explicit options win; pass `{}` to ignore the environment). Throws ConfigError.
+ */
+export function createConsulClient(options: ConsulOptions, env: NodeJS.ProcessEnv = process.env): ConsulClient {
+  return new NpmConsulClient(resolveConsulOptions(options, env));
 }
 
 class NpmConsulClient implements ConsulClient {
@@ -151,8 +155,7 @@ class NpmConsulClient implements ConsulClient {
   readonly #datacenter: string | undefined;
   #closed = false;
 
-  constructor(options: ConsulOptions) {
-    const o = resolveConsulOptions(options, {});
+  constructor(o: ResolvedConsulOptions) {
     this.#requestTimeoutMs = o.requestTimeoutMs ?? 10_000;
     this.#datacenter = o.datacenter;
     const init: Record<string, unknown> = {};

@@ -55,6 +55,22 @@ describe('ConsulClient (npm consul wrapper)', () => {
     });
   });
 
+  it('honours CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN from the given environment, explicit options first', async (t) => {
+    const f = await fake(t);
+    const c = createConsulClient({}, { CONSUL_HTTP_ADDR: f.addr, CONSUL_HTTP_TOKEN: 'env-token' });
+    t.after(() => {
+      c.close();
+    });
+    await c.passCheck('x');
+    assert.equal(f.requests[0]!.headers['x-consul-token'], 'env-token');
+    const c2 = createConsulClient({ token: 'explicit' }, { CONSUL_HTTP_ADDR: f.addr, CONSUL_HTTP_TOKEN: 'env-token' });
+    t.after(() => {
+      c2.close();
+    });
+    await c2.passCheck('x');
+    assert.equal(f.requests[1]!.headers['x-consul-token'], 'explicit');
+  });
+
   it('treats a 404 on deregister as done, and keeps the full text of long error bodies', async (t) => {
     const f = await fake(t);
     const c = createConsulClient({ addr: f.addr });

@@ -36,7 +36,7 @@ interface Watcher {
 }
 
 async function watcher(t: TestCtx, addr: string, token?: string, minIntervalMs = 50): Promise<Watcher> {
-  const consul = createConsulClient({ addr, requestTimeoutMs: 2000, ...(token !== undefined ? { token } : {}) });
+  const consul = createConsulClient({ addr, requestTimeoutMs: 2000, ...(token !== undefined ? { token } : {}) }, {});
   const resolver = new ConsulResolver({
     consul,
     waitMs: 30_000,
