@@ -1,0 +1,70 @@
+// The baseline for bench/mesh-echo.ts: a raw [u64 length][body] echo server and a FIFO client, no mesh protocol.
+import * as net from 'node:net';
+import { FrameDecoder, encodeFrame } from '../src/wire/frame.ts';
+
+/** Echoes every frame back as one write; returns the listening server. */
+export async function startRawEchoServer(): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder({
+      onFrame: (body) => {
+        socket.write(encodeFrame(body));
+      },
+      onClose: () => {
+        socket.end();
+      },
+    });
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+/** One connection; answers arrive in order, so a FIFO of resolvers is all the correlation needed. */
+export class RawEchoClient {
+  readonly #socket: net.Socket;
+  readonly #waiting: ((body: Buffer) => void)[] = [];
+  #head = 0;
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    const decoder = new FrameDecoder({
+      onFrame: (body) => {
+        const resolve = this.#waiting[this.#head++];
+        if (this.#head > 1024) {
+          this.#waiting.splice(0, this.#head);
+          this.#head = 0;
+        }
+        resolve?.(body);
+      },
+      onClose: () => undefined,
+    });
+    socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk);
+    });
+  }
+
+  static async connect(port: number): Promise<RawEchoClient> {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    socket.setNoDelay(true);
+    return new RawEchoClient(socket);
+  }
+
+  request(body: Uint8Array): Promise<Buffer> {
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      this.#socket.write(encodeFrame(body));
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
