@@ -9,7 +9,13 @@ export interface NaiveRequest {
 }
 
 /** Encodes a REQUEST frame by concatenating freshly allocated parts. */
-export function naiveEncodeRequest(id: bigint, flags: number, deadlineMs: number, method: string, body: Uint8Array): Buffer {
+export function naiveEncodeRequest(
+  id: bigint,
+  flags: number,
+  deadlineMs: number,
+  method: string,
+  body: Uint8Array,
+): Buffer {
   const head = Buffer.alloc(16);
   head[0] = 3;
   head[1] = flags;

@@ -3,12 +3,19 @@ import { FrameTooLargeError } from '../errors.ts';
 import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_BYTES, readFrameLength } from './frame-header.ts';
 
 /**
+ * Bodies up to this size get their whole buffer as soon as the header is read; larger ones start here and double as
+ * bytes arrive, so a peer cannot make the decoder reserve maxFrameSize with a 9-byte message.
+ */
+export const PREALLOCATE_MAX_BYTES = 1024 * 1024;
+
+/**
  * Receives what a FrameDecoder finds in the byte stream.
  *
  * Buffer ownership: `body` belongs to the handler from the moment onFrame is called; the decoder never reads or
  * writes it again. When a frame lies wholly inside one pushed chunk, `body` is a view (subarray) of that chunk, so
- * it shares memory with it; otherwise it is a buffer the decoder allocated for that frame alone. Keeping a small
- * view keeps the whole chunk alive: copy it if you retain it for long.
+ * it shares memory with it; otherwise it is a buffer the decoder assembled for that frame alone (allocated once
+ * from the header for bodies up to 1 MiB, grown by doubling for larger ones). Keeping a small view keeps the whole
+ * chunk alive: copy it if you retain it for long.
  *
  * Exceptions thrown by the handler propagate out of `push()` and leave the decoder failed (the rest of that chunk
  * is lost, so the stream position can no longer be trusted).
@@ -42,8 +49,9 @@ export class FrameDecoder {
   /** Partial header bytes, used only when a header straddles chunks. */
   readonly #header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   #headerFill = 0;
-  /** Body under assembly (allocated once its length is known), or null between frames. */
+  /** Body under assembly, or null between frames; `#bodyLength` is its declared length. */
   #body: Buffer | null = null;
+  #bodyLength = 0;
   #bodyFill = 0;
   #closed = false;
   #failure: unknown = undefined;
@@ -98,6 +106,7 @@ export class FrameDecoder {
     this.#failed = true;
     this.#failure = err;
     this.#body = null;
+    this.#bodyLength = 0;
     this.#bodyFill = 0;
     this.#headerFill = 0;
   }
@@ -135,7 +144,8 @@ export class FrameDecoder {
         offset += length;
         this.#handler.onFrame(body);
       } else {
-        this.#body = Buffer.allocUnsafe(length);
+        this.#body = Buffer.allocUnsafe(Math.min(length, PREALLOCATE_MAX_BYTES));
+        this.#bodyLength = length;
         this.#bodyFill = 0;
         offset = this.#fillBody(chunk, offset);
       }
@@ -144,13 +154,21 @@ export class FrameDecoder {
 
   /** Copies what the chunk holds of the pending body; emits it when complete. Returns the new offset. */
   #fillBody(chunk: Buffer, offset: number): number {
-    const body = this.#body;
+    let body = this.#body;
     if (body === null) return offset;
-    const take = Math.min(body.length - this.#bodyFill, chunk.length - offset);
+    const take = Math.min(this.#bodyLength - this.#bodyFill, chunk.length - offset);
+    const needed = this.#bodyFill + take;
+    if (needed > body.length) {
+      // Doubling keeps the extra copying below one body length in total.
+      const grown = Buffer.allocUnsafe(Math.min(this.#bodyLength, Math.max(body.length * 2, needed)));
+      body.copy(grown, 0, 0, this.#bodyFill);
+      body = this.#body = grown;
+    }
     chunk.copy(body, this.#bodyFill, offset, offset + take);
-    this.#bodyFill += take;
-    if (this.#bodyFill === body.length) {
+    this.#bodyFill = needed;
+    if (needed === this.#bodyLength) {
       this.#body = null;
+      this.#bodyLength = 0;
       this.#bodyFill = 0;
       this.#handler.onFrame(body);
     }

@@ -7,4 +7,4 @@ export {
   readFrameLength,
   writeFrameHeader,
 } from './frame-header.ts';
-export { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.ts';
+export { FrameDecoder, PREALLOCATE_MAX_BYTES, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.ts';

@@ -29,7 +29,8 @@ function nameBytes(name: string, what: string): Buffer {
   const cached = nameCache.get(name);
   if (cached !== undefined) return cached;
   if (typeof name !== 'string') throw new TypeError(`${what} must be a string`);
-  if (LONE_SURROGATE.test(name)) throw new TypeError(`${what} contains a lone surrogate and cannot be encoded as UTF-8`);
+  if (LONE_SURROGATE.test(name))
+    throw new TypeError(`${what} contains a lone surrogate and cannot be encoded as UTF-8`);
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length > MAX_NAME_BYTES) {
     throw new TypeError(`${what} is ${bytes.length} bytes of UTF-8; the limit is ${MAX_NAME_BYTES}`);
@@ -49,7 +50,8 @@ function checkId(id: bigint, what = 'id'): void {
 }
 
 function checkU8(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xff) throw new TypeError(`${what} must be an integer in [0, 255]`);
+  if (!Number.isInteger(value) || value < 0 || value > 0xff)
+    throw new TypeError(`${what} must be an integer in [0, 255]`);
 }
 
 function checkU16(value: number, what: string): void {
@@ -119,7 +121,13 @@ export function encodeResponse(id: bigint, status: number, body: Uint8Array): Bu
 }
 
 /** RESPONSE with a non-zero status and the JSON error body {code, message, retryable}. */
-export function encodeErrorResponse(id: bigint, status: number, code: string, message: string, retryable: boolean): Buffer {
+export function encodeErrorResponse(
+  id: bigint,
+  status: number,
+  code: string,
+  message: string,
+  retryable: boolean,
+): Buffer {
   checkU16(status, 'status');
   if (status === 0) throw new TypeError('an error response needs a non-zero status');
   return encodeResponse(id, status, Buffer.from(JSON.stringify({ code, message, retryable }), 'utf8'));

@@ -88,7 +88,11 @@ describe('FrameDecoder', () => {
 
   it('decodes a byte at a time', () => {
     const r = recorder();
-    const stream = Buffer.concat([encodeFrame(Buffer.from('hello')), encodeFrame(Buffer.from('world!')), encodeCloseFrame()]);
+    const stream = Buffer.concat([
+      encodeFrame(Buffer.from('hello')),
+      encodeFrame(Buffer.from('world!')),
+      encodeCloseFrame(),
+    ]);
     for (let i = 0; i < stream.length; i++) {
       r.decoder.push(stream.subarray(i, i + 1));
       assert.ok(r.decoder.bufferedBytes <= 8 + 6);
@@ -236,7 +240,10 @@ describe('FrameDecoder', () => {
 
   it('validates maxFrameSize', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => new FrameDecoder({ onFrame: () => undefined, onClose: () => undefined }, { maxFrameSize: bad }), TypeError);
+      assert.throws(
+        () => new FrameDecoder({ onFrame: () => undefined, onClose: () => undefined }, { maxFrameSize: bad }),
+        TypeError,
+      );
     }
   });
 

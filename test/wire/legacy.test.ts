@@ -70,7 +70,10 @@ function expectResponse(m: LegacyMessage): Extract<LegacyMessage, { type: 'respo
 
 describe('legacy envelope: fixtures built by Python flatbuffers', () => {
   it('request_custom_handle', () => {
-    for (const body of [fixture('request_custom_handle', 'bin'), ...framesOf(fixture('request_custom_handle', 'frame'))]) {
+    for (const body of [
+      fixture('request_custom_handle', 'bin'),
+      ...framesOf(fixture('request_custom_handle', 'frame')),
+    ]) {
       const m = expectRequest(decodeLegacyMessage(body));
       assert.equal(m.id, 1n);
       assert.equal(m.method, LegacyMethod.Custom);
@@ -89,7 +92,10 @@ describe('legacy envelope: fixtures built by Python flatbuffers', () => {
   });
 
   it('request_unknown_method', () => {
-    for (const body of [fixture('request_unknown_method', 'bin'), ...framesOf(fixture('request_unknown_method', 'frame'))]) {
+    for (const body of [
+      fixture('request_unknown_method', 'bin'),
+      ...framesOf(fixture('request_unknown_method', 'frame')),
+    ]) {
       const m = expectRequest(decodeLegacyMessage(body));
       assert.equal(m.id, 0n);
       assert.equal(m.method, 99);
@@ -98,7 +104,10 @@ describe('legacy envelope: fixtures built by Python flatbuffers', () => {
   });
 
   it('response_method_not_found', () => {
-    for (const body of [fixture('response_method_not_found', 'bin'), ...framesOf(fixture('response_method_not_found', 'frame'))]) {
+    for (const body of [
+      fixture('response_method_not_found', 'bin'),
+      ...framesOf(fixture('response_method_not_found', 'frame')),
+    ]) {
       const m = expectResponse(decodeLegacyMessage(body));
       assert.equal(m.id, 0n);
       assert.equal(m.code, LEGACY_METHOD_NOT_FOUND_CODE);
@@ -109,7 +118,11 @@ describe('legacy envelope: fixtures built by Python flatbuffers', () => {
 
   it('signal_terminate', () => {
     for (const body of [fixture('signal_terminate', 'bin'), ...framesOf(fixture('signal_terminate', 'frame'))]) {
-      assert.deepEqual(decodeLegacyMessage(body), { type: 'signal', method: LegacySignal.Terminate, payload: Buffer.alloc(0) });
+      assert.deepEqual(decodeLegacyMessage(body), {
+        type: 'signal',
+        method: LegacySignal.Terminate,
+        payload: Buffer.alloc(0),
+      });
     }
   });
 
@@ -127,12 +140,18 @@ describe('legacy envelope: encoders', () => {
   it('round-trips requests, responses and signals through the decoder', () => {
     const payload = Buffer.from([0, 1, 2, 250, 255]);
     const req = expectRequest(decodeLegacyMessage(bodyOf(encodeLegacyRequest(42n, 7, payload))));
-    assert.deepEqual({ ...req, request: Buffer.from(req.request) }, { type: 'request', id: 42n, method: 7, request: payload });
+    assert.deepEqual(
+      { ...req, request: Buffer.from(req.request) },
+      { type: 'request', id: 42n, method: 7, request: payload },
+    );
 
     for (const id of [-(1n << 63n), -1n, 0n, (1n << 63n) - 1n]) {
       assert.equal(expectRequest(decodeLegacyMessage(bodyOf(encodeLegacyRequest(id, 0, new Uint8Array(0))))).id, id);
     }
-    assert.equal(expectRequest(decodeLegacyMessage(bodyOf(encodeLegacyRequest(1n, 0xffff_ffff, payload)))).method, 0xffff_ffff);
+    assert.equal(
+      expectRequest(decodeLegacyMessage(bodyOf(encodeLegacyRequest(1n, 0xffff_ffff, payload)))).method,
+      0xffff_ffff,
+    );
 
     const res = expectResponse(decodeLegacyMessage(bodyOf(encodeLegacyResponse(-5n, -3, 'échec ✓', payload))));
     assert.deepEqual(
@@ -174,7 +193,10 @@ describe('legacy envelope: encoders', () => {
   });
 
   it('Custom request and response payloads', () => {
-    assert.deepEqual(decodeCustomRequest(encodeCustomRequest('handle', '{"x":1}')), { methodStr: 'handle', paramsStr: '{"x":1}' });
+    assert.deepEqual(decodeCustomRequest(encodeCustomRequest('handle', '{"x":1}')), {
+      methodStr: 'handle',
+      paramsStr: '{"x":1}',
+    });
     assert.deepEqual(decodeCustomRequest(encodeCustomRequest('', '')), { methodStr: '', paramsStr: '' });
     assert.equal(decodeCustomResponse(encodeCustomResponse(Buffer.from('data'))).toString(), 'data');
     assert.equal(decodeCustomResponse(encodeCustomResponse(new Uint8Array(0))).length, 0);
@@ -216,7 +238,12 @@ describe('legacy envelope: cross-check with Debian python3-flatbuffers', () => {
       method_str: 'handle',
       params_str: '{"y":2}',
     });
-    assert.deepEqual(decoded[1], { type: 'request', id: -1, method: 99, request: Buffer.from('nothing').toString('hex') });
+    assert.deepEqual(decoded[1], {
+      type: 'request',
+      id: -1,
+      method: 99,
+      request: Buffer.from('nothing').toString('hex'),
+    });
     assert.equal(decoded[2]!.data, Buffer.from('legacy:ok').toString('hex'));
     assert.deepEqual(decoded[3], { type: 'response', id: 0, code: 2, message: 'method not found', response: '' });
     assert.deepEqual(decoded[4], { type: 'signal', method: 1, payload: '' });
@@ -230,10 +257,12 @@ describe('legacy envelope: cross-check with Debian python3-flatbuffers', () => {
       { type: 'response', id: 12, code: 2, message: 'method not found', response: '' },
       { type: 'signal', method: 2, payload: 'abcd' },
     ];
-    const frames = (await python(
-      'encode',
-      specs.map((s) => JSON.stringify(s)),
-    )).map((hex) => Buffer.from(hex, 'hex'));
+    const frames = (
+      await python(
+        'encode',
+        specs.map((s) => JSON.stringify(s)),
+      )
+    ).map((hex) => Buffer.from(hex, 'hex'));
     const [invoke, reply, request, response, signal] = framesOf(Buffer.concat(frames)).map(decodeLegacyMessage);
     const inv = expectRequest(invoke!);
     assert.equal(inv.id, 11n);
@@ -246,7 +275,8 @@ describe('legacy envelope: cross-check with Debian python3-flatbuffers', () => {
 });
 
 describe('legacy envelope: garbage', () => {
-  const isTyped = (err: unknown): boolean => err instanceof LegacyEnvelopeInvalidError && err.code === 'LEGACY_ENVELOPE_INVALID';
+  const isTyped = (err: unknown): boolean =>
+    err instanceof LegacyEnvelopeInvalidError && err.code === 'LEGACY_ENVELOPE_INVALID';
 
   it('rejects short, empty and unknown-tag bodies', () => {
     assert.throws(() => decodeLegacyMessage(Buffer.alloc(0)), isTyped);
@@ -282,7 +312,13 @@ describe('legacy envelope: garbage', () => {
   });
 
   it('mutated and truncated fixtures decode or fail typed, and never read outside the body', () => {
-    const names = ['request_custom_handle', 'response_custom_ok', 'request_unknown_method', 'response_method_not_found', 'signal_terminate'];
+    const names = [
+      'request_custom_handle',
+      'response_custom_ok',
+      'request_unknown_method',
+      'response_method_not_found',
+      'signal_terminate',
+    ];
     const bins = names.map((n) => fixture(n, 'bin'));
     fc.assert(
       fc.property(

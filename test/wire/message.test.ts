@@ -64,7 +64,13 @@ describe('golden vectors (hand-written)', () => {
       04 00 08 07 06 05 04 03 02 01
       00 00  6f 6b`);
     assert.deepEqual(encodeResponse(0x0102030405060708n, 0, Buffer.from('ok')), expected);
-    assert.deepEqual(decodeMessage(bodyOf(expected)), { kind: 4, flags: 0, id: 0x0102030405060708n, status: 0, body: Buffer.from('ok') });
+    assert.deepEqual(decodeMessage(bodyOf(expected)), {
+      kind: 4,
+      flags: 0,
+      id: 0x0102030405060708n,
+      status: 0,
+      body: Buffer.from('ok'),
+    });
   });
 
   it('error RESPONSE 404 carries the JSON error body', () => {
@@ -87,7 +93,13 @@ describe('golden vectors (hand-written)', () => {
       05 00 00 00 00 00 00 00 00 00
       04 00  74 69 63 6b  01 02`);
     assert.deepEqual(encodeSignal('tick', new Uint8Array([1, 2])), expected);
-    assert.deepEqual(decodeMessage(bodyOf(expected)), { kind: 5, flags: 0, id: 0n, name: 'tick', body: Buffer.from([1, 2]) });
+    assert.deepEqual(decodeMessage(bodyOf(expected)), {
+      kind: 5,
+      flags: 0,
+      id: 0n,
+      name: 'tick',
+      body: Buffer.from([1, 2]),
+    });
   });
 
   it('PING 7, PONG 2^64-1, CANCEL 42', () => {
@@ -153,7 +165,8 @@ describe('decodeMessage errors', () => {
       body[0] = kind;
       assert.throws(
         () => decodeMessage(body),
-        (err: unknown) => err instanceof UnknownMessageKindError && err.kind === kind && err.code === 'UNKNOWN_MESSAGE_KIND',
+        (err: unknown) =>
+          err instanceof UnknownMessageKindError && err.kind === kind && err.code === 'UNKNOWN_MESSAGE_KIND',
       );
     }
   });
@@ -210,7 +223,8 @@ describe('parseJsonPayload', () => {
     for (const text of ['', '[]', '1', 'null', '"s"', '{', '{"a":1}x']) {
       assert.throws(
         () => parseJsonPayload(Buffer.from(text), 'HELLO'),
-        (err: unknown) => err instanceof InvalidPayloadError && err.code === 'INVALID_PAYLOAD' && err.message.includes('HELLO'),
+        (err: unknown) =>
+          err instanceof InvalidPayloadError && err.code === 'INVALID_PAYLOAD' && err.message.includes('HELLO'),
       );
     }
     assert.throws(() => parseJsonPayload(hex('7b ff 7d'), 'x'), InvalidPayloadError);

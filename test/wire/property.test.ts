@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MeshError } from '../../src/errors.ts';
-import { FrameDecoder, encodeCloseFrame } from '../../src/wire/frame.ts';
+import { FrameDecoder, encodeCloseFrame, encodeFrame } from '../../src/wire/frame.ts';
+import { PREALLOCATE_MAX_BYTES } from '../../src/wire/frame-decoder.ts';
 import {
   decodeMessage,
   encodeControl,
@@ -64,7 +65,9 @@ const caseArb: fc.Arbitrary<Case> = fc.oneof(
 
 /** Cuts `stream` at the given points (taken modulo its length, sorted). */
 function split(stream: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => (stream.length === 0 ? 0 : c % (stream.length + 1))))].sort((a, b) => a - b);
+  const points = [...new Set(cuts.map((c) => (stream.length === 0 ? 0 : c % (stream.length + 1))))].sort(
+    (a, b) => a - b,
+  );
   const chunks: Buffer[] = [];
   let start = 0;
   for (const p of points) {
@@ -97,6 +100,35 @@ describe('wire properties', () => {
         assert.equal(decoder.bufferedBytes, 0);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('bodies above the preallocation limit grow correctly under random splits', () => {
+    const sizes = [PREALLOCATE_MAX_BYTES + 1, 2 * PREALLOCATE_MAX_BYTES + 12_345, 5];
+    const bodies = sizes.map((size, n) => {
+      const b = Buffer.allocUnsafe(size);
+      for (let i = 0; i < size; i += 997) b[i] = (i + n) & 0xff;
+      b[size - 1] = 0x7f;
+      return b;
+    });
+    const stream = Buffer.concat(bodies.map((b) => encodeFrame(b)));
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 60 }), (cuts) => {
+        const seen: Buffer[] = [];
+        const decoder = new FrameDecoder(
+          { onFrame: (b) => seen.push(b), onClose: () => undefined },
+          { maxFrameSize: 3 * PREALLOCATE_MAX_BYTES },
+        );
+        for (const chunk of split(stream, cuts)) {
+          decoder.push(chunk);
+          assert.ok(decoder.bufferedBytes <= 3 * PREALLOCATE_MAX_BYTES + 8);
+        }
+        assert.equal(seen.length, bodies.length);
+        seen.forEach((b, i) => {
+          assert.ok(b.equals(bodies[i]!), `frame ${i}`);
+        });
+      }),
+      { numRuns: 25 },
     );
   });
 

@@ -2,12 +2,7 @@
 import * as flatbuffers from 'flatbuffers';
 import { LegacyEnvelopeInvalidError } from '../../errors.ts';
 import { encodeFrame } from '../frame-header.ts';
-import {
-  CustomRequest,
-  CustomResponse,
-  NormalRequestInfo,
-  RequestInfo,
-} from './generated/custom_generated.ts';
+import { CustomRequest, CustomResponse, NormalRequestInfo, RequestInfo } from './generated/custom_generated.ts';
 import {
   TransportMessageRaw,
   TransportMessageRaw_Data,
@@ -180,7 +175,8 @@ export function decodeCustomResponse(bytes: Uint8Array): Buffer {
 // ---- encoding ----------------------------------------------------------------------------------------------------
 
 function checkInt64(id: bigint): void {
-  if (typeof id !== 'bigint' || id < INT64_MIN || id > INT64_MAX) throw new TypeError('legacy id must be an int64 bigint');
+  if (typeof id !== 'bigint' || id < INT64_MIN || id > INT64_MAX)
+    throw new TypeError('legacy id must be an int64 bigint');
 }
 
 function checkU32(value: number, what: string): void {
