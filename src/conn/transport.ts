@@ -47,6 +47,11 @@ class SocketTransport implements Transport {
   readonly description: string;
   readonly #socket: net.Socket;
   #closed = false;
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
   readonly #closeWaiters: (() => void)[] = [];
 
   constructor(socket: net.Socket, description: string, events: TransportEvents) {
@@ -71,8 +76,18 @@ class SocketTransport implements Transport {
     return this.#socket.writableLength;
   }
 
+  /**
+   * Frames written in the same tick leave in one writev: with many requests in flight this saves most of the
+   * syscalls, and a lone request waits only until the end of the current tick.
+   */
   write(bytes: Buffer): void {
-    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(bytes);
+    if (this.#socket.destroyed || !this.#socket.writable) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    this.#socket.write(bytes);
   }
 
   onClosed(cb: () => void): void {
@@ -85,6 +100,8 @@ class SocketTransport implements Transport {
   }
 
   destroy(err?: Error): void {
+    // Hand what this tick wrote (an ERROR frame, say) to the kernel before the socket goes.
+    if (this.#corked) this.#uncork();
     this.#socket.destroy(err);
   }
 }
