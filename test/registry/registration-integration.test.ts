@@ -8,6 +8,7 @@ import type { ResolverState } from '../../src/discovery/resolver.ts';
 import { RegistryHttpError } from '../../src/errors.ts';
 import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { SpearletRegistration } from '../../src/registry/spearlet-registration.ts';
+import { buildSpearletServiceMeta, buildSpearletTags } from '../../src/registry/spearlet-service.ts';
 import { freePort, spawnRegistering, waitFor, type RegisteringProcess } from './registering-process.ts';
 
 type TestCtx = { after: (fn: () => Promise<void> | void) => void; diagnostic: (msg: string) => void };
@@ -115,6 +116,49 @@ describe('registration and watch against the dev registry', () => {
     const max = samples.at(-1)!;
     t.diagnostic(`start() -> watcher update, 20 registrations: p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
     assert.ok(p50 < 500, `p50 ${p50} ms`);
+  });
+
+  it('maintenance takes a spearlet out of the watched set and back; tags and filters select', async (t) => {
+    const reg = await registry(t);
+    const consul = createConsulClient({ addr: reg.url }, {});
+    t.after(() => {
+      consul.close();
+    });
+    const mk = (id: string, zone: string, extra: string[]): SpearletRegistration => {
+      const r = new SpearletRegistration({
+        consul,
+        id,
+        address: '127.0.0.1',
+        port: 7200,
+        tags: buildSpearletTags({ proto: 1, zone, extra }),
+        meta: buildSpearletServiceMeta({ spearletId: id, version: 't', proto: 1, zone }),
+      });
+      t.after(() => r.close());
+      r.start();
+      return r;
+    };
+    const a = mk('m-a', 'z1', ['gpu']);
+    mk('m-b', 'z2', []);
+    const all = await watcher(t, reg.url);
+    const zoned = new ConsulResolver({ consul, filter: 'Service.Meta.zone == "z2"', minIntervalMs: 0 });
+    const gpu = new ConsulResolver({ consul, tags: ['GPU'], minIntervalMs: 0 }); // tags match case-insensitively
+    t.after(() => zoned.close());
+    t.after(() => gpu.close());
+    zoned.start();
+    gpu.start();
+    const ids = (r: ConsulResolver): string[] => r.current().map((e) => e.id);
+    await waitFor(() => all.has('m-a') && all.has('m-b'), 10_000, 'both registered');
+    await waitFor(() => ids(zoned).join() === 'm-b' && ids(gpu).join() === 'm-a', 10_000, 'filter and tag selection');
+
+    const drainAt = Date.now();
+    await a.setMaintenance(true, 'drain');
+    assert.equal(a.state, 'maintenance');
+    await waitFor(() => !all.has('m-a'), 10_000, 'm-a to leave on maintenance');
+    t.diagnostic(`maintenance on -> watcher dropped it: ${Date.now() - drainAt} ms`);
+    await a.setMaintenance(false);
+    await waitFor(() => all.has('m-a'), 10_000, 'm-a back after maintenance');
+    await a.close();
+    await waitFor(() => !all.has('m-a'), 10_000, 'm-a gone after close (deregistered)');
   });
 
   it('SIGKILL: the check goes critical after its TTL and the spearlet leaves the passing set', async (t) => {
