@@ -24,7 +24,7 @@ import {
   type LegacyMessage,
 } from '../../src/wire/legacy/envelope.ts';
 
-const FIXTURES = '/work/shared/fixtures/legacy';
+const FIXTURES = fileURLToPath(new URL('./fixtures/legacy', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 const PY_CODEC = fileURLToPath(new URL('../fixtures/legacy-agent/legacy_codec.py', import.meta.url));
 

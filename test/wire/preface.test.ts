@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   MESH_MAGIC,
   MESH_MAGIC_U64,
@@ -11,7 +12,7 @@ import {
 } from '../../src/wire/preface.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const FIXTURE = '/work/shared/fixtures/legacy/preface_secret_1234567890123456789.bin';
+const FIXTURE = fileURLToPath(new URL('./fixtures/legacy/preface_secret_1234567890123456789.bin', import.meta.url));
 
 describe('preface', () => {
   it('the mesh magic is ASCII SPEARMS1 and its u64 LE value is the documented one', () => {
