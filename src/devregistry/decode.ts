@@ -151,9 +151,18 @@ function syntaxMessage(text: string, err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   if (/end of (JSON )?input|Unterminated/i.test(msg)) return 'unexpected EOF';
   const pos = /position (\d+)/.exec(msg);
-  const at = pos?.[1] === undefined ? text.search(/[^\s{}[\]",:0-9a-z.-]/i) : Number(pos[1]);
-  const ch = at >= 0 && at < text.length ? text.charAt(at) : text.trim().charAt(0);
-  return `invalid character ${JSON.stringify(ch).replace(/^"|"$/g, "'")} looking for beginning of value`;
+  let at = pos?.[1] === undefined ? -1 : Number(pos[1]);
+  if (at === -1) {
+    const tok = /Unexpected token '?(.)/.exec(msg);
+    at = tok?.[1] === undefined ? 0 : Math.max(0, text.indexOf(tok[1]));
+  }
+  if (at >= text.length || text.slice(at).trim() === '') return 'unexpected EOF';
+  const ch = `'${text.charAt(at).replace(/'/g, "\\'")}'`;
+  if (/after property name/.test(msg)) return `invalid character ${ch} after object key`;
+  if (/after property value/.test(msg)) return `invalid character ${ch} after object key:value pair`;
+  if (/after array element/.test(msg)) return `invalid character ${ch} after array element`;
+  if (/non-whitespace character after JSON/.test(msg)) return `invalid character ${ch} after top-level value`;
+  return `invalid character ${ch} looking for beginning of value`;
 }
 
 /**

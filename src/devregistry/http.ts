@@ -113,6 +113,8 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
       void reply.code(500).type('text/plain; charset=utf-8').send(err.message);
     },
   });
+  // fastify reads 0 as "use the default" (72 s); 0 on the http.Server itself disables the idle timeout.
+  app.server.keepAliveTimeout = 0;
   const policy = options.aclToken === undefined ? 'allow' : 'deny';
 
   app.removeAllContentTypeParsers();

@@ -64,8 +64,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     aclToken: values['acl-token'],
     logger,
   });
-  process.stdout.write(`registry listening on ${registry.url}\n`);
-  await new Promise<void>((resolve) => {
+  // Handlers go in before the URL is printed: a launcher may signal as soon as it reads the line.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -74,6 +74,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.stdout.write(`registry listening on ${registry.url}\n`);
+  await stopped;
   await registry.close();
   logger.flush();
   return 0;
