@@ -1,15 +1,14 @@
 // Legacy task secrets: random non-negative 63-bit integers, never the mesh magic, compared in constant time.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { isValidLegacySecret } from '../../wire/preface.ts';
 
-/** 'SPEARMS1' read as a u64 little-endian: a value the spearlet must never issue as a secret. */
-const MESH_MAGIC_U64 = Buffer.from('SPEARMS1', 'latin1').readBigUInt64LE(0);
 const MAX_SECRET = (1n << 63n) - 1n;
 
 /** A fresh secret for a task: uniformly random in [1, 2^63 - 1], excluding the mesh magic. */
 export function generateSecret(): bigint {
   for (;;) {
     const value = randomBytes(8).readBigUInt64LE(0) & MAX_SECRET;
-    if (value !== 0n && value !== MESH_MAGIC_U64) return value;
+    if (value !== 0n && isValidLegacySecret(value)) return value;
   }
 }
 
