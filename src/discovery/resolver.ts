@@ -53,8 +53,13 @@ export abstract class ResolverBase extends EventEmitter<ResolverEvents> implemen
   protected setState(to: ResolverState, error?: Error): boolean {
     if (this.#state === to || this.#state === 'closed') return false;
     this.#state = to;
-    if (error) this.emit('state', to, error);
-    else this.emit('state', to);
+    // A throwing listener is the listener's bug: report it as uncaught instead of breaking the resolver's loop.
+    try {
+      if (error) this.emit('state', to, error);
+      else this.emit('state', to);
+    } catch (err) {
+      rethrowLater(err);
+    }
     return true;
   }
 
@@ -62,6 +67,16 @@ export abstract class ResolverBase extends EventEmitter<ResolverEvents> implemen
   protected publish(endpoints: readonly Endpoint[]): void {
     if (this.#state === 'closed') return;
     this.#endpoints = endpoints;
-    this.emit('update', endpoints);
+    try {
+      this.emit('update', endpoints);
+    } catch (err) {
+      rethrowLater(err);
+    }
   }
+}
+
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
 }

@@ -291,8 +291,15 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
     if (to === 'unreachable')
       this.#log.warn({ from, to, err: errSummary(error) }, 'consul registration failing; retrying with backoff');
     else this.#log.info({ from, to }, `registration ${to}`);
-    if (error) this.emit('state', to, from, error);
-    else this.emit('state', to, from);
+    // A throwing listener must not be mistaken for a registry failure by the loop that called us.
+    try {
+      if (error) this.emit('state', to, from, error);
+      else this.emit('state', to, from);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 }
 
