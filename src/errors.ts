@@ -54,6 +54,7 @@ export const ERROR_CODES = [
   'TASK_START_FAILED',
   'SECRET_REJECTED',
   'DUPLICATE_SECRET',
+  'TASK_LOST',
   // configuration
   'CONFIG_INVALID',
 ] as const;
