@@ -4,67 +4,20 @@ import { readFileSync } from 'node:fs';
 import Consul from 'consul';
 import { RegistryBadResponseError, RegistryHttpError, RegistryUnavailableError } from '../errors.ts';
 import { resolveConsulOptions, type ConsulOptions, type ResolvedConsulOptions } from './consul-options.ts';
+import { parseHealthEntries, parseIndex, parseWaitMs } from './consul-parse.ts';
+import type { BlockingReadOptions, HealthServiceEntry, HealthServiceQuery, ServiceDefinition } from './consul-types.ts';
 
-export type CheckStatus = 'passing' | 'warning' | 'critical';
+export type {
+  BlockingReadOptions,
+  CheckStatus,
+  HealthCheckEntry,
+  HealthServiceEntry,
+  HealthServiceQuery,
+  ServiceCheckDefinition,
+  ServiceDefinition,
+} from './consul-types.ts';
 
-/** A TTL check attached to a service registration (durations are Go duration strings such as `10s` or `1500ms`). */
-export interface ServiceCheckDefinition {
-  CheckID: string;
-  Name?: string;
-  TTL: string;
-  DeregisterCriticalServiceAfter?: string;
-  Notes?: string;
-  /** Omitted means Consul's default, critical: a service is not advertised as healthy before it proved it. */
-  Status?: CheckStatus;
-}
-
-/** Body of PUT /v1/agent/service/register (only the fields spear-mesh uses). */
-export interface ServiceDefinition {
-  ID: string;
-  Name: string;
-  /** Empty means "the node's address". `0.0.0.0` and `::` are refused by Consul. */
-  Address?: string;
-  Port?: number;
-  Tags?: string[];
-  Meta?: Record<string, string>;
-  Check?: ServiceCheckDefinition;
-}
-
-export interface HealthCheckEntry {
-  Node: string;
-  CheckID: string;
-  Name: string;
-  Status: string;
-  Output?: string;
-  ServiceID?: string;
-  ServiceName?: string;
-}
-
-/** One element of GET /v1/health/service/:name, validated to the fields we rely on. */
-export interface HealthServiceEntry {
-  Node: { Node: string; Address: string; Datacenter?: string };
-  Service: { ID: string; Service: string; Tags: string[]; Address: string; Port: number; Meta: Record<string, string> };
-  Checks: HealthCheckEntry[];
-}
-
-export interface HealthServiceQuery {
-  passing?: boolean;
-  /** All must match (Consul ANDs repeated `tag`). */
-  tags?: string[];
-  /** go-bexpr filter, e.g. `Service.Meta.zone == "a"`. */
-  filter?: string;
-  /** Decimal uint64; absent or "0" makes the query non-blocking. */
-  index?: string;
-  /** Go duration such as `30s`; only meaningful with an index. */
-  wait?: string;
-  signal?: AbortSignal;
-}
-
-export interface BlockingReadOptions {
-  index?: string;
-  wait?: string;
-  signal?: AbortSignal;
-}
+export { parseIndex, parseWaitMs };
 
 /**
  * Everything spear-mesh needs from Consul. Errors: RegistryUnavailableError (connection refused or reset, timeout,
@@ -139,7 +92,7 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   'ENOENT', // unix socket path does not exist (yet)
 ]);
 
-const MAX_UINT64 = 2n ** 64n - 1n;
+const MAX_UINT64 = 2n ** 64n - 1n; // largest valid `index`
 
 /**
  * A client for one Consul agent. Options are merged over CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL and
@@ -356,73 +309,4 @@ function bodyText(body: unknown, fallback: string | undefined): string {
 
 function requireString(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
-}
-
-/** X-Consul-Index as a canonical decimal string, or undefined when absent or not a uint64. */
-export function parseIndex(header: string | string[] | undefined): string | undefined {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (v === undefined || !/^[0-9]{1,20}$/.test(v.trim())) return undefined;
-  const n = BigInt(v.trim());
-  return n > MAX_UINT64 ? undefined : n.toString();
-}
-
-/** Go duration subset accepted for `wait`: a number with ms, s, m or h. */
-export function parseWaitMs(wait: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(wait);
-  if (!m) throw new TypeError(`wait must be a Go duration such as "30s" or "500ms", got "${wait}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
-
-function parseHealthEntries(body: unknown): HealthServiceEntry[] {
-  if (!Array.isArray(body)) throw new RegistryBadResponseError('consul health.service: expected a JSON array');
-  return body.map((item: unknown, i) => {
-    const bad = (what: string): RegistryBadResponseError =>
-      new RegistryBadResponseError(`consul health.service: entry ${i}: ${what}`);
-    if (!isObject(item)) throw bad('not an object');
-    const node = item.Node;
-    const svc = item.Service;
-    if (!isObject(node) || !isObject(svc)) throw bad('missing Node or Service');
-    if (typeof svc.ID !== 'string' || typeof svc.Service !== 'string') throw bad('Service.ID/Service missing');
-    if (typeof svc.Port !== 'number' || !Number.isInteger(svc.Port) || svc.Port < 0 || svc.Port > 65535)
-      throw bad('bad Service.Port');
-    const tags = svc.Tags ?? [];
-    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw bad('bad Service.Tags');
-    const meta = svc.Meta ?? {};
-    if (!isObject(meta) || !Object.values(meta).every((v) => typeof v === 'string')) throw bad('bad Service.Meta');
-    const checks = item.Checks ?? [];
-    if (!Array.isArray(checks)) throw bad('bad Checks');
-    return {
-      Node: {
-        Node: typeof node.Node === 'string' ? node.Node : '',
-        Address: typeof node.Address === 'string' ? node.Address : '',
-        ...(typeof node.Datacenter === 'string' ? { Datacenter: node.Datacenter } : {}),
-      },
-      Service: {
-        ID: svc.ID,
-        Service: svc.Service,
-        Tags: tags,
-        Address: typeof svc.Address === 'string' ? svc.Address : '',
-        Port: svc.Port,
-        Meta: meta as Record<string, string>,
-      },
-      Checks: checks.filter(isObject).map((c) => ({
-        Node: str(c.Node),
-        CheckID: str(c.CheckID),
-        Name: str(c.Name),
-        Status: str(c.Status),
-        ...(typeof c.Output === 'string' ? { Output: c.Output } : {}),
-        ...(typeof c.ServiceID === 'string' ? { ServiceID: c.ServiceID } : {}),
-        ...(typeof c.ServiceName === 'string' ? { ServiceName: c.ServiceName } : {}),
-      })),
-    };
-  });
-}
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : '';
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
