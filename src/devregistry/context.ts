@@ -13,6 +13,29 @@ import type { SessionStore } from './sessions.ts';
 
 export const CONSUL_VERSION = '1.20.0';
 
+/**
+ * Built replies of blocking reads, shared by every reader of the same path and query at the same index. Any write
+ * moves the raft index and empties the cache, so a hit is always what a fresh build would give.
+ */
+export class ReadCache {
+  #raft = -1;
+  readonly #map = new Map<string, Reply>();
+
+  get(key: string, raft: number): Reply | undefined {
+    if (raft !== this.#raft) {
+      this.#raft = raft;
+      this.#map.clear();
+      return undefined;
+    }
+    return this.#map.get(key);
+  }
+
+  set(key: string, reply: Reply): void {
+    if (this.#map.size >= 1024) this.#map.clear();
+    this.#map.set(key, reply);
+  }
+}
+
 export interface RegistryState {
   readonly ix: Indexes;
   readonly catalog: Catalog;
@@ -23,6 +46,7 @@ export interface RegistryState {
   readonly nodeName: string;
   readonly datacenter: string;
   readonly address: string;
+  readonly cache: ReadCache;
 }
 
 /** Consul's metadata headers for RPC-backed reads. */
@@ -51,7 +75,13 @@ export interface BlockingRead {
 /** Runs a blocking query and answers with the built value and the metadata headers. */
 export async function blockingRead(state: RegistryState, ctx: RequestCtx, read: BlockingRead, meta = readMeta(state, ctx)): Promise<Reply> {
   const index = await blockUntilChanged(state.ix.hub, state.clock, meta, read.source, ctx.signal);
-  return read.build(index, metaHeaders(index, meta));
+  const key = `${ctx.method} ${ctx.path}?${ctx.query.encode('index', 'wait', 'token', 'pretty')}#${index}`;
+  const raft = state.ix.current;
+  const hit = state.cache.get(key, raft);
+  if (hit !== undefined) return hit;
+  const reply = read.build(index, metaHeaders(index, meta));
+  state.cache.set(key, reply);
+  return reply;
 }
 
 export const jsonWithMeta = (value: unknown) => (_index: number, headers: Record<string, string>): Reply => json(value, headers);

@@ -44,8 +44,6 @@ export interface HttpOptions {
   endpoints: readonly Endpoint[];
   aclToken: string | undefined;
   logger: Logger;
-  /** Aborted at close so blocked readers return at once. */
-  closing: AbortSignal;
 }
 
 const INVALID_PATH = 'Invalid URL path: not a recognized HTTP API endpoint';
@@ -163,10 +161,9 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
       const token = requestToken(query, req.headers);
       if (token !== options.aclToken) return reply.code(403).type('text/plain; charset=utf-8').send('ACL not found');
     }
+    // Close releases blocked readers through the watch hub; this signal only follows the client.
     const ac = new AbortController();
-    const abort = (): void => { ac.abort(); };
-    reply.raw.once('close', abort);
-    options.closing.addEventListener('abort', abort, { once: true });
+    reply.raw.once('close', () => { ac.abort(); });
     let result: Reply;
     try {
       const body = Buffer.isBuffer(req.body) ? req.body : undefined;
@@ -174,8 +171,6 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       result = { kind: 'text', status: err.status, text: err.message, headers: err.headers };
-    } finally {
-      options.closing.removeEventListener('abort', abort);
     }
     return send(reply, result, query.has('pretty'));
   };
@@ -185,11 +180,21 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
   return app;
 }
 
+/** Compact encodings of JSON replies, shared when many watchers receive the same cached reply. */
+const encoded = new WeakMap<Reply, Buffer>();
+
 function send(reply: FastifyReply, r: Reply, pretty: boolean): FastifyReply {
   for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
   switch (r.kind) {
     case 'json':
-      return reply.code(r.status ?? 200).header('Content-Type', 'application/json').send(Buffer.from(encodeJson(r.value, pretty)));
+    {
+      let body = pretty ? undefined : encoded.get(r);
+      if (body === undefined) {
+        body = Buffer.from(encodeJson(r.value, pretty));
+        if (!pretty) encoded.set(r, body);
+      }
+      return reply.code(r.status ?? 200).header('Content-Type', 'application/json').send(body);
+    }
     case 'text':
       return reply.code(r.status).header('Content-Type', r.contentType ?? 'text/plain; charset=utf-8').send(r.text);
     case 'empty':

@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../util/logger.ts';
 import { Agent } from './agent.ts';
 import { Catalog } from './catalog.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { CONSUL_VERSION, type RegistryState } from './context.ts';
+import { CONSUL_VERSION, ReadCache, type RegistryState } from './context.ts';
 import { buildHttpServer } from './http.ts';
 import { Indexes } from './indexes.ts';
 import { KvStore } from './kv.ts';
@@ -109,9 +109,8 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
   const agent = new Agent({ catalog, clock, logger, nodeName, datacenter });
   const kv = new KvStore(ix, clock);
   const sessions = new SessionStore(ix, clock, catalog, kv);
-  const state: RegistryState = { ix, catalog, agent, kv, sessions, clock, nodeName, datacenter, address };
+  const state: RegistryState = { ix, catalog, agent, kv, sessions, clock, nodeName, datacenter, address, cache: new ReadCache() };
 
-  const closing = new AbortController();
   const app = buildHttpServer({
     endpoints: [
       ...agentRoutes(state),
@@ -123,7 +122,6 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     ],
     aclToken: options.aclToken,
     logger,
-    closing: closing.signal,
   });
   try {
     await app.listen({ host, port: options.port ?? 8500 });
@@ -144,7 +142,6 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     closed ??= (async () => {
       agent.close();
       sessions.close();
-      closing.abort();
       ix.hub.close();
       // Let released watchers write their answers before the sockets go.
       await new Promise((r) => setImmediate(r));

@@ -33,9 +33,9 @@ export class GoQuery {
     return this.#values.get(key) ?? [];
   }
 
-  /** Go's Values.Encode(): keys sorted, values in order, form-escaped. */
-  encode(): string {
-    const keys = [...this.#values.keys()].sort();
+  /** Go's Values.Encode(): keys sorted, values in order, form-escaped; `omit` leaves keys out. */
+  encode(...omit: string[]): string {
+    const keys = [...this.#values.keys()].filter((k) => !omit.includes(k)).sort();
     const out: string[] = [];
     for (const k of keys) {
       for (const v of this.#values.get(k) ?? []) out.push(`${formEscape(k)}=${formEscape(v)}`);

@@ -6,8 +6,15 @@ const BIG = '\u0000big:';
 
 /** Go json.Marshal: HTML-safe escaping, uint64 numbers, 4-space indent with ?pretty (plus a newline). */
 export function encodeJson(value: unknown, pretty: boolean): string {
-  let text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${BIG}${v.toString()}` : v), pretty ? 4 : undefined);
-  if (text.includes('big:')) text = text.replace(/"\\u0000big:(\d+)"/g, '$1');
+  let text: string;
+  try {
+    text = JSON.stringify(value, undefined, pretty ? 4 : undefined);
+  } catch (err) {
+    // BigInt (uint64 KV flags) is the one thing JSON.stringify refuses; only then pay for a replacer.
+    if (!(err instanceof TypeError)) throw err;
+    text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${BIG}${v.toString()}` : v), pretty ? 4 : undefined);
+    text = text.replace(/"\\u0000big:(\d+)"/g, '$1');
+  }
   text = text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return pretty ? `${text}\n` : text;
 }
