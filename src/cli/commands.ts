@@ -10,21 +10,11 @@ export interface CommandEntry {
   readonly load: () => Promise<CommandModule>;
 }
 
-const notBuilt =
-  (name: string): (() => Promise<CommandModule>) =>
-  () =>
-    Promise.resolve({
-      run: () => {
-        process.stderr.write(`spear-mesh ${name}: not built yet\n`);
-        return Promise.resolve(3);
-      },
-    });
-
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'up', summary: 'run a local mesh: dev registry, spearlets and a demo agent', load: () => import('./commands/up.ts') },
   { name: 'registry', summary: 'run the embedded Consul-compatible dev registry', load: () => import('./commands/registry.ts') },
-  { name: 'spearlet', summary: 'run a spearlet (mesh server) registered in Consul', load: notBuilt('spearlet') },
-  { name: 'token', summary: 'mint JWTs, generate key pairs and a JWKS', load: notBuilt('token') },
+  { name: 'spearlet', summary: 'run a spearlet (mesh server) registered in Consul', load: () => import('./commands/spearlet.ts') },
+  { name: 'token', summary: 'mint JWTs, generate key pairs and a JWKS', load: () => import('./commands/token.ts') },
   { name: 'call', summary: 'discover spearlets through Consul and send requests', load: () => import('./commands/call.ts') },
   { name: 'status', summary: 'show the spearlets Consul knows, with health and load', load: () => import('./commands/status.ts') },
   { name: 'drill', summary: 'inject a fault into a spearlet under load and report', load: () => import('./commands/drill.ts') },

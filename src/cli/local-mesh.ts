@@ -124,7 +124,9 @@ export class LocalMesh {
       '--token-secret-file', this.secretFile,
       '--issuer', LOCAL_ISSUER,
       '--audience', LOCAL_AUDIENCE,
-      ...(this.#options.heartbeatMs !== undefined ? ['--heartbeat-ms', String(this.#options.heartbeatMs)] : []),
+      ...(this.#options.heartbeatMs !== undefined
+        ? ['--heartbeat-ms', String(this.#options.heartbeatMs), '--heartbeat-timeout-ms', String(3 * this.#options.heartbeatMs)]
+        : []),
       ...(this.#options.unixSockets === true ? ['--socket', join(this.#dir, `${id}.sock`)] : []),
       ...(this.#options.spearletArgs ?? []),
     ];

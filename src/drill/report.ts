@@ -62,6 +62,9 @@ export interface ReportInput {
   bucketMs?: number;
 }
 
+/** A request slower than max(this, 3 x the p99 before the fault) counts as disturbed by the fault. */
+export const SLOW_FLOOR_MS = 50;
+
 function phase(outcomes: readonly RequestOutcome[]): PhaseLatency {
   const lat = outcomes
     .filter((o) => o.ok)
@@ -89,7 +92,7 @@ export function buildReport(input: ReportInput): DrillReport {
   const before = outcomes.filter((o) => o.endMs < faultAtMs);
   const faultEnd = Math.max(faultAtMs, input.healedAtMs ?? faultAtMs);
   const beforeP99 = phase(before).p99Ms ?? 0;
-  const slowMs = Math.max(20, 3 * beforeP99);
+  const slowMs = Math.max(SLOW_FLOOR_MS, 3 * beforeP99);
   let lastBadEnd = faultAtMs;
   for (const o of outcomes) {
     if (o.endMs < faultAtMs) continue;

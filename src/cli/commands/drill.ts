@@ -90,7 +90,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const durationMs = durationOption('--duration', values.duration);
   const faultForMs = durationOption('--fault-for', values['fault-for']);
   const faultAtMs = values['fault-at'] === undefined ? undefined : durationOption('--fault-at', values['fault-at']);
-  const logger = createLogger({ name: 'spear-mesh-drill', level: process.env.SPEAR_LOG_LEVEL ?? 'warn' });
+  // Faults make the client log every reconnect attempt at warn; the report says what matters.
+  const logger = createLogger({ name: 'spear-mesh-drill', level: process.env.SPEAR_LOG_LEVEL ?? 'error' });
   const progress = (p: { elapsedMs: number; sent: number; failed: number; phase: string }): void => {
     if (process.stderr.isTTY) {
       process.stderr.write(`\r${(p.elapsedMs / 1000).toFixed(1)}s / ${(durationMs / 1000).toFixed(1)}s  ${p.phase.padEnd(6)}  sent ${p.sent}  failed ${p.failed}   `);
@@ -108,7 +109,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       const heartbeatMs = intOption('--heartbeat-ms', values['heartbeat-ms'], 50, 60_000);
       if (!values.json) process.stderr.write(`starting a local mesh of ${count} spearlets...\n`);
       mesh = await LocalMesh.start({ spearlets: count, heartbeatMs, spearletArgs: ['--enable-drills'], logger });
-      target = values.target ?? mesh.spearlets[0]?.id ?? '';
+      target = values.target ?? mesh.spearlets.map((s) => s.id).sort()[0] ?? '';
       if (mesh.find(target) === undefined) throw new ConfigError('--target', `no spearlet ${JSON.stringify(target)} in the local mesh`);
       injector = new LocalInjector(mesh, faultForMs);
       expected = count;
