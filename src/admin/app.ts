@@ -18,10 +18,14 @@ export interface AdminTarget {
   readonly metricsContentType: string;
   /** Starts a drain; the promise settles when it is over. */
   drain(options?: { timeoutMs?: number }): Promise<unknown>;
+  /** Drill faults (`partition`); exposed only with `enableDrills`. */
+  injectFault?(fault: string, durationMs: number): void;
 }
 
 export interface AdminAppOptions {
   logger?: Logger;
+  /** Adds POST /v1/faults {fault, durationMs} for drills. Never on a production spearlet. */
+  enableDrills?: boolean;
 }
 
 export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}): FastifyInstance {
@@ -74,6 +78,29 @@ export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}
       return reply.code(202).send({ draining: true, spearlet: target.id });
     },
   );
+
+  if (options.enableDrills === true) {
+    app.post<{ Body: { fault: string; durationMs: number } }>(
+      '/v1/faults',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['fault', 'durationMs'],
+            properties: {
+              fault: { type: 'string', enum: ['partition'] },
+              durationMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        if (target.injectFault === undefined) return reply.code(501).send({ error: 'faults not supported' });
+        target.injectFault(req.body.fault, req.body.durationMs);
+        return reply.code(202).send({ fault: req.body.fault, durationMs: req.body.durationMs });
+      },
+    );
+  }
 
   return app;
 }

@@ -64,6 +64,8 @@ export interface SpearletOptions {
   retryAfterMs?: number;
   /** Register echo, sleep and info (default true). */
   builtins?: boolean;
+  /** Expose drill faults (POST /v1/faults) on the admin API; for drills only. */
+  enableDrills?: boolean;
   logger?: Logger;
   /** Clock in ms since the epoch (tests). */
   now?: () => number;
@@ -94,6 +96,7 @@ export interface ResolvedSpearletOptions {
   readonly goAwayGraceMs: number;
   readonly retryAfterMs: number;
   readonly builtins: boolean;
+  readonly enableDrills: boolean;
 }
 
 const KNOWN: ReadonlySet<string> = new Set([
@@ -122,6 +125,7 @@ const KNOWN: ReadonlySet<string> = new Set([
   'goAwayGraceMs',
   'retryAfterMs',
   'builtins',
+  'enableDrills',
   'logger',
   'now',
 ]);
@@ -214,5 +218,6 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     goAwayGraceMs: int('goAwayGraceMs', o.goAwayGraceMs, DEFAULT_GOAWAY_GRACE_MS, 0, 60_000),
     retryAfterMs: int('retryAfterMs', o.retryAfterMs, DEFAULT_RETRY_AFTER_MS, 0),
     builtins: o.builtins ?? true,
+    enableDrills: o.enableDrills ?? false,
   });
 }

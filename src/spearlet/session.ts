@@ -128,6 +128,8 @@ export class MeshSession {
   #peerClosed = false;
   #writable = true;
   #pausedForBackpressure = false;
+  /** A drill's partition: nothing is read or written, nothing is closed. */
+  #frozen = false;
   readonly #openedAt = new Date();
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -605,7 +607,7 @@ export class MeshSession {
 
   /** Called by the spearlet's sweep: PING when idle, close a silent peer. */
   tick(now: number): void {
-    if (this.#state !== 'open' && this.#state !== 'going_away') return;
+    if ((this.#state !== 'open' && this.#state !== 'going_away') || this.#frozen) return;
     if (now - this.#lastReceived >= this.#config.heartbeatTimeoutMs) {
       this.#host.metrics.heartbeatTimeouts.inc();
       this.#log.warn(
@@ -636,8 +638,21 @@ export class MeshSession {
     this.socket.destroy();
   }
 
+  /** Drill fault: stop reading and drop everything written, without closing, until thaw(). */
+  freeze(): void {
+    this.#frozen = true;
+    this.socket.pause();
+  }
+
+  thaw(): void {
+    if (!this.#frozen) return;
+    this.#frozen = false;
+    this.#lastReceived = this.#host.now();
+    if (!this.#pausedForBackpressure) this.socket.resume();
+  }
+
   #send(frame: Buffer): void {
-    if (!this.#writable) return;
+    if (!this.#writable || this.#frozen) return;
     this.#lastSent = this.#host.now();
     this.#host.metrics.bytesOut.inc(frame.length);
     this.socket.write(frame);
@@ -653,7 +668,7 @@ export class MeshSession {
     this.#lastReceived = this.#host.now();
     if (this.#pausedForBackpressure) {
       this.#pausedForBackpressure = false;
-      this.socket.resume();
+      if (!this.#frozen) this.socket.resume();
     }
   }
 

@@ -9,7 +9,6 @@ import { createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../
 import { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
 import { buildAdminApp, type AdminReadiness, type AdminTarget } from '../admin/app.ts';
 import { createConsulClient } from '../registry/consul-client.ts';
-import { resolveConsulOptions } from '../registry/consul-options.ts';
 import { SpearletRegistration } from '../registry/spearlet-registration.ts';
 import { buildSpearletServiceMeta, buildSpearletTags } from '../registry/spearlet-service.ts';
 import { MessageKind, encodeJson } from '../wire/index.ts';
@@ -74,6 +73,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   #sweep: NodeJS.Timeout | undefined;
   #legacy: LegacyHandler | undefined;
   #signalListener: SignalListener | undefined;
+  #partitionTimer: NodeJS.Timeout | undefined;
   #drainPromise: Promise<DrainReport> | undefined;
   #closePromise: Promise<void> | undefined;
   readonly #host: SessionHost;
@@ -108,6 +108,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
       now: this.#now,
       admit: (session, token) => this.#admit(session, token),
       sessionOpened: (session) => {
+        if (this.#partitionTimer !== undefined) session.freeze();
         this.#sessions.add(session);
         this.metrics.sessionsOpen.set(this.#sessions.size);
       },
@@ -181,7 +182,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         },
       });
       if (o.admin !== undefined) {
-        const app = buildAdminApp(this, { logger: this.#log });
+        const app = buildAdminApp(this, { logger: this.#log, enableDrills: o.enableDrills });
         await app.listen({ host: o.admin.host, port: o.admin.port });
         this.#admin = app;
         const a = app.server.address() as AddressInfo;
@@ -208,7 +209,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     const o = this.#o;
     const tcp = this.tcpAddress;
     const registration = new SpearletRegistration({
-      consul: createConsulClient(resolveConsulOptions(consulOptions)),
+      consul: createConsulClient(consulOptions),
       id: o.id,
       ...(o.serviceName !== undefined ? { serviceName: o.serviceName } : {}),
       address: tcp !== undefined ? advertiseAddress(tcp.host, o.advertiseHost) : (o.advertiseHost ?? ''),
@@ -383,6 +384,24 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     return this.metrics.text();
   }
 
+  /**
+   * Drill fault: for `durationMs` every session stops reading and answering (PINGs included) without closing, as if
+   * the network black-holed it. Only the admin API of a spearlet run with drills enabled exposes this.
+   */
+  injectFault(fault: string, durationMs: number): void {
+    if (fault !== 'partition') throw new TypeError(`unknown fault ${fault}`);
+    if (!Number.isSafeInteger(durationMs) || durationMs < 0)
+      throw new TypeError('durationMs must be a non-negative integer');
+    clearTimeout(this.#partitionTimer);
+    this.#log.warn({ durationMs }, 'drill: partition');
+    for (const s of this.#sessions) s.freeze();
+    this.#partitionTimer = setTimeout(() => {
+      this.#partitionTimer = undefined;
+      this.#log.warn('drill: partition healed');
+      for (const s of this.#sessions) s.thaw();
+    }, durationMs).unref();
+  }
+
   // ---- drain and close -------------------------------------------------------------
 
   /**
@@ -446,6 +465,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   async #doClose(): Promise<void> {
     this.#transition('closed');
     clearInterval(this.#sweep);
+    clearTimeout(this.#partitionTimer);
     const listenersClosed = this.#listeners?.close();
     for (const s of this.#sessions) s.destroy();
     for (const socket of this.#sockets) socket.destroy();

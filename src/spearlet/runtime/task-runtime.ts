@@ -46,6 +46,22 @@ export interface TaskChannel {
   destroy(): void;
 }
 
+/** An agent's request to the spearlet over the legacy protocol (a method number such as ToolInvoke 5). */
+export interface LegacyRequest {
+  readonly taskId: string;
+  readonly method: number;
+  /** TransportRequest.request; a view of the frame: copy it to keep it past the handler's return. */
+  readonly request: Buffer;
+  /** Fires when the agent's connection closes. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Serves one legacy method for agents. The result becomes TransportResponse.response with code 0; a thrown error
+ * answers code 1 with the error's message.
+ */
+export type LegacyMethodHandler = (req: LegacyRequest) => Promise<Uint8Array | undefined> | Uint8Array | undefined;
+
 export interface TaskInfo {
   readonly id: string;
   readonly command: string;
@@ -105,6 +121,7 @@ export class TaskStartError extends MeshError {
 export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskInfo] }> {
   readonly #options: TaskRuntimeOptions;
   readonly #tasks = new Map<string, Task>();
+  readonly #legacyHandlers = new Map<number, LegacyMethodHandler>();
   readonly #logger: Logger;
   #closed = false;
 
@@ -149,6 +166,26 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
       throw err;
     }
     return this.#info(task);
+  }
+
+  /** Serves legacy method number `method` for every task's agent; undefined removes it (agents then get code 2). */
+  handleLegacy(method: number, handler: LegacyMethodHandler | undefined): this {
+    if (!Number.isInteger(method) || method < 0 || method > 0xffff_ffff)
+      throw new TypeError('legacy method must be a u32');
+    if (handler === undefined) this.#legacyHandlers.delete(method);
+    else if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    else this.#legacyHandlers.set(method, handler);
+    return this;
+  }
+
+  /** The handler for an agent's legacy request, if any. */
+  legacyHandler(method: number): LegacyMethodHandler | undefined {
+    return this.#legacyHandlers.get(method);
+  }
+
+  /** The spearlet this runtime belongs to. */
+  get spearletId(): string {
+    return this.#options.spearletId;
   }
 
   list(): TaskInfo[] {
