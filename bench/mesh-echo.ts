@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MeshClient } from '../src/agent/mesh-client.ts';
 import { mintToken } from '../src/auth/mint.ts';
 import { Spearlet } from '../src/spearlet/spearlet.ts';
-import { RawEchoClient, startRawEchoServer } from './raw-echo.ts';
+import { RawEchoClient, startMinimalMeshServer, startRawEchoServer } from './raw-echo.ts';
 
 export interface MeshBenchOptions {
   readonly payloadBytes?: number;
@@ -15,6 +15,11 @@ export interface MeshBenchOptions {
   readonly warmupMs?: number;
   /** Sequential requests for the p50. */
   readonly serialRequests?: number;
+  /**
+   * Each round measures raw, mesh and client-only back to back; the result is the median over rounds, so drift in
+   * machine load (other processes) hits all three alike.
+   */
+  readonly rounds?: number;
   /**
    * Run the servers in child processes (default false: in this process, so both sides share one thread and the
    * ratio compares the total CPU cost per request; on a loaded machine cross-process numbers mostly measure the
@@ -31,12 +36,17 @@ export interface MeshBenchSide {
 export interface MeshBenchResult {
   readonly payloadBytes: number;
   readonly inFlight: number;
+  readonly rounds: number;
   readonly raw: MeshBenchSide;
   readonly mesh: MeshBenchSide;
+  /** MeshClient against a minimal mesh server (no auth, handlers or metrics): the client's share of the cost. */
+  readonly clientOnly: MeshBenchSide;
   /** mesh / raw throughput; the target is >= 0.9. */
   readonly throughputRatio: number;
   /** mesh / raw serial p50 latency; the target is <= 1.2. */
   readonly p50Ratio: number;
+  readonly clientOnlyThroughputRatio: number;
+  readonly clientOnlyP50Ratio: number;
 }
 
 const SERVER = fileURLToPath(new URL('./mesh-echo-server.ts', import.meta.url));
@@ -91,13 +101,18 @@ async function side(send: () => Promise<unknown>, o: Required<MeshBenchOptions>)
   return { opsPerSec: Math.round(opsPerSec), serialP50Us: await serialP50Us(send, o.serialRequests) };
 }
 
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
 interface Server {
   readonly port: number;
   stop(): Promise<void>;
 }
 
-async function startServer(mode: 'raw' | 'mesh', secret: string, separate: boolean): Promise<Server> {
-  if (separate) {
+async function startServer(mode: 'raw' | 'mesh' | 'minimal', secret: string, separate: boolean): Promise<Server> {
+  if (separate && mode !== 'minimal') {
     const { port, child } = await spawnServer(mode, { BENCH_SECRET: secret });
     return {
       port,
@@ -107,8 +122,8 @@ async function startServer(mode: 'raw' | 'mesh', secret: string, separate: boole
       },
     };
   }
-  if (mode === 'raw') {
-    const server = await startRawEchoServer();
+  if (mode === 'raw' || mode === 'minimal') {
+    const server = mode === 'raw' ? await startRawEchoServer() : await startMinimalMeshServer();
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
     return {
@@ -132,47 +147,72 @@ export async function runMeshBench(options: MeshBenchOptions = {}): Promise<Mesh
   const o: Required<MeshBenchOptions> = {
     payloadBytes: options.payloadBytes ?? 256,
     inFlight: options.inFlight ?? 16,
-    durationMs: options.durationMs ?? 2000,
-    warmupMs: options.warmupMs ?? 500,
-    serialRequests: options.serialRequests ?? 4000,
+    durationMs: options.durationMs ?? 1000,
+    warmupMs: options.warmupMs ?? 300,
+    serialRequests: options.serialRequests ?? 3000,
+    rounds: options.rounds ?? 5,
     separateProcesses: options.separateProcesses ?? false,
   };
   const payload = randomBytes(o.payloadBytes);
   const secret = randomBytes(32).toString('hex');
   const raw = await startServer('raw', secret, o.separateProcesses);
   const mesh = await startServer('mesh', secret, o.separateProcesses);
+  const minimal = await startServer('minimal', secret, false);
   try {
     const rawClient = await RawEchoClient.connect(raw.port);
-    const rawSide = await side(() => rawClient.request(payload), o);
-    rawClient.close();
     const token = await mintToken({ secret: Buffer.from(secret, 'utf8'), sub: 'bench', iss: 'bench', aud: 'spear-mesh', expiresInSec: 3600 });
     const client = await MeshClient.connect({ endpoints: [`127.0.0.1:${mesh.port}`], token, closeGraceMs: 0 });
-    const meshSide = await side(() => client.request('echo', payload), o);
+    const bare = await MeshClient.connect({ endpoints: [`127.0.0.1:${minimal.port}`], token, closeGraceMs: 0 });
+    const rounds: { raw: MeshBenchSide; mesh: MeshBenchSide; client: MeshBenchSide }[] = [];
+    for (let i = 0; i < o.rounds; i++) {
+      rounds.push({
+        raw: await side(() => rawClient.request(payload), o),
+        mesh: await side(() => client.request('echo', payload), o),
+        client: await side(() => bare.request('echo', payload), o),
+      });
+    }
+    rawClient.close();
     await client.close();
+    await bare.close();
+    const median = (pick: (r: (typeof rounds)[number]) => MeshBenchSide): MeshBenchSide => ({
+      opsPerSec: medianOf(rounds.map((r) => pick(r).opsPerSec)),
+      serialP50Us: medianOf(rounds.map((r) => pick(r).serialP50Us)),
+    });
+    const rawSide = median((r) => r.raw);
+    const meshSide = median((r) => r.mesh);
+    const clientOnly = median((r) => r.client);
+    const ratio = (a: number, b: number): number => Math.round((a / b) * 1000) / 1000;
     return {
       payloadBytes: o.payloadBytes,
       inFlight: o.inFlight,
+      rounds: o.rounds,
       raw: rawSide,
       mesh: meshSide,
-      throughputRatio: Math.round((meshSide.opsPerSec / rawSide.opsPerSec) * 1000) / 1000,
-      p50Ratio: Math.round((meshSide.serialP50Us / rawSide.serialP50Us) * 1000) / 1000,
+      clientOnly,
+      throughputRatio: ratio(meshSide.opsPerSec, rawSide.opsPerSec),
+      p50Ratio: ratio(meshSide.serialP50Us, rawSide.serialP50Us),
+      clientOnlyThroughputRatio: ratio(clientOnly.opsPerSec, rawSide.opsPerSec),
+      clientOnlyP50Ratio: ratio(clientOnly.serialP50Us, rawSide.serialP50Us),
     };
   } finally {
     await raw.stop();
     await mesh.stop();
+    await minimal.stop();
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const r = await runMeshBench({ separateProcesses: process.argv.includes('--separate') });
   const line = (name: string, s: MeshBenchSide): string =>
-    `${name.padEnd(6)} ${String(s.opsPerSec).padStart(8)} req/s with ${r.inFlight} in flight   serial p50 ${s.serialP50Us} us`;
+    `${name.padEnd(7)} ${String(s.opsPerSec).padStart(8)} req/s with ${r.inFlight} in flight   serial p50 ${s.serialP50Us} us`;
   process.stdout.write(
     [
-      `mesh-echo: ${r.payloadBytes} B payload, one connection${process.argv.includes('--separate') ? ', servers in child processes' : ', servers in this process'}`,
+      `mesh-echo: ${r.payloadBytes} B payload, one connection, median of ${r.rounds} rounds${process.argv.includes('--separate') ? ', servers in child processes' : ', servers in this process'}`,
       line('raw', r.raw),
       line('mesh', r.mesh),
-      `throughput ratio ${r.throughputRatio} (target >= 0.9)   p50 ratio ${r.p50Ratio} (target <= 1.2)`,
+      line('client', r.clientOnly),
+      `mesh (MeshClient + spearlet) / raw: throughput ratio ${r.throughputRatio} (target >= 0.9), p50 ratio ${r.p50Ratio} (target <= 1.2)`,
+      `client only (MeshClient + minimal mesh server) / raw: throughput ratio ${r.clientOnlyThroughputRatio}, p50 ratio ${r.clientOnlyP50Ratio}`,
       '',
     ].join('\n'),
   );

@@ -1,6 +1,7 @@
-// The baseline for bench/mesh-echo.ts: a raw [u64 length][body] echo server and a FIFO client, no mesh protocol.
+// Baselines for bench/mesh-echo.ts: a raw [u64 length][body] echo server and FIFO client, and a minimal mesh server.
 import * as net from 'node:net';
 import { FrameDecoder, encodeFrame } from '../src/wire/frame.ts';
+import { MessageKind, decodeMessage, encodeControl, encodeJson, encodeResponse } from '../src/wire/message.ts';
 
 /** Echoes every frame back as one write; returns the listening server. */
 export async function startRawEchoServer(): Promise<net.Server> {
@@ -67,4 +68,37 @@ export class RawEchoClient {
   close(): void {
     this.#socket.destroy();
   }
+}
+
+/**
+ * The least a mesh server can do: preface, WELCOME for any HELLO, RESPONSE echoing every REQUEST, PONG. No auth, no
+ * handler table, no metrics. Measuring MeshClient against it separates the client's cost from the spearlet's.
+ */
+export async function startMinimalMeshServer(): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    let preface = 8;
+    const decoder = new FrameDecoder({
+      onFrame: (body) => {
+        const msg = decodeMessage(body);
+        if (msg.kind === MessageKind.REQUEST) socket.write(encodeResponse(msg.id, 0, msg.body));
+        else if (msg.kind === MessageKind.HELLO) socket.write(encodeJson(MessageKind.WELCOME, 0n, { v: 1, spearlet: 'minimal', heartbeatMs: 1000 }));
+        else if (msg.kind === MessageKind.PING) socket.write(encodeControl(MessageKind.PONG, msg.id));
+      },
+      onClose: () => {
+        socket.end();
+      },
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (preface > 0) {
+        const skip = Math.min(preface, chunk.length);
+        preface -= skip;
+        chunk = chunk.subarray(skip);
+      }
+      if (chunk.length > 0) decoder.push(chunk);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
 }

@@ -401,7 +401,12 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
           method: 'REAUTH',
           resolve: (body) => {
             this.#reauthInFlight = false;
-            const exp = parseJsonPayload(body, 'REAUTH response').tokenExp;
+            let exp: unknown;
+            try {
+              exp = parseJsonPayload(body, 'REAUTH response').tokenExp;
+            } catch (err) {
+              this.#log.warn({ err }, 'unreadable REAUTH response; keeping the old expiry schedule');
+            }
             this.#scheduleReauth(typeof exp === 'number' ? exp : null, Date.now());
             this.#log.debug('token replaced by REAUTH');
           },
@@ -453,7 +458,10 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
       case MessageKind.RESPONSE: {
         const p = this.#settle(Number(msg.id));
         if (p === undefined) return;
-        if (!p.reauth) this.#ewma.observe(performance.now() - p.startedAt, Date.now());
+        if (!p.reauth) {
+          const now = performance.now();
+          this.#ewma.observe(now - p.startedAt, now);
+        }
         if (msg.status === Status.OK) p.resolve(msg.body);
         else p.reject(parseRemoteError(this.spearletId, msg.status, msg.body, false));
         return;
