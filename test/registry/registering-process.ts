@@ -110,3 +110,42 @@ export async function waitFor(cond: () => boolean, timeoutMs = 20_000, what = 'c
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
+
+export interface RegistryProcess {
+  readonly url: string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `spear-mesh registry --listen 127.0.0.1:<port>` as a child process, resolved once it prints its listening line. */
+export function spawnRegistryProcess(port: number, timeoutMs = 30_000): Promise<RegistryProcess> {
+  const child = spawn(process.execPath, [BIN, 'registry', '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void kill();
+      reject(new Error('registry process did not start'));
+    }, timeoutMs);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^registry listening on (http:\/\/\S+)$/.exec(line);
+      if (m?.[1] === undefined) return;
+      clearTimeout(timer);
+      resolve({ url: m[1], kill });
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error('registry process exited before listening'));
+    });
+  });
+}

@@ -9,7 +9,13 @@ import { RegistryHttpError } from '../../src/errors.ts';
 import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { SpearletRegistration } from '../../src/registry/spearlet-registration.ts';
 import { buildSpearletServiceMeta, buildSpearletTags } from '../../src/registry/spearlet-service.ts';
-import { freePort, spawnRegistering, waitFor, type RegisteringProcess } from './registering-process.ts';
+import {
+  freePort,
+  spawnRegistering,
+  spawnRegistryProcess,
+  waitFor,
+  type RegisteringProcess,
+} from './registering-process.ts';
 
 type TestCtx = { after: (fn: () => Promise<void> | void) => void; diagnostic: (msg: string) => void };
 
@@ -219,6 +225,26 @@ describe('registration and watch against the dev registry', () => {
       () => p.lines.slice(linesBefore).some((l) => l.state === 'registered'),
       10_000,
       'child to report its re-registration',
+    );
+  });
+
+  it('registry process SIGKILLed and restarted on the same port: re-registration and watch recovery', async (t) => {
+    const port = await freePort();
+    const first = await spawnRegistryProcess(port);
+    t.after(() => first.kill());
+    const w = await watcher(t, first.url);
+    const p = child(t, { addr: first.url, id: 'crash-1', ttlMs: 1500 });
+    await p.waitForState('registered');
+    await waitFor(() => w.has('crash-1'), 10_000, 'watcher to see crash-1');
+    await first.kill('SIGKILL');
+    await waitFor(() => w.resolver.state === 'stale', 10_000, 'watcher to go stale');
+    assert.ok(w.has('crash-1'), 'stale watcher still serves the last good set');
+    const second = await spawnRegistryProcess(port);
+    const restartedAt = Date.now();
+    t.after(() => second.kill());
+    await waitFor(() => w.resolver.state === 'ready' && w.has('crash-1'), 20_000, 'watcher to recover with crash-1');
+    t.diagnostic(
+      `registry process restart (listening) -> spearlet back in the watcher's set: ${Date.now() - restartedAt} ms`,
     );
   });
 
