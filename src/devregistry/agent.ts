@@ -158,13 +158,16 @@ export class Agent {
     const name = str(d, 'Name');
     if (name === '') throw badRequest('Missing service name');
     const id = str(d, 'ID') === '' ? name : str(d, 'ID');
-    const meta = strMap(d, 'Meta') ?? {};
-    validateMeta(meta);
+    // Consul's order: address, weights, meta, check types, check status.
+    const address = str(d, 'Address');
+    if (address === '0.0.0.0' || address === '::' || address === '[::]') throw badRequest('Invalid service address');
     const weights = sub(d, 'Weights');
     if (weights !== undefined) {
       if (num(weights, 'Passing') < 1) throw badRequest('Invalid Weights: Passing must be greater than 0');
       if (num(weights, 'Warning') < 0) throw badRequest('Invalid Weights: Warning must be greater or equal than 0');
     }
+    const meta = strMap(d, 'Meta') ?? {};
+    validateMeta(meta);
     const checkDefs: Decoded[] = [];
     const single = sub(d, 'Check');
     if (single !== undefined && !isEmptyCheck(single)) checkDefs.push(single);
@@ -177,8 +180,6 @@ export class Agent {
       const status = str(c, 'Status');
       if (status !== '' && !isHealthStatus(status)) throw badRequest("Status for checks must 'passing', 'warning', 'critical'");
     }
-    const address = str(d, 'Address');
-    if (address === '0.0.0.0' || address === '::' || address === '[::]') throw badRequest('Invalid service address');
     for (const c of checkDefs) {
       if ((strs(c, 'ScriptArgs')?.length ?? 0) > 0) {
         throw serverError(
@@ -311,14 +312,14 @@ export class Agent {
     if (status !== '' && !isHealthStatus(status)) throw badRequest('Bad check status');
     const err = validateCheckType(d);
     if (err !== undefined) throw badRequest(`Invalid check: ${err}`);
-    if ((strs(d, 'ScriptArgs')?.length ?? 0) > 0) {
-      throw serverError("Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true");
-    }
     const serviceId = str(d, 'ServiceID');
     let svc: Unindexed<ServiceRec> | undefined;
     if (serviceId !== '') {
       svc = this.#services.get(serviceId);
       if (svc === undefined) throw notFound(`ServiceID ${JSON.stringify(serviceId)} does not exist`);
+    }
+    if ((strs(d, 'ScriptArgs')?.length ?? 0) > 0) {
+      throw serverError("Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true");
     }
     const cid = str(d, 'CheckID') === '' ? name : str(d, 'CheckID');
     this.#install(this.#buildCheck(d, cid, svc));

@@ -51,6 +51,7 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
       pattern: '/v1/agent/service/maintenance/',
       methods: PUT,
       handler: (ctx) => {
+        if (ctx.rest === '') throw badRequest('Missing service ID');
         const enable = parseEnable(ctx);
         if (agent.service(ctx.rest) === undefined) throw unknownService(ctx.rest);
         agent.serviceMaintenance(ctx.rest, enable, ctx.query.get('reason'));

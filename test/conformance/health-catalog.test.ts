@@ -129,8 +129,12 @@ describe('other health reads', () => {
     assert.ok(warning.every((c) => c.Status === 'warning'));
     const any = (await raw(t, 'GET', '/v1/health/state/any')).json<{ CheckID: string }[]>();
     assert.ok(any.some((c) => c.CheckID === 'serfHealth'));
-    const bad = await raw(t, 'GET', '/v1/health/state/sleepy');
-    assert.equal(bad.status, 400);
+    const odd = await raw(t, 'GET', '/v1/health/state/sleepy');
+    assert.equal(odd.status, 200, 'Consul does not validate the state: nothing is in it');
+    assert.equal(odd.text, '[]');
+    const missing = await raw(t, 'GET', '/v1/health/state/');
+    assert.equal(missing.status, 400);
+    assert.equal(missing.text, 'Missing check state');
   });
 });
 
