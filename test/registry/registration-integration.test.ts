@@ -196,6 +196,20 @@ describe('registration and watch against the dev registry', () => {
     assert.match(check.Output ?? '', /TTL expired/);
   });
 
+  it('SIGTERM: the spearlet deregisters on its way out and the watcher drops it at once', async (t) => {
+    const reg = await registry(t);
+    const w = await watcher(t, reg.url);
+    const p = child(t, { addr: reg.url, id: 'term-1', ttlMs: 10_000 });
+    await p.waitForState('registered');
+    await waitFor(() => w.has('term-1'), 10_000, 'watcher to see term-1');
+    const termAt = Date.now();
+    await p.kill('SIGTERM');
+    assert.equal(p.child.exitCode, 0);
+    await waitFor(() => !w.has('term-1'), 10_000, 'term-1 to leave');
+    t.diagnostic(`SIGTERM -> watcher dropped it: ${Date.now() - termAt} ms (TTL 10 s not involved)`);
+    assert.equal(p.lines.at(-1)?.state, 'closed');
+  });
+
   it('registry restart (all state lost): the spearlet re-registers by itself and the watcher recovers', async (t) => {
     const first = await startDevRegistry({ port: 0 });
     const port = first.port;
