@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const run = promisify(execFile);
-const bin = fileURLToPath(new URL('../bin/spear-mesh.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 
 describe('spear-mesh command', () => {
   it('--help lists every subcommand', async () => {

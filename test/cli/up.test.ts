@@ -1,0 +1,72 @@
+// `spear-mesh up` (the `npm start` job) end to end, with status and call run against it as a user would.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { runCli, startCli, type LiveCli } from './run-cli.ts';
+
+async function processesMatching(pattern: string): Promise<string[]> {
+  try {
+    const { stdout } = await promisify(execFile)('pgrep', ['-f', pattern]);
+    return stdout.split('\n').filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('spear-mesh up', () => {
+  let up: LiveCli | undefined;
+  after(async () => {
+    if (up !== undefined && up.child.exitCode === null) {
+      up.child.kill('SIGKILL');
+      await up.exited;
+    }
+  });
+
+  it('starts a healthy local mesh, serves status and call, and shuts down cleanly on SIGINT', async () => {
+    up = startCli(['up', '--registry-port', '0', '--interval-ms', '250', '--rate', '40', '--heartbeat-ms', '500']);
+    const consul = (await up.waitForLine(/export CONSUL_HTTP_ADDR=(\S+)/))[1]!;
+    const token = (await up.waitForLine(/export SPEAR_TOKEN=(\S+)/))[1]!;
+    const secretFile = (await up.waitForLine(/secret file (\S+)\)/))[1]!;
+    const healthy = await up.waitForLine(/spearlets=3\/3 passing sessions=(\d+) req\/s=\S+ errors=0 .* sent=([1-9]\d*) failed=0/);
+    assert.ok(Number(healthy[1]) >= 3, 'the demo agent holds a session on every spearlet');
+
+    const status = await runCli(['status', '--json', '--consul', consul]);
+    assert.equal(status.code, 0, status.stderr);
+    const report = JSON.parse(status.stdout) as { consul: string; service: string; spearlets: Record<string, unknown>[] };
+    assert.equal(report.service, 'spearlet');
+    assert.equal(report.spearlets.length, 3);
+    for (const s of report.spearlets) {
+      assert.match(String(s.id), /^spearlet-\d$/);
+      assert.equal(s.health, 'passing');
+      assert.equal(s.ready, true);
+      assert.equal(typeof s.port, 'number');
+      assert.equal(typeof s.sessions, 'number');
+      assert.ok(Array.isArray(s.checks));
+    }
+
+    const one = await runCli(['call', '--method', 'echo', '--data', 'ping', '--json'], { CONSUL_HTTP_ADDR: consul, SPEAR_TOKEN: token });
+    assert.equal(one.code, 0, one.stderr);
+    const answer = JSON.parse(one.stdout) as { ok: boolean; body: string; latencyMs: number };
+    assert.deepEqual([answer.ok, answer.body], [true, 'ping']);
+    assert.equal(typeof answer.latencyMs, 'number');
+
+    const many = await runCli(['call', '--method', 'echo', '--count', '50', '--concurrency', '5', '--idempotent', '--json', '--consul', consul], {
+      SPEAR_TOKEN: token,
+    });
+    assert.equal(many.code, 0, many.stderr);
+    const summary = JSON.parse(many.stdout) as { count: number; succeeded: number; failed: number; latencyMs: Record<string, number> };
+    assert.deepEqual([summary.count, summary.succeeded, summary.failed], [50, 50, 0]);
+    assert.ok(summary.latencyMs.p50! > 0 && summary.latencyMs.p99! >= summary.latencyMs.p50!);
+
+    const bad = await runCli(['call', '--method', 'echo', '--json', '--consul', consul], { SPEAR_TOKEN: `${token}x` });
+    assert.equal(bad.code, 1, 'a tampered token fails the call');
+
+    assert.equal((await processesMatching(secretFile)).length, 3, 'three spearlet processes');
+    up.child.kill('SIGINT');
+    const { code } = await up.exited;
+    assert.equal(code, 0);
+    await up.waitForLine(/^stopped cleanly: demo agent sent \d+ requests, 0 failed$/);
+    assert.deepEqual(await processesMatching(secretFile), [], 'no spearlet process outlives up');
+  });
+});
