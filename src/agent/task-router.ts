@@ -1,0 +1,85 @@
+// Invoking a task from an agent: find the spearlet hosting it through Consul, then send task.invoke to that spearlet.
+import { MeshError } from '../errors.ts';
+import type { ConsulClient, HealthServiceEntry } from '../registry/consul-client.ts';
+import type { MeshClient, MeshRequestOptions } from './mesh-client.ts';
+
+/** The Consul service under which spearlets register the tasks they host (Meta task_id, spearlet_id). */
+export const TASK_SERVICE = 'spear-task';
+export const TASK_INVOKE_METHOD = 'task.invoke';
+
+/**
+ * The tag that singles out one spearlet in MeshClient's picker. MeshClient cannot yet pin a request to a spearlet
+ * id, so spearlets that host tasks carry this tag (SpearletOptions.tags) and invokeTask asks for it.
+ */
+export function spearletIdTag(spearletId: string): string {
+  return `spearlet-id-${spearletId}`;
+}
+
+export interface InvokeTaskOptions {
+  readonly deadlineMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface TaskLocation {
+  readonly taskId: string;
+  readonly spearletId: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+function filterFor(taskId: string): string {
+  // go-bexpr double-quoted string: escape backslashes and quotes.
+  return `Service.Meta.task_id == "${taskId.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function locationOf(taskId: string, entry: HealthServiceEntry): TaskLocation | undefined {
+  const meta = entry.Service.Meta;
+  if (meta.task_id !== taskId || meta.spearlet_id === undefined || meta.spearlet_id === '') return undefined;
+  return {
+    taskId,
+    spearletId: meta.spearlet_id,
+    address: entry.Service.Address !== '' ? entry.Service.Address : entry.Node.Address,
+    port: entry.Service.Port,
+  };
+}
+
+/** Where `taskId` runs, from Consul's passing `spear-task` entries; TASK_NOT_FOUND when no spearlet hosts it. */
+export async function locateTask(consul: ConsulClient, taskId: string, signal?: AbortSignal): Promise<TaskLocation> {
+  if (typeof taskId !== 'string' || taskId === '') throw new TypeError('taskId must be a non-empty string');
+  const { entries } = await consul.healthService(TASK_SERVICE, {
+    passing: true,
+    filter: filterFor(taskId),
+    ...(signal !== undefined ? { signal } : {}),
+  });
+  // The filter already selects the task; checking Meta again guards against a registry that ignores `filter`.
+  for (const entry of entries) {
+    const location = locationOf(taskId, entry);
+    if (location !== undefined) return location;
+  }
+  throw new MeshError('TASK_NOT_FOUND', `no spearlet hosts task ${JSON.stringify(taskId)}`);
+}
+
+/**
+ * Invokes `method` with `params` on task `taskId`, wherever it runs: resolves with the agent's answer. Fails with
+ * TASK_NOT_FOUND when no spearlet hosts the task (or the hosting spearlet no longer has it), TASK_LOST when the
+ * agent's connection dropped during the call, HANDLER_ERROR with the agent's own error, or MeshClient's errors.
+ * The request is not idempotent: it is never retried on another spearlet.
+ */
+export async function invokeTask(
+  mesh: MeshClient,
+  consul: ConsulClient,
+  taskId: string,
+  method: string,
+  params: string,
+  options: InvokeTaskOptions = {},
+): Promise<Buffer> {
+  if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
+  if (typeof params !== 'string') throw new TypeError('params must be a string');
+  const location = await locateTask(consul, taskId, options.signal);
+  const request: MeshRequestOptions = {
+    tags: [spearletIdTag(location.spearletId)],
+    ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  };
+  return mesh.request(TASK_INVOKE_METHOD, JSON.stringify({ taskId, method, params }), request);
+}
