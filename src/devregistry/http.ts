@@ -46,7 +46,11 @@ export interface HttpOptions {
   logger: Logger;
 }
 
-const INVALID_PATH = 'Invalid URL path: not a recognized HTTP API endpoint';
+// Consul's index handler writes these with Fprintln, hence the newline.
+const INVALID_PATH = 'Invalid URL path: not a recognized HTTP API endpoint\n';
+const NOT_V1_PATH = "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n";
+/** unicode.IsPrint is false: controls, format and unassigned code points, and every space but U+0020. */
+const UNPRINTABLE = /(?! )[\p{C}\p{Z}]/u;
 
 /** Go's url.PathUnescape of a request path; undefined on a malformed escape (Go answers 400 Bad Request). */
 function decodePath(raw: string): string | undefined {
@@ -131,7 +135,6 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
   });
 
   const dispatch = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    reply.header('X-Consul-Default-Acl-Policy', policy);
     const url = req.raw.url ?? '/';
     const qpos = url.indexOf('?');
     const rawPath = qpos === -1 ? url : url.slice(0, qpos);
@@ -139,12 +142,18 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
     if (path === undefined) {
       return reply.code(400).header('Connection', 'close').type('text/plain; charset=utf-8').send('400 Bad Request');
     }
+    // Consul wraps its mux in go-cleanhttp's PrintablePathCheckHandler: 400 with no body.
+    if (UNPRINTABLE.test(path)) return reply.code(400).send();
     const found = match(options.endpoints, path);
     if (found === undefined) {
-      const text = path.startsWith('/v1/') ? INVALID_PATH : '404 page not found';
-      return reply.code(404).type('text/plain; charset=utf-8').send(text);
+      // The index handler is not wrapped, so no ACL-policy header here.
+      return reply.code(404).type('text/plain; charset=utf-8').send(path.includes('/v1/') ? INVALID_PATH : NOT_V1_PATH);
     }
     const { ep, rest } = found;
+    reply.header('X-Consul-Default-Acl-Policy', policy);
+    const query = new GoQuery(qpos === -1 ? '' : url.slice(qpos + 1));
+    // Consul's wrapper parses the query first and answers a malformed one with an empty 500.
+    if (!query.valid) return reply.code(500).send();
     const method = req.method;
     if (method === 'OPTIONS') {
       return reply.code(200).header('Allow', ['OPTIONS', ...ep.methods].join(',')).send();
@@ -156,7 +165,6 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
         .type('text/plain; charset=utf-8')
         .send(`method ${method} not allowed`);
     }
-    const query = new GoQuery(qpos === -1 ? '' : url.slice(qpos + 1));
     if (options.aclToken !== undefined && ep.public !== true) {
       const token = requestToken(query, req.headers);
       if (token !== options.aclToken) return reply.code(403).type('text/plain; charset=utf-8').send('ACL not found');

@@ -5,18 +5,29 @@ import { DurationError, parseGoDuration } from './duration.ts';
 /** Multi-valued query parameters, in the order given. Invalid pairs are dropped, as Go's Request.URL.Query() does. */
 export class GoQuery {
   readonly #values = new Map<string, string[]>();
+  /** False when Go's url.ParseQuery would report an error (a bad escape or a ';'); Consul then answers 500. */
+  readonly valid: boolean;
 
   constructor(raw: string) {
+    let valid = true;
     for (const part of raw.split('&')) {
-      if (part === '' || part.includes(';')) continue;
+      if (part === '') continue;
+      if (part.includes(';')) {
+        valid = false;
+        continue;
+      }
       const eq = part.indexOf('=');
       const k = unescapeQuery(eq === -1 ? part : part.slice(0, eq));
       const v = unescapeQuery(eq === -1 ? '' : part.slice(eq + 1));
-      if (k === undefined || v === undefined) continue;
+      if (k === undefined || v === undefined) {
+        valid = false;
+        continue;
+      }
       const list = this.#values.get(k);
       if (list === undefined) this.#values.set(k, [v]);
       else list.push(v);
     }
+    this.valid = valid;
   }
 
   /** True when the key is present, with or without a value (`?passing`, `?recurse=`). */

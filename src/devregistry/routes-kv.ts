@@ -71,7 +71,7 @@ export function kvRoutes(state: RegistryState): Endpoint[] {
             status: 200,
             text: e.Value ?? Buffer.alloc(0),
             contentType: 'text/plain',
-            headers: { ...headers, 'X-Content-Type-Options': 'nosniff' },
+            headers: { ...headers, 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': 'sandbox' },
           };
         }
         return json([kvJson(e)], headers);
@@ -89,7 +89,7 @@ export function kvRoutes(state: RegistryState): Endpoint[] {
     if (size > KV_MAX_VALUE_SIZE) {
       throw new HttpError(
         413,
-        `Request body(${size} bytes) too large, max size: ${KV_MAX_VALUE_SIZE} bytes. See https://developer.hashicorp.com/docs/agent/config/config-files#kv_max_value_size.`,
+        `Request body(${size} bytes) too large, max size: ${KV_MAX_VALUE_SIZE} bytes. See https://www.consul.io/docs/agent/config/config-files#kv_max_value_size.`,
       );
     }
     const value = size === 0 ? null : Buffer.from(ctx.body ?? Buffer.alloc(0));
@@ -102,9 +102,9 @@ export function kvRoutes(state: RegistryState): Endpoint[] {
 
   const del = (ctx: RequestCtx): Reply => {
     const key = ctx.rest;
+    conflicting(ctx, 'recurse', 'cas');
     const recurse = ctx.query.has('recurse');
     if (!recurse && key === '') throw badRequest('Missing key name');
-    conflicting(ctx, 'recurse', 'cas');
     if (ctx.query.has('cas')) return json(kv.deleteCas(key, uintParam(ctx, 'cas')));
     if (recurse) kv.deleteTree(key);
     else kv.delete(key);

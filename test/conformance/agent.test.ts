@@ -282,7 +282,7 @@ describe('routing', () => {
   it('answers an unknown /v1 path with 404', async () => {
     const r = await raw(t, 'GET', '/v1/no/such/endpoint');
     assert.equal(r.status, 404);
-    assert.equal(r.text, 'Invalid URL path: not a recognized HTTP API endpoint');
+    assert.equal(r.text, 'Invalid URL path: not a recognized HTTP API endpoint\n');
   });
 
   it('sends X-Consul-Default-ACL-Policy on every response and JSON as application/json', async () => {

@@ -36,9 +36,27 @@ describe('bad input', () => {
     assert.equal(r.status, 400);
   });
 
-  it('invalid percent-encoding in the query drops just that parameter', async () => {
+  it('invalid percent-encoding in the query is an empty 500 (url.ParseQuery fails in Consul\'s wrapper)', async () => {
     const r = await raw(t, 'GET', '/v1/catalog/services?index=%zz');
-    assert.equal(r.status, 200);
+    assert.equal(r.status, 500);
+    assert.equal(r.text, '');
+  });
+
+  it('a semicolon in the query is an empty 500 too', async () => {
+    const r = await raw(t, 'GET', '/v1/catalog/services?a=1;b=2');
+    assert.equal(r.status, 500);
+  });
+
+  it('an unprintable character in the path is an empty 400', async () => {
+    const r = await raw(t, 'GET', '/v1/kv/bad%00key');
+    assert.equal(r.status, 400);
+    assert.equal(r.text, '');
+  });
+
+  it('a path outside /v1/ is a 404 with a hint', async () => {
+    const r = await raw(t, 'GET', '/v2/kv/x');
+    assert.equal(r.status, 404);
+    assert.equal(r.text, "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n");
   });
 
   it('a truncated JSON body is a decode error', async () => {

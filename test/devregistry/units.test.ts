@@ -58,6 +58,8 @@ describe('query strings', () => {
     assert.equal(q.get('passing'), '');
     assert.deepEqual(q.getAll('tag'), ['a', 'b c']);
     assert.equal(q.has('bad'), false);
+    assert.equal(q.valid, false);
+    assert.equal(new GoQuery('a=1&b').valid, true);
     assert.equal(q.get('x'), 'A');
     assert.equal(new GoQuery('b=2&a=1&a=0').encode(), 'a=1&a=0&b=2');
   });
