@@ -8,6 +8,8 @@ export type FieldType =
   | 'uint'
   | 'bool'
   | 'duration'
+  /** structs.Session's LockDelay: a duration or nanoseconds, and anything below 1000 means seconds. */
+  | 'lockDelay'
   | 'strings'
   | 'stringMap'
   | 'raw'
@@ -46,7 +48,8 @@ function goTypeName(t: FieldType): string {
       case 'int': return 'int';
       case 'uint': return 'uint64';
       case 'bool': return 'bool';
-      case 'duration': return 'time.Duration';
+      case 'duration':
+      case 'lockDelay': return 'time.Duration';
       case 'strings': return '[]string';
       case 'stringMap': return 'map[string]string';
       case 'raw': return 'interface {}';
@@ -86,6 +89,10 @@ function decodeValue(v: unknown, t: FieldType, field: string): unknown {
           if (err instanceof DurationError) throw new DecodeError(err.message);
           throw err;
         }
+      case 'lockDelay': {
+        const ns = decodeValue(v, 'duration', field) as number;
+        return ns < 1000 ? ns * 1e9 : ns;
+      }
       case 'strings':
         if (!Array.isArray(v)) throw typeError(v, field, t);
         return v.map((x: unknown) => {
@@ -176,7 +183,14 @@ export function decodeBody(body: Buffer | undefined, schema: Schema): Decoded {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new DecodeError(syntaxMessage(text, err));
+    // Go's Decoder reads the first value and ignores what follows it.
+    const after = err instanceof Error ? /after JSON at position (\d+)/.exec(err.message) : null;
+    try {
+      if (after?.[1] === undefined) throw err;
+      parsed = JSON.parse(text.slice(0, Number(after[1])));
+    } catch {
+      throw new DecodeError(syntaxMessage(text, err));
+    }
   }
   if (parsed === null) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -83,24 +83,25 @@ export class SessionStore {
       }
     }
     let lockDelay = DEFAULT_LOCK_DELAY_NS;
-    const rawDelay = d.LockDelay;
-    if (typeof rawDelay === 'number') lockDelay = rawDelay < 1000 ? rawDelay * 1e9 : rawDelay;
-    else if (typeof rawDelay === 'string') {
-      try {
-        lockDelay = parseGoDuration(rawDelay);
-      } catch (err) {
-        if (err instanceof DurationError) throw serverError(err.message);
-        throw err;
-      }
-    }
+    if (typeof d.LockDelay === 'number') lockDelay = d.LockDelay;
     if (lockDelay > MAX_LOCK_DELAY_NS) lockDelay = MAX_LOCK_DELAY_NS;
     const node = str(d, 'Node', defaultNode) || defaultNode;
     if (node !== this.#catalog.node.Node) throw serverError('Missing node registration');
-    let nodeChecks = strs(d, 'NodeChecks') ?? null;
-    const legacy = strs(d, 'Checks');
+    // The HTTP layer's defaults and fixupEmptySessionChecks: NodeChecks and the legacy Checks both start as
+    // [serfHealth]; an explicit empty Checks clears NodeChecks.
+    let nodeChecks: string[] | null = strs(d, 'NodeChecks') ?? ['serfHealth'];
+    let legacy: string[] | null = strs(d, 'Checks') ?? ['serfHealth'];
+    if (legacy.length === 0) {
+      nodeChecks = [];
+      legacy = null;
+    } else if (legacy.length === 1 && legacy[0] === 'serfHealth') {
+      legacy = null;
+    } else if (nodeChecks.length === 0) {
+      legacy = null;
+    }
+    for (const cid of legacy ?? []) if (!nodeChecks.includes(cid)) nodeChecks.push(cid);
+    if (nodeChecks.length === 0) nodeChecks = null;
     const serviceChecks = (subs(d, 'ServiceChecks') ?? null)?.map((c) => ({ ID: str(c, 'ID'), Namespace: str(c, 'Namespace') })) ?? null;
-    if (nodeChecks === null && legacy !== undefined) nodeChecks = legacy;
-    if (nodeChecks === null && serviceChecks === null && legacy === undefined) nodeChecks = ['serfHealth'];
     for (const cid of [...(nodeChecks ?? []), ...(serviceChecks ?? []).map((c) => c.ID)]) {
       const check = this.#catalog.check(cid);
       if (check === undefined) throw serverError(`Missing check '${cid}' registration`);

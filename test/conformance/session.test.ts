@@ -142,6 +142,26 @@ describe('sessions', () => {
     }
   });
 
+  it('LockDelay below 1000 means seconds, strings included; a unitless string is a decode error', async () => {
+    const id = await createSession({ LockDelay: '20ns' });
+    const info = (await raw(t, 'GET', `/v1/session/info/${id}`)).json<SessionJson[]>();
+    assert.equal(info[0]?.LockDelay, 20_000_000_000);
+    await raw(t, 'PUT', `/v1/session/destroy/${id}`);
+    const r = await putJson(t, '/v1/session/create', { LockDelay: '20' });
+    assert.equal(r.status, 400);
+    assert.equal(r.text, 'Request decode failed: time: missing unit in duration "20"');
+    const u = await putJson(t, '/v1/session/create', { Bogus: true });
+    assert.equal(u.status, 400);
+    assert.equal(u.text, 'Request decode failed: json: unknown field "Bogus"');
+  });
+
+  it('an explicit empty legacy Checks list creates a session tied to no check', async () => {
+    const id = await createSession({ Checks: [] });
+    const info = (await raw(t, 'GET', `/v1/session/info/${id}`)).json<SessionJson[]>();
+    assert.ok(info[0]?.NodeChecks === null || info[0]?.NodeChecks.length === 0);
+    await raw(t, 'PUT', `/v1/session/destroy/${id}`);
+  });
+
   it('missing IDs are 400', async () => {
     assert.equal((await raw(t, 'PUT', '/v1/session/destroy/')).status, 400);
     assert.equal((await raw(t, 'GET', '/v1/session/info/')).status, 400);
