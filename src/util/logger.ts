@@ -1,5 +1,5 @@
 // pino logger factory: one root per process, child loggers per component, secrets redacted.
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
