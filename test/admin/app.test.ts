@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildAdminApp } from '../../src/admin/app.ts';
+import { MessageKind } from '../../src/wire/index.ts';
 import { RawClient } from '../spearlet/raw-client.ts';
 import { startSpearlet, tcp, token, waitFor } from '../spearlet/fixture.ts';
 
@@ -78,5 +79,38 @@ describe('admin API', () => {
     await s.close();
     await waitFor(() => s.state === 'closed');
     await assert.rejects(fetch(`http://127.0.0.1:${a.port}/health`));
+  });
+
+  it('drill partition: sessions go silent without closing, then recover; only with enableDrills', async (t) => {
+    const plain = await startSpearlet(t);
+    const plainApp = buildAdminApp(plain);
+    t.after(() => plainApp.close());
+    const none = await plainApp.inject({
+      method: 'POST',
+      url: '/v1/faults',
+      payload: { fault: 'partition', durationMs: 10 },
+    });
+    assert.equal(none.statusCode, 404);
+
+    const s = await startSpearlet(t, { heartbeatMs: 50, heartbeatTimeoutMs: 200, enableDrills: true });
+    const app = buildAdminApp(s, { enableDrills: true });
+    t.after(() => app.close());
+    const { client } = await RawClient.open(tcp(s), await token());
+    t.after(() => {
+      client.destroy();
+    });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/faults',
+      payload: { fault: 'partition', durationMs: 600 },
+    });
+    assert.equal(res.statusCode, 202);
+    const started = Date.now();
+    client.request(1n, 'echo', 'during');
+    const m = await client.nextMessage(10_000);
+    // The answer only comes once the partition heals, although the heartbeat timeout is far shorter.
+    assert.equal(m.kind, MessageKind.RESPONSE);
+    assert.ok(Date.now() - started >= 500, `answered after ${Date.now() - started} ms`);
+    assert.equal(s.sessions().length, 1);
   });
 });
