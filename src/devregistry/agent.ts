@@ -322,7 +322,11 @@ export class Agent {
       throw serverError("Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true");
     }
     const cid = str(d, 'CheckID') === '' ? name : str(d, 'CheckID');
-    this.#install(this.#buildCheck(d, cid, svc));
+    // Consul snapshots an existing check and pushes its status and output back through UpdateCheck afterwards.
+    const existing = this.#checks.get(cid)?.rec;
+    const local = this.#buildCheck(d, cid, svc);
+    this.#install(local);
+    if (existing !== undefined) this.#update(local, existing.Status, existing.Output);
   }
 
   /** PUT /v1/agent/check/deregister/:id */
@@ -382,7 +386,8 @@ export class Agent {
     local.intervalMs = Math.max(MIN_CHECK_INTERVAL_MS, intervalNs / 1e6);
     local.timeoutMs = timeoutNs > 0 ? timeoutNs / 1e6 : DEFAULT_CHECK_TIMEOUT_MS;
     const outputMax = num(d, 'OutputMaxSize');
-    local.outputMaxSize = outputMax > 0 ? outputMax : DEFAULT_OUTPUT_MAX_SIZE;
+    // OutputMaxSize can only lower the agent's limit.
+    local.outputMaxSize = outputMax > 0 ? Math.min(outputMax, DEFAULT_OUTPUT_MAX_SIZE) : DEFAULT_OUTPUT_MAX_SIZE;
     if (svc !== undefined && dcsaNs > 0) {
       local.dcsaMs = dcsaNs / 1e6;
       if (local.dcsaMs < CHECK_DEREGISTER_INTERVAL_MIN_MS) {

@@ -1,13 +1,15 @@
 // /v1/agent/*: local services and checks, TTL updates, maintenance, self and members.
 import { createHash } from 'node:crypto';
-import { unknownService, sortKeys } from './agent.ts';
+import { NODE_MAINT_CHECK_ID, unknownService, sortKeys } from './agent.ts';
+import { queryTimeoutMs } from './blocking.ts';
+import { CATALOG_TOPIC } from './catalog.ts';
 import { CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION } from './schemas.ts';
 import { CONSUL_VERSION, decodeRequest, type RegistryState } from './context.ts';
 import { str } from './decode.ts';
 import { applyFilter } from './filter.ts';
 import { badRequest, notFound } from './http-error.ts';
-import { empty, json, type Endpoint, type RequestCtx } from './http.ts';
-import { parseGoBool } from './query.ts';
+import { empty, json, type Endpoint, type Reply, type RequestCtx } from './http.ts';
+import { parseGoBool, parseQueryMeta } from './query.ts';
 import { agentServiceJson, checkJson } from './render.ts';
 import { isHealthStatus, type HealthStatus } from './types.ts';
 
@@ -79,13 +81,61 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
     {
       pattern: '/v1/agent/service/',
       methods: GET,
+      handler: async (ctx) => {
+        // Hash-based blocking (agent.LocalBlockingQuery): with ?hash, wait until the content hash differs.
+        const meta = parseQueryMeta(ctx.query);
+        const wanted = ctx.query.get('hash');
+        const view = (): { body: Record<string, unknown>; hash: string } => {
+          const svc = agent.service(ctx.rest);
+          if (svc === undefined) throw notFound(`unknown service ID: ${ctx.rest}`);
+          const body = agentServiceJson(svc, state.datacenter);
+          return { body, hash: createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16) };
+        };
+        let current = view();
+        if (wanted !== '') {
+          const deadline = state.clock.now() + queryTimeoutMs(meta.waitMs);
+          while (current.hash === wanted && !ctx.signal.aborted && !state.ix.hub.closed) {
+            const left = deadline - state.clock.now();
+            if (left <= 0) break;
+            await state.ix.hub.wait([CATALOG_TOPIC], left, state.clock, ctx.signal);
+            current = view();
+          }
+        }
+        const { Datacenter, ...rest } = current.body;
+        return json({ ...rest, ContentHash: current.hash, Datacenter }, { 'X-Consul-Contenthash': current.hash });
+      },
+    },
+    {
+      pattern: '/v1/agent/health/service/id/',
+      methods: GET,
       handler: (ctx) => {
+        if (ctx.rest === '') throw badRequest('Missing serviceID');
         const svc = agent.service(ctx.rest);
-        if (svc === undefined) throw notFound(`unknown service ID: ${ctx.rest}`);
-        const body = agentServiceJson(svc, state.datacenter);
-        const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
-        const { Datacenter, ...rest } = body;
-        return json({ ...rest, ContentHash: hash, Datacenter }, { 'X-Consul-Contenthash': hash });
+        if (svc === undefined) {
+          const reason = `ServiceId ${ctx.rest} not found`;
+          return healthReply(ctx, 404, reason, { AggregatedStatus: 'critical', Service: null, Checks: null });
+        }
+        const h = serviceHealth(state, svc.ID);
+        return healthReply(ctx, h.code, h.status, { AggregatedStatus: h.status, Service: agentServiceJson(svc, state.datacenter), Checks: h.checks });
+      },
+    },
+    {
+      pattern: '/v1/agent/health/service/name/',
+      methods: GET,
+      handler: (ctx) => {
+        if (ctx.rest === '') throw badRequest('Missing service Name');
+        let code = 404;
+        let status = `ServiceName ${ctx.rest} Not Found`;
+        const result: unknown[] = [];
+        for (const svc of agent.services().filter((s) => s.Service === ctx.rest)) {
+          const h = serviceHealth(state, svc.ID);
+          result.push({ AggregatedStatus: h.status, Service: agentServiceJson(svc, state.datacenter), Checks: h.checks });
+          if (code === 404 || code < h.code) {
+            code = h.code;
+            status = h.status;
+          }
+        }
+        return healthReply(ctx, code, status, result);
       },
     },
     {
@@ -154,6 +204,47 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
     },
     { pattern: '/v1/agent/members', methods: GET, handler: () => json([memberJson(state)]) },
   ];
+}
+
+/** api.HealthChecks.AggregatedStatus and the HTTP code agentHealthService maps it to. */
+function serviceHealth(state: RegistryState, serviceId: string): { code: number; status: string; checks: unknown[] } {
+  const checks = state.agent.checks().filter((c) => c.ServiceID === serviceId || c.ServiceID === '');
+  let maintenance = false;
+  let critical = false;
+  let warning = false;
+  for (const c of checks) {
+    if (c.CheckID === NODE_MAINT_CHECK_ID || c.CheckID.startsWith('_service_maintenance:')) maintenance = true;
+    else if (c.Status === 'critical') critical = true;
+    else if (c.Status === 'warning') warning = true;
+  }
+  const status = maintenance ? 'maintenance' : critical ? 'critical' : warning ? 'warning' : 'passing';
+  const code = status === 'passing' ? 200 : status === 'warning' ? 429 : 503;
+  const rendered = checks.map((c) => ({
+    Node: c.Node,
+    CheckID: c.CheckID,
+    Name: c.Name,
+    Status: c.Status,
+    Notes: c.Notes,
+    Output: c.Output,
+    ServiceID: c.ServiceID,
+    ServiceName: c.ServiceName,
+    ServiceTags: c.ServiceTags,
+    Type: '',
+    ExposedPort: 0,
+    Definition: {},
+    CreateIndex: 0,
+    ModifyIndex: 0,
+  }));
+  return { code, status, checks: rendered };
+}
+
+/** CodeWithPayloadError: the status as X-Consul-Reason, JSON or (format=text / Accept: text/plain) the bare status. */
+function healthReply(ctx: RequestCtx, code: number, reason: string, value: unknown): Reply {
+  const accept = ctx.headers.accept;
+  const format = ctx.query.get('format');
+  const text = (typeof accept === 'string' && accept.startsWith('text/plain')) || (format !== '' ? format === 'text' : false);
+  if (text) return { kind: 'text', status: code, text: reason, contentType: 'text/plain', headers: { 'X-Consul-Reason': reason } };
+  return { kind: 'json', status: code, value, headers: { 'X-Consul-Reason': reason } };
 }
 
 function memberJson(state: RegistryState): Record<string, unknown> {

@@ -252,6 +252,18 @@ describe('checks: register and TTL updates', () => {
     assert.equal(r.text, 'Bad check status');
   });
 
+  it('check/register of an existing check keeps its status and output', async (ctx) => {
+    const name = uniq('keep');
+    ctx.after(() => raw(t, 'PUT', `/v1/agent/check/deregister/${name}`));
+    await putJson(t, '/v1/agent/check/register', { Name: name, TTL: '30s' });
+    await raw(t, 'PUT', `/v1/agent/check/pass/${name}?note=up`);
+    await putJson(t, '/v1/agent/check/register', { Name: name, TTL: '30s', Notes: 'again' });
+    const c = (await agentChecks())[name];
+    assert.equal(c?.Status, 'passing');
+    assert.equal(c.Output, 'up');
+    assert.equal(c.Notes, 'again');
+  });
+
   it('pass on a non-TTL check is a 500 naming the check', async (ctx) => {
     const id = uniq('httpchk');
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
@@ -295,5 +307,53 @@ describe('routing', () => {
   it('agent/service/:id answers 404 for an unknown ID', async () => {
     const r = await raw(t, 'GET', '/v1/agent/service/no-such-service-xyz');
     assert.equal(r.status, 404);
+  });
+});
+
+describe('agent-local health and hash blocking', () => {
+  it('health/service/id answers 200 / 429 / 503 with the aggregated status', async (ctx) => {
+    const id = uniq('ahealth');
+    ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
+    await putJson(t, '/v1/agent/service/register', { Name: id, Check: { CheckID: `${id}:ttl`, TTL: '30s', Status: 'passing' } });
+    let r = await raw(t, 'GET', `/v1/agent/health/service/id/${id}`);
+    assert.equal(r.status, 200);
+    const body = r.json<{ AggregatedStatus: string; Service: { ID: string }; Checks: { CheckID: string }[] }>();
+    assert.equal(body.AggregatedStatus, 'passing');
+    assert.equal(body.Service.ID, id);
+    assert.ok(body.Checks.some((c) => c.CheckID === `${id}:ttl`));
+    await raw(t, 'PUT', `/v1/agent/check/warn/${id}:ttl`);
+    r = await raw(t, 'GET', `/v1/agent/health/service/id/${id}?format=text`);
+    assert.equal(r.status, 429);
+    assert.equal(r.text, 'warning');
+    await raw(t, 'PUT', `/v1/agent/check/fail/${id}:ttl`);
+    r = await raw(t, 'GET', `/v1/agent/health/service/name/${id}`);
+    assert.equal(r.status, 503);
+    assert.equal(r.json<{ AggregatedStatus: string }[]>()[0]?.AggregatedStatus, 'critical');
+    r = await raw(t, 'GET', `/v1/agent/health/service/id/${id}-nope`);
+    assert.equal(r.status, 404);
+    assert.equal(r.json<{ AggregatedStatus: string }>().AggregatedStatus, 'critical');
+    r = await raw(t, 'GET', `/v1/agent/health/service/name/${id}-nope?format=text`);
+    assert.equal(r.status, 404);
+    assert.equal(r.text, `ServiceName ${id}-nope Not Found`);
+  });
+
+  it('agent/service/:id blocks on ?hash until the definition changes', async (ctx) => {
+    const id = uniq('hash');
+    ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
+    await putJson(t, '/v1/agent/service/register', { Name: id, Tags: ['a'] });
+    const first = await raw(t, 'GET', `/v1/agent/service/${id}`);
+    const hash = first.json<{ ContentHash: string }>().ContentHash;
+    assert.equal(first.headers.get('x-consul-contenthash'), hash);
+    let start = Date.now();
+    const same = await raw(t, 'GET', `/v1/agent/service/${id}?hash=${hash}&wait=1500ms`);
+    assert.ok(Date.now() - start >= 1_300);
+    assert.equal(same.json<{ ContentHash: string }>().ContentHash, hash);
+    start = Date.now();
+    const pending = raw(t, 'GET', `/v1/agent/service/${id}?hash=${hash}&wait=60s`);
+    await new Promise((r) => setTimeout(r, 200));
+    await putJson(t, '/v1/agent/service/register', { Name: id, Tags: ['a', 'b'] });
+    const changed = await pending;
+    assert.ok(Date.now() - start < 30_000);
+    assert.notEqual(changed.json<{ ContentHash: string }>().ContentHash, hash);
   });
 });
