@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import type { MeshError } from '../../src/errors.ts';
-import { encodeLegacyPreface } from '../../src/wire/index.ts';
+import { decodeLegacyMessage, encodeLegacyPreface } from '../../src/wire/index.ts';
 import {
   LEGACY_AGENT,
   PYTHON,
@@ -12,6 +12,7 @@ import {
   inState,
   printed,
   startTaskSpearlet,
+  waitFor,
   waitForTask,
 } from './harness.ts';
 
@@ -136,5 +137,31 @@ describe('legacy agents under the task runtime', () => {
     await once(again, 'close');
     await waitForTask(runtime, 'tree-2', inState('running'));
     assert.ok(lines.some((l) => l.code === 'LEGACY_ENVELOPE_INVALID'));
+  });
+
+  it('stop sends Terminate on the legacy connection, then takes down the whole process tree of an agent that stays', async (t) => {
+    const { logger, nextLine } = capturingLogger();
+    const { runtime, port } = await startTaskSpearlet(t, { logger });
+    const started = await runtime.start({ command: process.execPath, args: [TREE_AGENT], id: 'tree-3' });
+    const line = await nextLine((r) => r.taskId === 'tree-3' && typeof r.msg === 'string' && r.msg.startsWith('{'));
+    const printedEnv = JSON.parse(String(line.msg)) as { env: { SECRET: string }; grandchild: number };
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
+    t.after(() => socket.destroy());
+    await once(socket, 'connect');
+    socket.write(encodeLegacyPreface(BigInt(printedEnv.env.SECRET)));
+    await waitForTask(runtime, 'tree-3', inState('connected'));
+
+    const received: Buffer[] = [];
+    socket.on('data', (c: Buffer) => received.push(c));
+    const stopping = runtime.stop('tree-3', 600);
+    const stopped = await stopping;
+    // The Terminate signal reached the "agent" (a TransportSignal envelope), which ignored it.
+    const terminate = decodeLegacyMessage(Buffer.concat(received).subarray(8));
+    assert.deepEqual([terminate.type, terminate.type === 'signal' ? terminate.method : -1], ['signal', 1]);
+    assert.equal(stopped.state, 'exited');
+    assert.ok(stopped.signal === 'SIGTERM' || stopped.signal === 'SIGKILL', String(stopped.signal));
+    assert.equal(alive(started.pid!), false);
+    await waitFor(() => !alive(printedEnv.grandchild), 10_000, 'the grandchild to be gone');
   });
 });

@@ -145,4 +145,24 @@ describe('tasks through Consul', () => {
     const after = await consul.healthService(TASK_SERVICE_NAME, {});
     assert.equal(after.entries.length, 0, 'the stopped task left Consul');
   });
+
+  it('registers a connected task again when Consul forgot it', async (t) => {
+    const registry = await startTestRegistry();
+    t.after(() => registry.close());
+    const { runtime, attached } = await startTaskSpearlet(t, { id: 'sc', registry: registry.url });
+    await runtime.start({ ...MESH_AGENT_SPEC, id: 'forgotten' });
+    await waitForTask(runtime, 'forgotten', inState('connected'));
+    const consul = createConsulClient({ addr: registry.url }, {});
+    t.after(() => {
+      consul.close();
+    });
+    const passing = async (): Promise<number> =>
+      (await consul.healthService(TASK_SERVICE_NAME, { passing: true })).entries.length;
+    await waitFor(async () => (await passing()) === 1, 30_000, 'the task in Consul');
+    await consul.deregisterService(taskServiceId('forgotten'));
+    assert.equal(await passing(), 0);
+    // The next TTL pass gets a 404 and registers the task again.
+    await waitFor(async () => (await passing()) === 1, 30_000, 'the task back in Consul');
+    assert.equal(attached.registration?.isRegistered('forgotten'), true);
+  });
 });

@@ -8,7 +8,7 @@ import type { MeshSession } from '../session.ts';
 import { LegacySession } from './legacy-session.ts';
 import { MeshTaskChannel, TASK_ATTACH_METHOD, taskIdFromSubject } from './mesh-task-channel.ts';
 import { TaskRegistration } from './task-registration.ts';
-import { TaskNotFoundError, TaskState, type TaskRuntime } from './task-runtime.ts';
+import { TaskState, type TaskRuntime } from './task-runtime.ts';
 
 export const TASK_INVOKE_METHOD = 'task.invoke';
 export const TASK_LIST_METHOD = 'task.list';
@@ -101,6 +101,11 @@ export function attachTaskRuntime(
       log.warn({ remote, taskId, code: 'DUPLICATE_SECRET' }, 'task already has a connection: refusing another');
       return false;
     }
+    const state = runtime.get(taskId)?.state;
+    if (state !== TaskState.RUNNING) {
+      log.warn({ remote, taskId, state }, 'legacy connection for a task that is not running: refusing');
+      return false;
+    }
     const session = new LegacySession({
       taskId,
       socket,
@@ -122,10 +127,6 @@ export function attachTaskRuntime(
         'FORBIDDEN_METHOD',
         `${TASK_ATTACH_METHOD} is for agents holding a task token (sub task:<id>)`,
       );
-    }
-    const info = runtime.get(taskId);
-    if (info === undefined || info.state === TaskState.EXITED || info.state === TaskState.STOPPING) {
-      throw new TaskNotFoundError(taskId);
     }
     const session = req.session;
     const detach = runtime.attach(taskId, new MeshTaskChannel(taskId, session));

@@ -214,7 +214,10 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
   /** Binds an agent connection to its task. Returns a function to call when the connection ends. */
   attach(taskId: string, channel: TaskChannel): () => void {
     const task = this.#tasks.get(taskId);
-    if (task === undefined) throw new TaskNotFoundError(taskId);
+    // A task on its way out (or between restarts) takes no new connection: its process is not the one to talk to.
+    if (task === undefined || (task.state !== TaskState.RUNNING && task.state !== TaskState.CONNECTED)) {
+      throw new TaskNotFoundError(taskId);
+    }
     if (task.channel !== undefined) throw new MeshError('DUPLICATE_SECRET', `task ${taskId} is already connected`);
     task.channel = channel;
     this.#setState(task, TaskState.CONNECTED);
