@@ -7,7 +7,7 @@ import { createLogger } from '../../src/util/logger.ts';
 import { TaskRuntime, type TaskInfo } from '../../src/spearlet/runtime/task-runtime.ts';
 import { generateSecret, secretsEqual } from '../../src/spearlet/runtime/secret.ts';
 
-const agent = fileURLToPath(new URL('../fixtures/tree-agent.mjs', import.meta.url));
+const agent = fileURLToPath(new URL('../fixtures/tree-agent.ts', import.meta.url));
 const MESH_MAGIC_U64 = Buffer.from('SPEARMS1', 'latin1').readBigUInt64LE(0);
 
 /** A logger whose lines land in an array, with an event per line so tests wait on output, not time. */
@@ -81,7 +81,7 @@ describe('TaskRuntime', () => {
       logger,
     });
     t.after(() => runtime.close());
-    const info = await runtime.start({ command: process.execPath, args: [agent], id: 'task-a' });
+    const info = await runtime.start({ command: process.execPath, args: ['--import', 'tsx', agent], id: 'task-a' });
     assert.equal(info.state, 'running');
     assert.equal(typeof info.pid, 'number');
     const line = await nextLine((r) => r.taskId === 'task-a' && typeof r.msg === 'string' && r.msg.startsWith('{'));
@@ -102,14 +102,15 @@ describe('TaskRuntime', () => {
   });
 
   it('kills a task that ignores SIGTERM after the grace period', async (t) => {
-    const runtime = new TaskRuntime({ spearletId: 's1', serviceAddr: () => '127.0.0.1:1' });
+    const { logger, nextLine } = capturingLogger();
+    const runtime = new TaskRuntime({ spearletId: 's1', serviceAddr: () => '127.0.0.1:1', logger });
     t.after(() => runtime.close());
-    await runtime.start({ command: process.execPath, args: [agent, 'ignore-term'], id: 'stubborn' });
-    // Give the agent a moment to install its SIGTERM handler: wait for it to be scheduled by Node.
-    await new Promise((r) => setImmediate(r));
-    const stopped = await runtime.stop('stubborn', 300);
+    await runtime.start({ command: process.execPath, args: ['--import', 'tsx', agent, 'ignore-term'], id: 'stubborn' });
+    // The agent announces itself only after installing its SIGTERM handler.
+    await nextLine((r) => r.taskId === 'stubborn' && typeof r.msg === 'string' && r.msg.startsWith('{'));
+    const stopped = await runtime.stop('stubborn', 600);
     assert.equal(stopped.state, 'exited');
-    assert.ok(stopped.signal === 'SIGKILL' || stopped.signal === 'SIGTERM', String(stopped.signal));
+    assert.equal(stopped.signal, 'SIGKILL');
   });
 
   it('restarts a failing task with a new secret, up to maxRestarts', async (t) => {
@@ -122,7 +123,13 @@ describe('TaskRuntime', () => {
     const states: string[] = [];
     runtime.on('state', (i: TaskInfo) => states.push(i.state));
     const exited = once(runtime, 'exit') as Promise<[TaskInfo]>;
-    await runtime.start({ command: process.execPath, args: [agent, 'fail'], id: 'flaky', restart: 'on-failure', maxRestarts: 2 });
+    await runtime.start({
+      command: process.execPath,
+      args: ['--import', 'tsx', agent, 'fail'],
+      id: 'flaky',
+      restart: 'on-failure',
+      maxRestarts: 2,
+    });
     const [final] = await exited;
     assert.equal(final.restarts, 2);
     assert.equal(final.exitCode, 3);
@@ -134,7 +141,7 @@ describe('TaskRuntime', () => {
     const runtime = new TaskRuntime({ spearletId: 's1', serviceAddr: () => '127.0.0.1:1' });
     t.after(() => runtime.close());
     const exited = once(runtime, 'exit') as Promise<[TaskInfo]>;
-    await runtime.start({ command: process.execPath, args: [agent, 'fail'], id: 'once' });
+    await runtime.start({ command: process.execPath, args: ['--import', 'tsx', agent, 'fail'], id: 'once' });
     const [final] = await exited;
     assert.equal(final.restarts, 0);
     await assert.rejects(runtime.start({ command: '/nonexistent/agent' }), { code: 'TASK_START_FAILED' });

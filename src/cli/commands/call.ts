@@ -1,5 +1,4 @@
 // `spear-mesh call`: discovers spearlets through Consul and sends requests through MeshClient.
-import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { MeshClient } from '../../agent/mesh-client.ts';
 import { mintToken } from '../../auth/mint.ts';
@@ -8,7 +7,7 @@ import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { ConfigError, MeshError } from '../../errors.ts';
 import { percentile } from '../../util/latency-window.ts';
 import { createLogger } from '../../util/logger.ts';
-import { intOption } from '../options.ts';
+import { intOption, parseCommandArgs } from '../options.ts';
 
 const HELP = `Usage: spear-mesh call --method M [options]
 
@@ -39,9 +38,9 @@ Exit status: 0 when every request succeeded, 1 when any failed, 2 on bad options
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
+  const values = parseCommandArgs(
+    argv,
+    {
       method: { type: 'string' },
       data: { type: 'string', default: '' },
       count: { type: 'string', default: '1' },
@@ -56,15 +55,10 @@ export async function run(argv: readonly string[]): Promise<number> {
       issuer: { type: 'string', default: 'spear-local' },
       audience: { type: 'string', default: 'spear-mesh' },
       json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+    HELP,
+  );
+  if (values === null) return 0;
   if (values.method === undefined || values.method === '') throw new ConfigError('--method', 'is required');
   const count = intOption('--count', values.count, 1, 100_000_000);
   const concurrency = intOption('--concurrency', values.concurrency, 1, 10_000);
@@ -75,7 +69,13 @@ export async function run(argv: readonly string[]): Promise<number> {
   let token = values.token ?? process.env.SPEAR_TOKEN;
   if (values['token-secret-file'] !== undefined) {
     const secret = (await readFile(values['token-secret-file'])).subarray();
-    token = await mintToken({ secret, sub: 'spear-mesh-call', iss: values.issuer, aud: values.audience, expiresInSec: 3600 });
+    token = await mintToken({
+      secret,
+      sub: 'spear-mesh-call',
+      iss: values.issuer,
+      aud: values.audience,
+      expiresInSec: 3600,
+    });
   }
   if (token === undefined || token === '') {
     throw new ConfigError('--token', 'a token is required: --token, SPEAR_TOKEN or --token-secret-file');
@@ -101,7 +101,13 @@ export async function run(argv: readonly string[]): Promise<number> {
 
 type RequestOptions = { idempotent: boolean; deadlineMs: number };
 
-async function single(client: MeshClient, method: string, body: Buffer, options: RequestOptions, json: boolean): Promise<number> {
+async function single(
+  client: MeshClient,
+  method: string,
+  body: Buffer,
+  options: RequestOptions,
+  json: boolean,
+): Promise<number> {
   const started = performance.now();
   try {
     const response = await client.request(method, body, options);
@@ -131,7 +137,11 @@ async function many(
   const errors: Record<string, number> = {};
   let next = 0;
   let done = 0;
-  const progress = process.stderr.isTTY ? setInterval(() => { drawProgress(done, count); }, 200) : undefined;
+  const progress = process.stderr.isTTY
+    ? setInterval(() => {
+        drawProgress(done, count);
+      }, 200)
+    : undefined;
   const started = performance.now();
   const worker = async (): Promise<void> => {
     while (next < count) {

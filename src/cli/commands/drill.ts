@@ -1,5 +1,4 @@
 // `spear-mesh drill`: steady load, one fault in one spearlet, and a report (design.md §5).
-import { parseArgs } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import { MeshClient } from '../../agent/mesh-client.ts';
 import { ConfigError } from '../../errors.ts';
@@ -8,7 +7,7 @@ import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { createLogger } from '../../util/logger.ts';
 import { LocalMesh } from '../local-mesh.ts';
 import { collectStatus } from '../mesh-status.ts';
-import { durationOption, intOption } from '../options.ts';
+import { durationOption, intOption, parseCommandArgs } from '../options.ts';
 import { AdminInjector, LocalInjector } from '../../drill/injectors.ts';
 import { FAULTS, formatReport, type Fault } from '../../drill/report.ts';
 import { runDrill, type FaultInjector } from '../../drill/run-drill.ts';
@@ -57,9 +56,9 @@ Exit status: 0 when the drill passed (nothing lost or duplicated; for drain also
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
+  const values = parseCommandArgs(
+    argv,
+    {
       fault: { type: 'string' },
       target: { type: 'string' },
       rate: { type: 'string', default: '200' },
@@ -73,15 +72,10 @@ export async function run(argv: readonly string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
       chart: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+    HELP,
+  );
+  if (values === null) return 0;
   const fault = values.fault;
   if (fault === undefined || !(FAULTS as readonly string[]).includes(fault)) {
     throw new ConfigError('--fault', `must be one of ${FAULTS.join(', ')}`);
@@ -94,7 +88,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   const logger = createLogger({ name: 'spear-mesh-drill', level: process.env.SPEAR_LOG_LEVEL ?? 'error' });
   const progress = (p: { elapsedMs: number; sent: number; failed: number; phase: string }): void => {
     if (process.stderr.isTTY) {
-      process.stderr.write(`\r${(p.elapsedMs / 1000).toFixed(1)}s / ${(durationMs / 1000).toFixed(1)}s  ${p.phase.padEnd(6)}  sent ${p.sent}  failed ${p.failed}   `);
+      process.stderr.write(
+        `\r${(p.elapsedMs / 1000).toFixed(1)}s / ${(durationMs / 1000).toFixed(1)}s  ${p.phase.padEnd(6)}  sent ${p.sent}  failed ${p.failed}   `,
+      );
     }
   };
 
@@ -110,10 +106,15 @@ export async function run(argv: readonly string[]): Promise<number> {
       if (!values.json) process.stderr.write(`starting a local mesh of ${count} spearlets...\n`);
       mesh = await LocalMesh.start({ spearlets: count, heartbeatMs, spearletArgs: ['--enable-drills'], logger });
       target = values.target ?? mesh.spearlets.map((s) => s.id).sort()[0] ?? '';
-      if (mesh.find(target) === undefined) throw new ConfigError('--target', `no spearlet ${JSON.stringify(target)} in the local mesh`);
+      if (mesh.find(target) === undefined)
+        throw new ConfigError('--target', `no spearlet ${JSON.stringify(target)} in the local mesh`);
       injector = new LocalInjector(mesh, faultForMs);
       expected = count;
-      client = await MeshClient.connect({ consul: { addr: mesh.consulAddr }, token: await mesh.mintToken('drill'), logger });
+      client = await MeshClient.connect({
+        consul: { addr: mesh.consulAddr },
+        token: await mesh.mintToken('drill'),
+        logger,
+      });
     } else {
       const consulOptions = resolveConsulOptions({ addr: values.consul });
       const consul = createConsulClient(consulOptions);
@@ -122,7 +123,8 @@ export async function run(argv: readonly string[]): Promise<number> {
       });
       target = values.target ?? spearlets[0]?.id ?? '';
       const chosen = spearlets.find((s) => s.id === target);
-      if (chosen === undefined) throw new ConfigError('--target', `no spearlet ${JSON.stringify(target)} registered in Consul`);
+      if (chosen === undefined)
+        throw new ConfigError('--target', `no spearlet ${JSON.stringify(target)} registered in Consul`);
       expected = spearlets.filter((s) => s.health === 'passing').length;
       const admins = new Map(spearlets.map((s) => [s.id, s.admin]));
       injector = new AdminInjector((id) => {
@@ -150,7 +152,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify(report) + '\n');
     else process.stdout.write(formatReport(report));
     if (values.report !== undefined) await writeFile(values.report, JSON.stringify(report, null, 2) + '\n');
-    const chart = values.chart ?? (values.report !== undefined ? values.report.replace(/(\.json)?$/, '.svg') : undefined);
+    const chart =
+      values.chart ?? (values.report !== undefined ? values.report.replace(/(\.json)?$/, '.svg') : undefined);
     if (chart !== undefined) await writeFile(chart, renderDrillSvg(report));
     return report.passed ? 0 : 1;
   } finally {

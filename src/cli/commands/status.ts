@@ -1,8 +1,8 @@
 // `spear-mesh status`: the spearlets Consul knows, with health from Consul and sessions and load from each admin API.
-import { parseArgs } from 'node:util';
 import { createConsulClient } from '../../registry/consul-client.ts';
 import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { collectStatus, formatStatusTable } from '../mesh-status.ts';
+import { parseCommandArgs } from '../options.ts';
 
 const HELP = `Usage: spear-mesh status [options]
 
@@ -23,27 +23,24 @@ Exit status: 0 on success, 1 when Consul cannot be reached, 2 on bad options.
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
+  const values = parseCommandArgs(
+    argv,
+    {
       consul: { type: 'string' },
       service: { type: 'string', default: 'spearlet' },
       json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+    HELP,
+  );
+  if (values === null) return 0;
   const options = resolveConsulOptions(values.consul !== undefined ? { addr: values.consul } : {});
   const consul = createConsulClient(options);
   try {
     const spearlets = await collectStatus(consul, values.service);
     if (values.json) {
-      process.stdout.write(JSON.stringify({ consul: options.addr, service: values.service, spearlets }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify({ consul: options.addr, service: values.service, spearlets }, null, 2) + '\n',
+      );
     } else if (spearlets.length === 0) {
       process.stdout.write(`no ${values.service} instances registered in Consul at ${options.addr}\n`);
     } else {

@@ -1,5 +1,4 @@
 // `spear-mesh up` (`npm start`): a local mesh — the dev registry, spearlet processes and a demo agent — with a live view.
-import { parseArgs } from 'node:util';
 import { LocalMesh, LOCAL_AUDIENCE, LOCAL_ISSUER } from '../local-mesh.ts';
 import { LiveView } from '../live-view.ts';
 import { collectStatus } from '../mesh-status.ts';
@@ -9,7 +8,7 @@ import { POLICY_NAMES, type PolicyName } from '../../balancer/policies.ts';
 import { SteadyLoad } from '../../drill/steady-load.ts';
 import { LatencyWindow } from '../../util/latency-window.ts';
 import { createLogger } from '../../util/logger.ts';
-import { intOption } from '../options.ts';
+import { intOption, parseCommandArgs } from '../options.ts';
 
 const HELP = `Usage: spear-mesh up [options]
 
@@ -31,9 +30,9 @@ Options:
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
+  const values = parseCommandArgs(
+    argv,
+    {
       spearlets: { type: 'string', default: '3' },
       'registry-port': { type: 'string', default: '8500' },
       'base-port': { type: 'string', default: '0' },
@@ -42,15 +41,10 @@ export async function run(argv: readonly string[]): Promise<number> {
       'heartbeat-ms': { type: 'string', default: '1000' },
       'interval-ms': { type: 'string', default: '1000' },
       duration: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+    HELP,
+  );
+  if (values === null) return 0;
   const count = intOption('--spearlets', values.spearlets, 1, 64);
   const registryPort = intOption('--registry-port', values['registry-port'], 0, 65535);
   const basePort = intOption('--base-port', values['base-port'], 0, 65535);
@@ -139,7 +133,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.once('SIGTERM', () => {
       resolve('SIGTERM');
     });
-    if (durationSec !== undefined) setTimeout(() => { resolve('duration'); }, durationSec * 1000).unref();
+    if (durationSec !== undefined)
+      setTimeout(() => {
+        resolve('duration');
+      }, durationSec * 1000).unref();
   });
   const reason = await stopped;
   process.once('SIGINT', () => process.exit(130));
