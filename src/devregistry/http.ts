@@ -47,6 +47,7 @@ export interface HttpOptions {
 }
 
 // Consul's index handler writes these with Fprintln, hence the newline.
+const CLIENT_GONE = Object.freeze({ reason: 'client went away' });
 const INVALID_PATH = 'Invalid URL path: not a recognized HTTP API endpoint\n';
 const NOT_V1_PATH = "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n";
 /** unicode.IsPrint is false: controls, format and unassigned code points, and every space but U+0020. */
@@ -169,9 +170,13 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
       const token = requestToken(query, req.headers);
       if (token !== options.aclToken) return reply.code(403).type('text/plain; charset=utf-8').send('ACL not found');
     }
-    // Close releases blocked readers through the watch hub; this signal only follows the client.
+    // Close releases blocked readers through the watch hub; this signal only follows the client. 'close' also
+    // fires after every complete response: abort only when the client left first, with a preallocated reason
+    // (a default AbortError costs a stack trace per request).
     const ac = new AbortController();
-    reply.raw.once('close', () => { ac.abort(); });
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) ac.abort(CLIENT_GONE);
+    });
     let result: Reply;
     try {
       const body = Buffer.isBuffer(req.body) ? req.body : undefined;
