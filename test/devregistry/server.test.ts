@@ -186,6 +186,15 @@ describe('spear-mesh registry (CLI)', () => {
     });
   });
 
+  it('exits 1 with a message when the port is taken', async () => {
+    await using reg = await startTestRegistry();
+    await assert.rejects(run(process.execPath, [BIN, 'registry', '--listen', `127.0.0.1:${reg.port}`]), (err: { code?: number; stderr?: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr ?? '', /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+      return true;
+    });
+  });
+
   it('rejects a malformed --listen and prints help with --help', async () => {
     await assert.rejects(run(process.execPath, [BIN, 'registry', '--listen', 'nope']), { code: 2 });
     const { stdout } = await run(process.execPath, [BIN, 'registry', '--help']);

@@ -56,14 +56,22 @@ export async function run(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ name: 'spear-mesh' });
-  const registry = await startDevRegistry({
-    host: listen.host,
-    port: listen.port,
-    node: values.node,
-    datacenter: values.datacenter,
-    aclToken: values['acl-token'],
-    logger,
-  });
+  let registry;
+  try {
+    registry = await startDevRegistry({
+      host: listen.host,
+      port: listen.port,
+      node: values.node,
+      datacenter: values.datacenter,
+      aclToken: values['acl-token'],
+      logger,
+    });
+  } catch (err) {
+    // Typically EADDRINUSE or EACCES from listen().
+    process.stderr.write(`spear-mesh registry: cannot listen on ${listen.host}:${listen.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    logger.flush();
+    return 1;
+  }
   // Handlers go in before the URL is printed: a launcher may signal as soon as it reads the line.
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
