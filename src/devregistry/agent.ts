@@ -353,16 +353,6 @@ export class Agent {
     const timeoutNs = num(d, 'Timeout');
     const dcsaNs = num(d, 'DeregisterCriticalServiceAfter');
     const status = str(d, 'Status');
-    const definition: Record<string, unknown> = {};
-    for (const k of ['HTTP', 'Method', 'Body', 'TCP', 'UDP', 'GRPC', 'H2PING', 'OSService', 'AliasNode', 'AliasService']) {
-      if (str(d, k) !== '') definition[k] = str(d, k);
-    }
-    if (d.Header !== undefined) definition.Header = d.Header;
-    if (bool(d, 'TLSSkipVerify')) definition.TLSSkipVerify = true;
-    if (intervalNs > 0) definition.Interval = formatGoDuration(intervalNs);
-    if (timeoutNs > 0) definition.Timeout = formatGoDuration(timeoutNs);
-    if (ttlNs > 0) definition.TTL = formatGoDuration(ttlNs);
-    if (dcsaNs > 0) definition.DeregisterCriticalServiceAfter = formatGoDuration(dcsaNs);
     const local = this.#local(
       {
         Node: this.#node,
@@ -378,7 +368,8 @@ export class Agent {
         Interval: intervalNs > 0 ? formatGoDuration(intervalNs) : '',
         Timeout: timeoutNs > 0 ? formatGoDuration(timeoutNs) : '',
         ExposedPort: 0,
-        Definition: definition,
+        // Agent-registered checks reach the catalog without a Definition (only catalog/register and txn set one).
+        Definition: {},
       },
       kind,
     );
