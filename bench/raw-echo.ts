@@ -3,8 +3,8 @@ import * as net from 'node:net';
 import { FrameDecoder, encodeFrame } from '../src/wire/frame.ts';
 import { MessageKind, decodeMessage, encodeControl, encodeJson, encodeResponse } from '../src/wire/message.ts';
 
-/** Echoes every frame back as one write; returns the listening server. */
-export async function startRawEchoServer(): Promise<net.Server> {
+/** Echoes every frame back as one write; returns the listening server (TCP on 127.0.0.1, or the Unix `socketPath`). */
+export async function startRawEchoServer(socketPath?: string): Promise<net.Server> {
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
     const decoder = new FrameDecoder({
@@ -20,7 +20,10 @@ export async function startRawEchoServer(): Promise<net.Server> {
     });
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => {
+    if (socketPath === undefined) server.listen(0, '127.0.0.1', resolve);
+    else server.listen(socketPath, resolve);
+  });
   return server;
 }
 
@@ -48,13 +51,14 @@ export class RawEchoClient {
     });
   }
 
-  static async connect(port: number): Promise<RawEchoClient> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /** A TCP port on 127.0.0.1, or a Unix socket path. */
+  static async connect(target: number | string): Promise<RawEchoClient> {
+    const socket = typeof target === 'number' ? net.connect({ host: '127.0.0.1', port: target }) : net.connect({ path: target });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    socket.setNoDelay(true);
+    if (typeof target === 'number') socket.setNoDelay(true);
     return new RawEchoClient(socket);
   }
 

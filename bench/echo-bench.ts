@@ -1,0 +1,246 @@
+// Echo workloads measured side by side in one run: MeshClient + spearlet against a raw framed echo (TCP and Unix
+// socket, 1/16/128 in flight, 64 B and 4 KiB), and against grpc-js and Moleculer on the same payloads.
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { median, quantile, ratio, round, serialLatencies, throughput } from './lib/measure.ts';
+import {
+  connectEchoClient,
+  startEchoServer,
+  startEchoServerProcess,
+  type EchoClient,
+  type EchoKind,
+  type EchoServer,
+  type EchoServerConfig,
+  type EchoTransport,
+} from './echo/servers.ts';
+
+export interface EchoBenchOptions {
+  readonly payloads?: readonly number[];
+  readonly inFlight?: readonly number[];
+  readonly transports?: readonly EchoTransport[];
+  /** Length of one throughput measurement. */
+  readonly durationMs?: number;
+  /** Warm-up before each throughput measurement (same in-flight count). */
+  readonly warmupMs?: number;
+  /** Sequential requests per latency measurement. */
+  readonly serialRequests?: number;
+  /** Each round measures every side once, alternating which goes first; figures are medians over rounds. */
+  readonly rounds?: number;
+  /** Servers in child processes (default false: servers and clients share this process). */
+  readonly separateProcesses?: boolean;
+}
+
+export interface ThroughputRow {
+  readonly transport: EchoTransport;
+  readonly payloadBytes: number;
+  readonly inFlight: number;
+  /** Requests per second per side (median over rounds). */
+  readonly opsPerSec: Readonly<Record<string, number>>;
+}
+
+export interface LatencyRow {
+  readonly transport: EchoTransport;
+  readonly payloadBytes: number;
+  /** Serial (1 in flight) latency percentiles per side in microseconds (median over rounds). */
+  readonly p50Us: Readonly<Record<string, number>>;
+  readonly p99Us: Readonly<Record<string, number>>;
+}
+
+export interface MeshVsRawResult {
+  readonly arrangement: 'in-process' | 'child-process';
+  readonly rounds: number;
+  readonly throughput: readonly (ThroughputRow & { readonly ratio: number })[];
+  readonly latency: readonly (LatencyRow & { readonly p50Ratio: number })[];
+}
+
+export interface PeerResult {
+  readonly arrangement: 'in-process' | 'child-process';
+  readonly rounds: number;
+  readonly inFlight: number;
+  readonly throughput: readonly (ThroughputRow & { readonly bestPeer: string; readonly meshVsBestPeer: number })[];
+  readonly latency: readonly LatencyRow[];
+}
+
+interface ResolvedOptions {
+  readonly payloads: readonly number[];
+  readonly inFlight: readonly number[];
+  readonly transports: readonly EchoTransport[];
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly serialRequests: number;
+  readonly rounds: number;
+  readonly separateProcesses: boolean;
+}
+
+function resolve(o: EchoBenchOptions): ResolvedOptions {
+  return {
+    payloads: o.payloads ?? [64, 4096],
+    inFlight: o.inFlight ?? [1, 16, 128],
+    transports: o.transports ?? ['tcp', 'unix'],
+    durationMs: o.durationMs ?? 1000,
+    warmupMs: o.warmupMs ?? 250,
+    serialRequests: o.serialRequests ?? 2000,
+    rounds: o.rounds ?? 3,
+    separateProcesses: o.separateProcesses ?? false,
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const a = s.address();
+  await new Promise((r) => s.close(r));
+  if (a === null || typeof a === 'string') throw new Error('no port');
+  return a.port;
+}
+
+interface Side {
+  readonly name: string;
+  readonly server: EchoServer;
+  readonly client: EchoClient;
+}
+
+async function openSides(kinds: readonly EchoKind[], transport: EchoTransport, dir: string, o: ResolvedOptions): Promise<Side[]> {
+  const secret = randomBytes(32).toString('hex');
+  const sides: Side[] = [];
+  try {
+    for (const kind of kinds) {
+      const cfg: EchoServerConfig = {
+        kind,
+        transport,
+        secret,
+        ...(transport === 'unix' ? { socketPath: join(dir, `${kind}.sock`) } : {}),
+        ...(kind === 'moleculer' ? { moleculerPorts: { server: await freePort(), client: await freePort() } } : {}),
+      };
+      const server = o.separateProcesses ? await startEchoServerProcess(cfg) : await startEchoServer(cfg);
+      try {
+        sides.push({ name: kind, server, client: await connectEchoClient(server.endpoint, secret) });
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
+    }
+    return sides;
+  } catch (err) {
+    await closeSides(sides);
+    throw err;
+  }
+}
+
+async function closeSides(sides: readonly Side[]): Promise<void> {
+  for (const s of sides) {
+    await s.client.close().catch(() => undefined);
+    await s.server.close().catch(() => undefined);
+  }
+}
+
+/** Rotates the order of sides each round so no side always runs first (or right after a heavy one). */
+function rotated<T>(list: readonly T[], by: number): T[] {
+  const k = by % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+async function measureSides(
+  sides: readonly Side[],
+  transport: EchoTransport,
+  inFlights: readonly number[],
+  o: ResolvedOptions,
+): Promise<{ throughput: ThroughputRow[]; latency: LatencyRow[] }> {
+  const tput = new Map<string, number[]>();
+  const p50 = new Map<string, number[]>();
+  const p99 = new Map<string, number[]>();
+  const push = (m: Map<string, number[]>, key: string, v: number): void => {
+    const list = m.get(key) ?? [];
+    list.push(v);
+    m.set(key, list);
+  };
+  const payloads = new Map(o.payloads.map((n) => [n, randomBytes(n)]));
+  for (let r = 0; r < o.rounds; r++) {
+    for (const [size, payload] of payloads) {
+      for (const inFlight of inFlights) {
+        for (const side of rotated(sides, r)) {
+          const send = (): Promise<unknown> => side.client.request(payload);
+          await throughput(send, inFlight, o.warmupMs);
+          push(tput, `${side.name}|${size}|${inFlight}`, await throughput(send, inFlight, o.durationMs));
+        }
+      }
+      for (const side of rotated(sides, r)) {
+        const send = (): Promise<unknown> => side.client.request(payload);
+        await serialLatencies(send, Math.ceil(o.serialRequests / 5));
+        const lat = await serialLatencies(send, o.serialRequests);
+        push(p50, `${side.name}|${size}`, quantile(lat, 0.5) * 1000);
+        push(p99, `${side.name}|${size}`, quantile(lat, 0.99) * 1000);
+      }
+    }
+  }
+  const pick = (m: Map<string, number[]>, key: string, digits: number): number => round(median(m.get(key) ?? []), digits);
+  const throughputRows: ThroughputRow[] = [];
+  const latencyRows: LatencyRow[] = [];
+  for (const size of o.payloads) {
+    for (const inFlight of inFlights) {
+      throughputRows.push({
+        transport,
+        payloadBytes: size,
+        inFlight,
+        opsPerSec: Object.fromEntries(sides.map((s) => [s.name, pick(tput, `${s.name}|${size}|${inFlight}`, 0)])),
+      });
+    }
+    latencyRows.push({
+      transport,
+      payloadBytes: size,
+      p50Us: Object.fromEntries(sides.map((s) => [s.name, pick(p50, `${s.name}|${size}`, 1)])),
+      p99Us: Object.fromEntries(sides.map((s) => [s.name, pick(p99, `${s.name}|${size}`, 1)])),
+    });
+  }
+  return { throughput: throughputRows, latency: latencyRows };
+}
+
+/** MeshClient + spearlet against the raw framed echo, for every transport, payload and in-flight count. */
+export async function runMeshVsRawBench(options: EchoBenchOptions = {}): Promise<MeshVsRawResult> {
+  const o = resolve(options);
+  const dir = await mkdtemp(join(tmpdir(), 'spear-bench-'));
+  const throughputRows: MeshVsRawResult['throughput'][number][] = [];
+  const latencyRows: MeshVsRawResult['latency'][number][] = [];
+  try {
+    for (const transport of o.transports) {
+      const sides = await openSides(['raw', 'mesh'], transport, dir, o);
+      try {
+        const m = await measureSides(sides, transport, o.inFlight, o);
+        for (const row of m.throughput) throughputRows.push({ ...row, ratio: ratio(row.opsPerSec.mesh ?? 0, row.opsPerSec.raw ?? 0) });
+        for (const row of m.latency) latencyRows.push({ ...row, p50Ratio: ratio(row.p50Us.mesh ?? 0, row.p50Us.raw ?? 0) });
+      } finally {
+        await closeSides(sides);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { arrangement: o.separateProcesses ? 'child-process' : 'in-process', rounds: o.rounds, throughput: throughputRows, latency: latencyRows };
+}
+
+/** Mesh, grpc-js and Moleculer (and raw for reference) on the same echo over TCP at one in-flight count. */
+export async function runPeerBench(options: EchoBenchOptions & { readonly peerInFlight?: number } = {}): Promise<PeerResult> {
+  const o = resolve(options);
+  const inFlight = options.peerInFlight ?? 16;
+  const sides = await openSides(['raw', 'mesh', 'grpc', 'moleculer'], 'tcp', '', o);
+  try {
+    const m = await measureSides(sides, 'tcp', [inFlight], { ...o, serialRequests: Math.max(50, Math.ceil(o.serialRequests / 4)) });
+    return {
+      arrangement: o.separateProcesses ? 'child-process' : 'in-process',
+      rounds: o.rounds,
+      inFlight,
+      throughput: m.throughput.map((row) => {
+        const grpc = row.opsPerSec.grpc ?? 0;
+        const mol = row.opsPerSec.moleculer ?? 0;
+        const bestPeer = grpc >= mol ? 'grpc' : 'moleculer';
+        return { ...row, bestPeer, meshVsBestPeer: ratio(row.opsPerSec.mesh ?? 0, Math.max(grpc, mol)) };
+      }),
+      latency: m.latency,
+    };
+  } finally {
+    await closeSides(sides);
+  }
+}

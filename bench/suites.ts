@@ -1,0 +1,160 @@
+// The benchmark suites `npm run bench` knows: each runs one measurement and turns its result into report figures.
+import { runCodecBench } from './codec.ts';
+import { runDiscoveryBench } from './discovery-bench.ts';
+import { runMeshVsRawBench, runPeerBench } from './echo-bench.ts';
+import { runFailoverBench } from './failover-bench.ts';
+import { runHandshakeBench } from './handshake-bench.ts';
+import { runIdleBench } from './idle-bench.ts';
+import { figure, type Figure } from './lib/report.ts';
+import { runRegistryBench } from './registry-watchers.ts';
+
+export interface SuiteContext {
+  /** Small counts and short windows: a smoke run, not figures to quote. */
+  readonly quick: boolean;
+  /** Echo servers in child processes instead of this process. */
+  readonly separate: boolean;
+}
+
+export interface SuiteOutcome {
+  readonly detail: unknown;
+  readonly figures: readonly Figure[];
+}
+
+export interface Suite {
+  readonly name: string;
+  readonly about: string;
+  run(ctx: SuiteContext): Promise<SuiteOutcome>;
+}
+
+const kb = (n: number): string => (n >= 1024 ? `${n / 1024}KiB` : `${n}B`);
+
+export const SUITES: readonly Suite[] = [
+  {
+    name: 'codec',
+    about: 'wire codec against a naive Buffer.concat codec (encode+decode of REQUEST frames)',
+    async run({ quick }) {
+      const r = await runCodecBench({ rounds: quick ? 1 : 3 });
+      const figures = ['64B', '4KiB'].map((size) =>
+        figure('codec', `${size} encode+decode mesh/naive`, r[`codec_${size}_both_ratio`] ?? NaN, 'x', size === '64B' ? { op: '>=', value: 2 } : undefined),
+      );
+      return { detail: r, figures };
+    },
+  },
+  {
+    name: 'mesh',
+    about: 'MeshClient + spearlet against a raw framed echo: TCP and Unix socket, 1/16/128 in flight, 64 B and 4 KiB',
+    async run({ quick, separate }) {
+      const r = await runMeshVsRawBench(
+        quick
+          ? { durationMs: 200, warmupMs: 50, serialRequests: 200, rounds: 1, separateProcesses: separate }
+          : { separateProcesses: separate },
+      );
+      const figures: Figure[] = [];
+      for (const row of r.throughput) {
+        figures.push(
+          figure(
+            'mesh',
+            `${row.transport} ${kb(row.payloadBytes)} x${row.inFlight} req/s mesh/raw (${row.opsPerSec.mesh ?? 0} / ${row.opsPerSec.raw ?? 0})`,
+            row.ratio,
+            'x',
+            row.inFlight === 16 ? { op: '>=', value: 0.9 } : undefined,
+          ),
+        );
+      }
+      for (const row of r.latency) {
+        figures.push(
+          figure('mesh', `${row.transport} ${kb(row.payloadBytes)} serial p50 mesh/raw (${row.p50Us.mesh ?? 0} / ${row.p50Us.raw ?? 0} us)`, row.p50Ratio, 'x', {
+            op: '<=',
+            value: 1.2,
+          }),
+        );
+      }
+      return { detail: r, figures };
+    },
+  },
+  {
+    name: 'peers',
+    about: 'mesh against @grpc/grpc-js unary and Moleculer (TCP transporter) on the same echo, TCP, 16 in flight',
+    async run({ quick, separate }) {
+      const r = await runPeerBench(
+        quick
+          ? { durationMs: 300, warmupMs: 100, serialRequests: 100, rounds: 1, separateProcesses: separate }
+          : { durationMs: 1000, rounds: 3, separateProcesses: separate },
+      );
+      const figures: Figure[] = [];
+      for (const row of r.throughput) {
+        const o = row.opsPerSec;
+        for (const side of ['mesh', 'grpc', 'moleculer', 'raw']) {
+          figures.push(figure('peers', `${kb(row.payloadBytes)} x${row.inFlight} ${side}`, o[side] ?? NaN, 'req/s'));
+        }
+        figures.push(figure('peers', `${kb(row.payloadBytes)} x${row.inFlight} mesh/best peer (${row.bestPeer})`, row.meshVsBestPeer, 'x', { op: '>=', value: 2 }));
+      }
+      return { detail: r, figures };
+    },
+  },
+  {
+    name: 'handshake',
+    about: 'handshakes/s (connect, preface, HELLO, WELCOME, close) with HS256 and EdDSA tokens, spearlet in a child process',
+    async run({ quick }) {
+      const r = await runHandshakeBench(quick ? { durationMs: 500, warmupMs: 100 } : {});
+      const figures = r.rows.flatMap((row) => [
+        figure('handshake', `${row.alg} handshakes/s (${r.concurrency} in flight)`, row.handshakesPerSec, '/s', { op: '>=', value: 2000 }),
+        figure('handshake', `${row.alg} handshake p50`, row.p50Ms, 'ms'),
+      ]);
+      return { detail: r, figures };
+    },
+  },
+  {
+    name: 'idle',
+    about: 'one spearlet child process holding 10,000 idle authenticated connections heartbeating every second',
+    async run({ quick }) {
+      const r = await runIdleBench(quick ? { connections: 500, settleMs: 500, sampleMs: 1000 } : {});
+      return {
+        detail: r,
+        figures: [
+          figure('idle', `connections held (of ${r.connections})`, r.connected, 'conns'),
+          figure('idle', 'spearlet RSS', r.rssMb, 'MiB', { op: '<', value: 1024 }),
+          figure('idle', 'spearlet CPU', r.cpuCores, 'cores', { op: '<', value: 0.25 }),
+          figure('idle', 'RSS per connection', r.rssPerConnKb, 'KiB'),
+        ],
+      };
+    },
+  },
+  {
+    name: 'discovery',
+    about: 'time for a newly registered spearlet to be seen by 100 ConsulResolver watchers (dev registry)',
+    async run({ quick }) {
+      const r = await runDiscoveryBench(quick ? { watchers: 20, rounds: 2 } : {});
+      return {
+        detail: r,
+        figures: [
+          figure('discovery', `seen by ${r.watchers} watchers p50`, r.p50Ms, 'ms'),
+          figure('discovery', `seen by ${r.watchers} watchers p99`, r.p99Ms, 'ms', { op: '<', value: 200 }),
+          figure('discovery', 'watchers that missed it', r.missed, 'count', { op: '<=', value: 0 }),
+        ],
+      };
+    },
+  },
+  {
+    name: 'failover',
+    about: 'detection of a SIGKILLed / SIGSTOPped spearlet child process by a MeshClient',
+    async run({ quick }) {
+      const r = await runFailoverBench(quick ? { killRounds: 1, stopRounds: 1, heartbeatMs: 200 } : {});
+      return {
+        detail: r,
+        figures: r.rows.map((row) =>
+          figure('failover', `${row.signal} detection, worst of ${row.rounds} (median ${row.medianMs} ms)`, row.maxMs, 'ms', { op: '<', value: row.limitMs }),
+        ),
+      };
+    },
+  },
+  {
+    name: 'registry',
+    about: 'dev registry: blocking watchers (raw HTTP, in a worker thread) all seeing one change',
+    async run({ quick }) {
+      const r = await runRegistryBench(quick ? { watchers: 100, rounds: 1 } : {});
+      const worst = Math.max(...r.rounds.map((x) => x.allSeenMs));
+      return { detail: r, figures: [figure('registry', `${r.watchers} raw watchers, all seen (worst round)`, worst, 'ms')] };
+    },
+  },
+];
