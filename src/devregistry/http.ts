@@ -2,6 +2,7 @@
 // (prefix routing like Go's ServeMux, 405 with Allow, plain-text errors, ACL token resolution, Go JSON).
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { HttpError } from './http-error.ts';
 import { GoQuery } from './query.ts';
@@ -96,7 +97,16 @@ function match(endpoints: readonly Endpoint[], path: string): { ep: Endpoint; re
   return { ep: best, rest: best.pattern.endsWith('/') ? path.slice(best.pattern.length) : '' };
 }
 
+/** Go's net/http answer to a request it cannot parse. */
+const GO_BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request';
+
 export function buildHttpServer(options: HttpOptions): FastifyInstance {
+  // Connections already answered with "Connection: close": bytes still arriving on them are not another request.
+  const closing = new WeakSet<Socket>();
+  const badRequest = (reply: FastifyReply): FastifyReply => {
+    closing.add(reply.raw.socket as Socket);
+    return reply.code(400).header('Connection', 'close').type('text/plain; charset=utf-8').send('400 Bad Request');
+  };
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
@@ -106,11 +116,15 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
     return503OnClosing: false,
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 65_535 },
+    clientErrorHandler: (_err, socket) => {
+      if (!closing.has(socket) && socket.writable) socket.end(GO_BAD_REQUEST);
+      else socket.destroy();
+    },
     frameworkErrors: (err, _req, rawReply) => {
       // fastify types this reply with an empty route generic; it is an ordinary reply.
       const reply = rawReply as unknown as FastifyReply;
       if (err.code === 'FST_ERR_BAD_URL') {
-        void reply.code(400).header('Connection', 'close').type('text/plain; charset=utf-8').send('400 Bad Request');
+        void badRequest(reply);
         return;
       }
       void reply.code(500).type('text/plain; charset=utf-8').send(err.message);
@@ -140,9 +154,7 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
     const qpos = url.indexOf('?');
     const rawPath = qpos === -1 ? url : url.slice(0, qpos);
     const path = decodePath(rawPath);
-    if (path === undefined) {
-      return reply.code(400).header('Connection', 'close').type('text/plain; charset=utf-8').send('400 Bad Request');
-    }
+    if (path === undefined) return badRequest(reply);
     // Consul wraps its mux in go-cleanhttp's PrintablePathCheckHandler: 400 with no body.
     if (UNPRINTABLE.test(path)) return reply.code(400).send();
     const found = match(options.endpoints, path);
