@@ -134,6 +134,12 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
   app.server.keepAliveTimeout = 0;
   const policy = options.aclToken === undefined ? 'allow' : 'deny';
 
+  // Consul ignores Content-Type; fastify would refuse a malformed one with 415 before any handler runs.
+  app.addHook('onRequest', (req, _reply, done) => {
+    const ct = req.headers['content-type'];
+    if (ct !== undefined && !/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;.*)?$/.test(ct)) req.headers['content-type'] = 'application/octet-stream';
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
     done(null, body);

@@ -77,6 +77,12 @@ describe('bad input', () => {
     assert.equal(r.text, 'Request decode failed: json: unknown field "Bogus"');
   });
 
+  it('a malformed content type is ignored too', async () => {
+    const r = await raw(t, 'PUT', '/v1/agent/service/register', '{"Bogus":1}', { 'Content-Type': 'not a media type///' });
+    assert.equal(r.status, 400);
+    assert.equal(r.text, 'Request decode failed: json: unknown field "Bogus"');
+  });
+
   it('the server still answers after all of the above', async () => {
     const r = await raw(t, 'GET', '/v1/status/leader');
     assert.equal(r.status, 200);
