@@ -203,21 +203,46 @@ class Parser {
   }
 }
 
+/** Values reached by selecting through a list of structs (Checks.Status): a match on any of them counts. */
+class Projection {
+  readonly values: unknown[];
+  constructor(values: unknown[]) {
+    this.values = values;
+  }
+}
+
+function field(rec: Record<string, unknown>, part: string): unknown {
+  if (Object.hasOwn(rec, part)) return rec[part];
+  const key = Object.keys(rec).find((k) => k.toLowerCase() === part.toLowerCase());
+  return key === undefined ? undefined : rec[key];
+}
+
 function resolve(obj: unknown, sel: readonly string[]): unknown {
   let cur: unknown = obj;
   for (const part of sel) {
-    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
-    const rec = cur as Record<string, unknown>;
-    if (Object.hasOwn(rec, part)) cur = rec[part];
-    else {
-      const key = Object.keys(rec).find((k) => k.toLowerCase() === part.toLowerCase());
-      cur = key === undefined ? undefined : rec[key];
+    if (cur instanceof Projection) {
+      cur = new Projection(cur.values.map((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? field(v as Record<string, unknown>, part) : undefined)));
+    } else if (Array.isArray(cur)) {
+      cur = new Projection(cur.map((v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? field(v as Record<string, unknown>, part) : undefined)));
+    } else if (cur !== null && typeof cur === 'object') {
+      cur = field(cur as Record<string, unknown>, part);
+    } else {
+      return undefined;
     }
   }
   return cur;
 }
 
-const eq = (a: unknown, b: Value): boolean => (typeof a === 'string' || typeof a === 'number' || typeof a === 'boolean') && String(a) === String(b);
+const eqScalar = (a: unknown, b: Value): boolean => (typeof a === 'string' || typeof a === 'number' || typeof a === 'boolean') && String(a) === String(b);
+const eq = (a: unknown, b: Value): boolean => (a instanceof Projection ? a.values.some((v) => eqScalar(v, b)) : eqScalar(a, b));
+
+function contains(v: unknown, needle: Value): boolean {
+  if (v instanceof Projection) return v.values.some((x) => contains(x, needle));
+  if (Array.isArray(v)) return v.some((x) => eqScalar(x, needle));
+  if (typeof v === 'string') return v.includes(String(needle));
+  if (v !== null && typeof v === 'object') return Object.hasOwn(v, String(needle));
+  return false;
+}
 
 function evaluate(n: Node, obj: unknown): boolean {
   switch (n.op) {
@@ -226,7 +251,8 @@ function evaluate(n: Node, obj: unknown): boolean {
     case 'not': return !evaluate(n.inner, obj);
     case 'empty':
     case 'not empty': {
-      const v = resolve(obj, n.sel);
+      const raw = resolve(obj, n.sel);
+      const v = raw instanceof Projection ? raw.values : raw;
       const isEmpty = v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) ||
         (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0);
       return n.op === 'empty' ? isEmpty : !isEmpty;
@@ -237,14 +263,18 @@ function evaluate(n: Node, obj: unknown): boolean {
       switch (n.op) {
         case '==': case '!=': r = eq(v, n.value); break;
         case 'in': case 'not in': case 'contains': case 'not contains':
-          if (Array.isArray(v)) r = v.some((x) => eq(x, n.value));
-          else if (typeof v === 'string') r = v.includes(String(n.value));
-          else if (v !== null && typeof v === 'object') r = Object.hasOwn(v, String(n.value));
-          else r = false;
+          r = contains(v, n.value);
           break;
-        case 'matches': case 'not matches':
-          try { r = typeof v === 'string' && new RegExp(String(n.value)).test(v); } catch { r = false; }
+        case 'matches': case 'not matches': {
+          const values = v instanceof Projection ? v.values : [v];
+          try {
+            const re = new RegExp(String(n.value));
+            r = values.some((x) => typeof x === 'string' && re.test(x));
+          } catch {
+            r = false;
+          }
           break;
+        }
       }
       return n.op.startsWith('not') || n.op === '!=' ? !r : r;
     }

@@ -129,6 +129,13 @@ describe('filter expressions', () => {
     assert.deepEqual(ids('Service.Port == 81 or Service.Meta.zone == eu'), ['a', 'b']);
     assert.deepEqual(ids('zone in Service.Meta'), ['a']);
     assert.deepEqual(ids(''), ['a', 'b']);
+    const withChecks = [
+      { ID: 'x', Checks: [{ CheckID: 'serfHealth', Status: 'passing' }, { CheckID: 's', Status: 'critical' }] },
+      { ID: 'y', Checks: [{ CheckID: 'serfHealth', Status: 'passing' }] },
+    ];
+    assert.deepEqual(applyFilter('Checks.Status == critical', withChecks).map((i) => i.ID), ['x']);
+    assert.deepEqual(applyFilter('Checks.Status != critical', withChecks).map((i) => i.ID), ['y']);
+    assert.deepEqual(applyFilter('Checks.CheckID contains "serf"', withChecks).map((i) => i.ID), ['x', 'y']);
   });
   it('rejects bad syntax with Consul\'s 500 prefix', () => {
     for (const bad of ['foo', 'Service.ID ==', '(Service.ID == "a"', 'Service.ID = "a"', '"unterminated']) {
