@@ -4,7 +4,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', 'src/wire/legacy/generated/', 'bench/results*.json'] },
+  { ignores: ['node_modules/', 'dist/', '.tmp/', 'drill-reports/', 'src/wire/legacy/generated/', 'bench/results*.json'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
