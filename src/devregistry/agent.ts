@@ -4,50 +4,30 @@
 import type { Logger } from 'pino';
 import type { Catalog } from './catalog.ts';
 import type { Clock, TimerHandle } from './clock.ts';
-import { formatGoDuration } from './duration.ts';
-import { HttpError, badRequest, notFound, serverError } from './http-error.ts';
-import { probeHttp, probeTcp, type HttpProbe, type ProbeResult } from './probes.ts';
+import { badRequest, notFound, serverError } from './http-error.ts';
+import { probeHttp, probeTcp, type ProbeResult } from './probes.ts';
 import { bool, num, str, strMap, strs, sub, subs, type Decoded } from './decode.ts';
+import {
+  CHECK_REAP_INTERVAL_MS,
+  CHECK_UPDATE_INTERVAL_MS,
+  DEFAULT_NODE_MAINT_REASON,
+  DEFAULT_SERVICE_MAINT_REASON,
+  NODE_MAINT_CHECK_ID,
+  SERVICE_MAINT_PREFIX,
+  buildLocalCheck,
+  isEmptyCheck,
+  maintenanceCheck,
+  sortKeys,
+  truncateOutput,
+  unknownCheck,
+  unknownService,
+  validateCheckType,
+  validateMeta,
+  type LocalCheck,
+} from './local-checks.ts';
 import { isHealthStatus, type CheckRec, type HealthStatus, type ServiceRec, type TaggedAddress, type Unindexed } from './types.ts';
 
-export const CHECK_REAP_INTERVAL_MS = 30_000;
-export const CHECK_DEREGISTER_INTERVAL_MIN_MS = 60_000;
-export const CHECK_UPDATE_INTERVAL_MS = 300_000;
-export const MIN_CHECK_INTERVAL_MS = 1_000;
-export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
-export const DEFAULT_OUTPUT_MAX_SIZE = 4096;
-
-const SERVICE_MAINT_PREFIX = '_service_maintenance:';
-export const NODE_MAINT_CHECK_ID = '_node_maintenance';
-const DEFAULT_SERVICE_MAINT_REASON =
-  'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
-const DEFAULT_NODE_MAINT_REASON =
-  'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.';
-
-type CheckKind = 'ttl' | 'http' | 'tcp' | 'maintenance' | 'other';
-
-interface LocalCheck {
-  rec: Unindexed<CheckRec>;
-  kind: CheckKind;
-  ttlMs: number;
-  intervalMs: number;
-  timeoutMs: number;
-  dcsaMs: number;
-  outputMaxSize: number;
-  /** When the check last turned critical through an update; 0 when not counting. */
-  criticalTime: number;
-  lastOutput: string;
-  timer?: TimerHandle;
-  deferTimer?: TimerHandle;
-  stopped: boolean;
-  successBeforePassing: number;
-  failuresBeforeWarning: number;
-  failuresBeforeCritical: number;
-  successes: number;
-  failures: number;
-  http?: HttpProbe;
-  tcp?: string;
-}
+export { NODE_MAINT_CHECK_ID, sortKeys, unknownService } from './local-checks.ts';
 
 export interface AgentOptions {
   catalog: Catalog;
@@ -56,64 +36,6 @@ export interface AgentOptions {
   nodeName: string;
   datacenter: string;
   random?: () => number;
-}
-
-const unknownCheck = (id: string): HttpError =>
-  notFound(`Unknown check ID ${JSON.stringify(id)}. Ensure that the check ID is passed, not the check name.`);
-export const unknownService = (id: string): HttpError =>
-  notFound(`Unknown service ID ${JSON.stringify(id)}. Ensure that the service ID is passed, not the service name.`);
-
-/** Go's "%s" of an output longer than the limit, as CheckTTL.SetStatus and the probes truncate it. */
-export function truncateOutput(output: string, max: number): string {
-  const buf = Buffer.from(output, 'utf8');
-  if (buf.length <= max) return output;
-  return `${buf.subarray(0, max).toString('utf8')} ... (captured ${max} of ${buf.length} bytes)`;
-}
-
-function validateMeta(meta: Record<string, string>): void {
-  const entries = Object.entries(meta);
-  if (entries.length > 64) throw badRequest('Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs');
-  for (const [k, v] of entries) {
-    let reason: string | undefined;
-    if (k === '') reason = 'Key cannot be blank';
-    else if (!/^[a-zA-Z0-9_-]+$/.test(k)) reason = 'Key contains invalid characters';
-    else if (k.length > 128) reason = 'Key is too long (limit: 128 characters)';
-    else if (k.startsWith('consul-')) reason = "Key prefix 'consul-' is reserved for internal use";
-    else if (v.length > 512) reason = 'Value is too long (limit: 512 characters)';
-    if (reason !== undefined) throw badRequest(`Invalid Service Meta: Couldn't load metadata pair ('${k}', '${v}'): ${reason}`);
-  }
-}
-
-function isEmptyCheck(d: Decoded): boolean {
-  return Object.keys(d).length === 0;
-}
-
-/** structs.CheckType.Validate, with Consul's texts. */
-function validateCheckType(d: Decoded): string | undefined {
-  const interval = num(d, 'Interval');
-  const ttl = num(d, 'TTL');
-  const isScript = (strs(d, 'ScriptArgs')?.length ?? 0) > 0;
-  const intervalCheck = isScript || ['HTTP', 'TCP', 'UDP', 'GRPC', 'H2PING', 'OSService'].some((k) => str(d, k) !== '');
-  const isAlias = str(d, 'AliasNode') !== '' || str(d, 'AliasService') !== '';
-  if (interval > 0 && ttl > 0) return 'Interval and TTL cannot both be specified';
-  if (intervalCheck && interval <= 0) return 'Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks';
-  if (intervalCheck && isAlias) return 'Interval cannot be set for Alias checks';
-  if (isAlias && ttl > 0) return 'TTL must be not be set for Alias checks';
-  if (!intervalCheck && !isAlias && ttl <= 0) return 'TTL must be > 0 for TTL checks';
-  if (num(d, 'OutputMaxSize') < 0) return 'MaxOutputMaxSize must be positive';
-  return undefined;
-}
-
-function checkKind(d: Decoded): { kind: CheckKind; type: string } {
-  if (num(d, 'TTL') > 0) return { kind: 'ttl', type: 'ttl' };
-  if (str(d, 'HTTP') !== '') return { kind: 'http', type: 'http' };
-  if (str(d, 'TCP') !== '') return { kind: 'tcp', type: 'tcp' };
-  if (str(d, 'UDP') !== '') return { kind: 'other', type: 'udp' };
-  if (str(d, 'GRPC') !== '') return { kind: 'other', type: 'grpc' };
-  if (str(d, 'H2PING') !== '') return { kind: 'other', type: 'h2ping' };
-  if (str(d, 'OSService') !== '') return { kind: 'other', type: 'os_service' };
-  if (str(d, 'AliasNode') !== '' || str(d, 'AliasService') !== '') return { kind: 'other', type: 'alias' };
-  return { kind: 'other', type: 'script' };
 }
 
 export class Agent {
@@ -262,7 +184,7 @@ export class Agent {
     const cid = `${SERVICE_MAINT_PREFIX}${id}`;
     if (enable) {
       if (this.#checks.has(cid)) return;
-      this.#install(this.#maintenanceCheck(cid, 'Service Maintenance Mode', reason === '' ? DEFAULT_SERVICE_MAINT_REASON : reason, svc));
+      this.#install(maintenanceCheck(this.#node, cid, 'Service Maintenance Mode', reason === '' ? DEFAULT_SERVICE_MAINT_REASON : reason, svc));
       this.#log.info({ service: id }, 'service is now in maintenance mode');
     } else if (this.#checks.has(cid)) {
       this.#removeCheck(cid);
@@ -274,33 +196,12 @@ export class Agent {
   nodeMaintenance(enable: boolean, reason: string): void {
     if (enable) {
       if (this.#checks.has(NODE_MAINT_CHECK_ID)) return;
-      this.#install(this.#maintenanceCheck(NODE_MAINT_CHECK_ID, 'Node Maintenance Mode', reason === '' ? DEFAULT_NODE_MAINT_REASON : reason));
+      this.#install(maintenanceCheck(this.#node, NODE_MAINT_CHECK_ID, 'Node Maintenance Mode', reason === '' ? DEFAULT_NODE_MAINT_REASON : reason));
     } else if (this.#checks.has(NODE_MAINT_CHECK_ID)) {
       this.#removeCheck(NODE_MAINT_CHECK_ID);
     }
   }
 
-  #maintenanceCheck(cid: string, name: string, notes: string, svc?: Unindexed<ServiceRec>): LocalCheck {
-    return this.#local(
-      {
-        Node: this.#node,
-        CheckID: cid,
-        Name: name,
-        Status: 'critical',
-        Notes: notes,
-        Output: '',
-        ServiceID: svc?.ID ?? '',
-        ServiceName: svc?.Service ?? '',
-        ServiceTags: svc?.Tags ?? [],
-        Type: 'maintenance',
-        Interval: '',
-        Timeout: '',
-        ExposedPort: 0,
-        Definition: {},
-      },
-      'maintenance',
-    );
-  }
 
   // ---- checks ------------------------------------------------------------------------------
 
@@ -346,82 +247,12 @@ export class Agent {
     this.#update(c, status, out);
   }
 
-  #buildCheck(d: Decoded, cid: string, svc: Unindexed<ServiceRec> | undefined): LocalCheck {
-    const { kind, type } = checkKind(d);
-    const ttlNs = num(d, 'TTL');
-    const intervalNs = num(d, 'Interval');
-    const timeoutNs = num(d, 'Timeout');
-    const dcsaNs = num(d, 'DeregisterCriticalServiceAfter');
-    const status = str(d, 'Status');
-    const local = this.#local(
-      {
-        Node: this.#node,
-        CheckID: cid,
-        Name: str(d, 'Name') === '' ? `Service '${svc?.Service ?? ''}' check` : str(d, 'Name'),
-        Status: status !== '' && isHealthStatus(status) ? status : 'critical',
-        Notes: str(d, 'Notes'),
-        Output: '',
-        ServiceID: svc?.ID ?? '',
-        ServiceName: svc?.Service ?? '',
-        ServiceTags: svc?.Tags ?? [],
-        Type: type,
-        Interval: intervalNs > 0 ? formatGoDuration(intervalNs) : '',
-        Timeout: timeoutNs > 0 ? formatGoDuration(timeoutNs) : '',
-        ExposedPort: 0,
-        // Agent-registered checks reach the catalog without a Definition (only catalog/register and txn set one).
-        Definition: {},
-      },
-      kind,
-    );
-    local.ttlMs = ttlNs / 1e6;
-    local.intervalMs = Math.max(MIN_CHECK_INTERVAL_MS, intervalNs / 1e6);
-    local.timeoutMs = timeoutNs > 0 ? timeoutNs / 1e6 : DEFAULT_CHECK_TIMEOUT_MS;
-    const outputMax = num(d, 'OutputMaxSize');
-    // OutputMaxSize can only lower the agent's limit.
-    local.outputMaxSize = outputMax > 0 ? Math.min(outputMax, DEFAULT_OUTPUT_MAX_SIZE) : DEFAULT_OUTPUT_MAX_SIZE;
-    if (svc !== undefined && dcsaNs > 0) {
-      local.dcsaMs = dcsaNs / 1e6;
-      if (local.dcsaMs < CHECK_DEREGISTER_INTERVAL_MIN_MS) {
-        this.#log.warn({ check: cid }, 'check has deregister interval below minimum');
-        local.dcsaMs = CHECK_DEREGISTER_INTERVAL_MIN_MS;
-      }
-    }
-    local.successBeforePassing = num(d, 'SuccessBeforePassing');
-    local.failuresBeforeCritical = num(d, 'FailuresBeforeCritical');
-    local.failuresBeforeWarning = num(d, 'FailuresBeforeWarning', local.failuresBeforeCritical);
-    if (kind === 'http') {
-      local.http = {
-        url: str(d, 'HTTP'),
-        method: str(d, 'Method'),
-        header: (d.Header ?? {}) as Record<string, string[]>,
-        body: str(d, 'Body'),
-        timeoutMs: local.timeoutMs,
-        tlsSkipVerify: bool(d, 'TLSSkipVerify'),
-        outputMaxSize: local.outputMaxSize,
-      };
-    }
-    if (kind === 'tcp') local.tcp = str(d, 'TCP');
-    return local;
-  }
 
-  #local(rec: Unindexed<CheckRec>, kind: CheckKind): LocalCheck {
-    return {
-      rec,
-      kind,
-      ttlMs: 0,
-      intervalMs: 0,
-      timeoutMs: DEFAULT_CHECK_TIMEOUT_MS,
-      dcsaMs: 0,
-      outputMaxSize: DEFAULT_OUTPUT_MAX_SIZE,
-      criticalTime: 0,
-      lastOutput: '',
-      stopped: false,
-      successBeforePassing: 0,
-      failuresBeforeWarning: 0,
-      failuresBeforeCritical: 0,
-      successes: 0,
-      failures: 0,
-    };
+
+  #buildCheck(d: Decoded, cid: string, svc: Unindexed<ServiceRec> | undefined): LocalCheck {
+    return buildLocalCheck(d, cid, svc, this.#node, (msg) => {
+      this.#log.warn({ check: cid }, msg);
+    });
   }
 
   /** Adds or replaces a local check, starts its timer or probe, and syncs it. */
@@ -546,8 +377,4 @@ export class Agent {
   }
 }
 
-export function sortKeys<T>(o: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k] as T;
-  return out;
-}
+
