@@ -15,6 +15,9 @@ export class Subchannel implements PickTarget {
   readonly endpoint: Endpoint;
   readonly conn: MeshConnection;
   ejected = false;
+  /** Requests this endpoint answered successfully / that failed here (each attempt counts). */
+  succeeded = 0;
+  failed = 0;
 
   constructor(endpoint: Endpoint, conn: MeshConnection) {
     this.endpoint = endpoint;
@@ -49,6 +52,9 @@ export interface EndpointStats {
   readonly outstanding: number;
   readonly ewmaMs: number;
   readonly ejected: boolean;
+  /** Attempts answered successfully by this endpoint, and attempts that failed here (since it joined). */
+  readonly succeeded: number;
+  readonly failed: number;
 }
 
 export interface EndpointBalancerOptions {
@@ -154,6 +160,8 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
       outstanding: s.outstanding,
       ewmaMs: Math.round(s.ewmaMs * 1000) / 1000,
       ejected: s.ejected,
+      succeeded: s.succeeded,
+      failed: s.failed,
     }));
   }
 
@@ -191,6 +199,8 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   #rewrap(sub: Subchannel, e: Endpoint): Subchannel {
     const next = new Subchannel(e, sub.conn);
     next.ejected = sub.ejected;
+    next.succeeded = sub.succeeded;
+    next.failed = sub.failed;
     return next;
   }
 

@@ -192,9 +192,11 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       }
       try {
         const out = await sub.conn.request(method, body, connOptions);
+        sub.succeeded++;
         this.#balancer.recordSuccess(sub.id);
         return out;
       } catch (err) {
+        sub.failed++;
         const outcome = this.#classify(err, method, idempotent, attempt);
         if (outcome === 'retry') this.#retried++;
         else this.#rerouted++;

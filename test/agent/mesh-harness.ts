@@ -1,80 +1,47 @@
-// Integration harness: a dev registry in this process, spearlets as child processes, steady load through MeshClient.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Integration harness: a dev registry in this process, real `spear-mesh spearlet` child processes, steady load.
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MeshClient } from '../../src/agent/mesh-client.ts';
 import type { MeshClientOptions } from '../../src/agent/options.ts';
 import { mintToken } from '../../src/auth/mint.ts';
 import { startTestRegistry, type DevRegistry } from '../helpers/dev-registry.ts';
+import { spawnSpearlet, TEST_AUDIENCE, TEST_ISSUER, type SpearletChild } from '../helpers/spearlet.ts';
 
-const CHILD = fileURLToPath(new URL('./fixtures/spearlet-child.ts', import.meta.url));
 export const HEARTBEAT_MS = 200;
 export const HEARTBEAT_TIMEOUT_MS = 600;
 
-export interface SpearletChild {
-  readonly id: string;
-  readonly port: number;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  signal(sig: NodeJS.Signals): void;
-}
-
 export class MeshHarness {
-  readonly secret = randomBytes(24).toString('hex');
+  readonly #secret = randomBytes(24).toString('hex');
+  readonly #dir = mkdtempSync(join(tmpdir(), 'spear-failover-'));
+  readonly #secretFile = join(this.#dir, 'secret');
   registry!: DevRegistry;
   readonly spearlets = new Map<string, SpearletChild>();
   readonly clients: MeshClient[] = [];
 
   async start(): Promise<void> {
+    writeFileSync(this.#secretFile, this.#secret, { mode: 0o600 });
     this.registry = await startTestRegistry();
   }
 
   async spawn(id: string): Promise<SpearletChild> {
-    const config = { id, registry: this.registry.url, secret: this.secret, heartbeatMs: HEARTBEAT_MS, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS };
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => {
-      if (stderr.length < 16_384) stderr += c.toString();
-    });
-    const exited = new Promise<void>((resolve) => {
-      child.once('exit', () => {
-        resolve();
-      });
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`spearlet ${id} did not start: ${stderr}`));
-      }, 60_000);
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const m = /^spearlet \S+ listening tcp=127\.0\.0\.1:(\d+)/.exec(line);
-        if (m?.[1] === undefined) return;
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      });
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`spearlet ${id} exited before listening: ${stderr}`));
-      });
-    });
-    const s: SpearletChild = {
+    const s = await spawnSpearlet({
       id,
-      port,
-      child,
-      exited,
-      signal: (sig) => {
-        if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-      },
-    };
+      secretFile: this.#secretFile,
+      consul: this.registry.url,
+      args: ['--heartbeat-ms', String(HEARTBEAT_MS), '--heartbeat-timeout-ms', String(HEARTBEAT_TIMEOUT_MS)],
+      timeoutMs: 60_000,
+    });
     this.spearlets.set(id, s);
     return s;
   }
 
   async client(options: Partial<MeshClientOptions> = {}): Promise<MeshClient> {
+    const secret = Buffer.from(this.#secret, 'utf8');
     const mesh = await MeshClient.connect({
       consul: { addr: this.registry.url },
-      tokenProvider: () => mintToken({ secret: Buffer.from(this.secret, 'utf8'), sub: 'tester', iss: 'test', aud: 'spear-mesh', expiresInSec: 600 }),
+      tokenProvider: () => mintToken({ secret, sub: 'tester', iss: TEST_ISSUER, aud: TEST_AUDIENCE, expiresInSec: 600 }),
       reconnectBackoff: { initialMs: 50, maxMs: 500 },
       closeGraceMs: 0,
       ...options,
@@ -85,12 +52,15 @@ export class MeshHarness {
 
   async close(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.close()));
-    for (const s of this.spearlets.values()) {
-      s.signal('SIGCONT');
-      s.signal('SIGKILL');
-    }
-    await Promise.all([...this.spearlets.values()].map((s) => s.exited));
+    await Promise.all(
+      [...this.spearlets.values()].map(async (s) => {
+        // kill() resolves on exit, so a SIGCONT (which does not end the process) is sent directly.
+        if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGCONT');
+        await s.kill('SIGKILL');
+      }),
+    );
     await this.registry.close();
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }
 
@@ -102,28 +72,32 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
   }
 }
 
+/** Successful attempts per spearlet id so far, from the client's own per-endpoint counters. */
+export function served(mesh: MeshClient, id: string): number {
+  return mesh.stats().endpoints.find((e) => e.id === id)?.succeeded ?? 0;
+}
+
 export interface LoadReport {
   sent: number;
   ok: number;
   failures: Error[];
-  servedBy: Map<string, number>;
 }
 
-/** Keeps `concurrency` requests in flight until stop() is called; counts results and who served them. */
+/** Keeps `concurrency` `sleep` requests in flight until stop(); counts results. */
 export function steadyLoad(
   mesh: MeshClient,
   opts: { concurrency?: number; sleepMs?: number; idempotent?: boolean | ((i: number) => boolean); deadlineMs?: number } = {},
 ): { report: LoadReport; stop: () => Promise<LoadReport> } {
-  const report: LoadReport = { sent: 0, ok: 0, failures: [], servedBy: new Map() };
+  const report: LoadReport = { sent: 0, ok: 0, failures: [] };
   let running = true;
+  const body = String(opts.sleepMs ?? 20);
   const loops = Array.from({ length: opts.concurrency ?? 6 }, async () => {
     while (running) {
       const i = report.sent++;
       const idempotent = typeof opts.idempotent === 'function' ? opts.idempotent(i) : (opts.idempotent ?? true);
       try {
-        const who = (await mesh.request('whoami', String(opts.sleepMs ?? 20), { idempotent, deadlineMs: opts.deadlineMs ?? 10_000 })).toString();
+        await mesh.request('sleep', body, { idempotent, deadlineMs: opts.deadlineMs ?? 10_000 });
         report.ok++;
-        report.servedBy.set(who, (report.servedBy.get(who) ?? 0) + 1);
       } catch (err) {
         report.failures.push(err as Error);
       }
