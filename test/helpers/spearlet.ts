@@ -40,7 +40,10 @@ export interface SpearletChild {
   readonly child: ChildProcess;
   /** Resolves with the exit code (null when a signal killed it) once the process is gone. */
   readonly exited: Promise<number | null>;
-  /** Sends `signal` (default SIGTERM) and resolves with the exit code. */
+  /**
+   * Sends `signal` (default SIGTERM) and resolves with the exit code once the process is gone; for SIGSTOP and
+   * SIGCONT (which do not end it) it resolves with null as soon as the signal is sent.
+   */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
   /** SIGTERM and wait; SIGKILL if it is still there after `graceMs` (default 15 s). Safe to call twice. */
   stop(graceMs?: number): Promise<number | null>;
@@ -80,10 +83,14 @@ export function spawnSpearlet(o: SpawnSpearletOptions): Promise<SpearletChild> {
     });
   });
   const kill = (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const alive = child.exitCode === null && child.signalCode === null;
+    if (alive) child.kill(signal);
+    if (alive && (signal === 'SIGSTOP' || signal === 'SIGCONT')) return Promise.resolve(null);
     return exited;
   };
   const stop = async (graceMs = 15_000): Promise<number | null> => {
+    // A frozen (SIGSTOPped) spearlet cannot drain.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
     }, graceMs);
