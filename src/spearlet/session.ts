@@ -35,6 +35,8 @@ export const SESSION_FEATURES: readonly string[] = ['cancel', 'signals', 'reauth
 const MAX_TIMER_MS = 2_147_000_000;
 /** After ending our side, how long the peer gets to close before the socket is destroyed. */
 const END_GRACE_MS = 2_000;
+/** Frames a client may send behind HELLO before the WELCOME (they are held until the token is verified). */
+const MAX_QUEUED_BEFORE_WELCOME = 256;
 
 export interface SessionConfig {
   readonly heartbeatMs: number;
@@ -70,7 +72,10 @@ export type SessionState = 'handshake' | 'open' | 'going_away' | 'closing' | 'cl
 interface InFlight {
   readonly id: bigint;
   readonly method: string;
-  readonly controller: AbortController;
+  /** Created when the handler first reads `signal` (most never do: an AbortSignal costs more than an echo). */
+  controller: AbortController | undefined;
+  /** Set once the request is aborted; a controller created later starts aborted with it. */
+  abortReason: MeshError | undefined;
   readonly startedAt: number;
   readonly noReply: boolean;
   responded: boolean;
@@ -128,6 +133,12 @@ export class MeshSession {
   #peerClosed = false;
   #writable = true;
   #pausedForBackpressure = false;
+  /** 0: nothing written this tick; 1: one frame went straight out; 2: corked, the rest of the tick coalesces. */
+  #tickWrites: 0 | 1 | 2 = 0;
+  readonly #endTick = (): void => {
+    if (this.#tickWrites === 2) this.socket.uncork();
+    this.#tickWrites = 0;
+  };
   /** A drill's partition: nothing is read or written, nothing is closed. */
   #frozen = false;
   readonly #openedAt = new Date();
@@ -226,6 +237,10 @@ export class MeshSession {
   #onFrame(body: Buffer): void {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (this.#queued !== null) {
+      // A client may pipeline requests behind HELLO; a flood while we verify the token is a violation.
+      if (this.#queued.length >= MAX_QUEUED_BEFORE_WELCOME) {
+        throw new MeshError('PROTOCOL_ERROR', `more than ${MAX_QUEUED_BEFORE_WELCOME} frames before WELCOME`);
+      }
       this.#queued.push(Buffer.from(body));
       return;
     }
@@ -254,7 +269,7 @@ export class MeshSession {
         if (entry !== undefined && !entry.responded) {
           entry.responded = true;
           this.#finishMetrics(entry, Status.CANCELLED);
-          entry.controller.abort(new MeshError('CANCELLED', 'the caller cancelled the request'));
+          abortEntry(entry, new MeshError('CANCELLED', 'the caller cancelled the request'));
         }
         return;
       }
@@ -398,7 +413,8 @@ export class MeshSession {
     const entry: InFlight = {
       id: msg.id,
       method: msg.method,
-      controller: new AbortController(),
+      controller: undefined,
+      abortReason: undefined,
       startedAt,
       noReply,
       responded: false,
@@ -423,7 +439,9 @@ export class MeshSession {
       const result = await handler({
         body: msg.body,
         method: msg.method,
-        signal: entry.controller.signal,
+        get signal(): AbortSignal {
+          return signalOf(entry);
+        },
         agent: this.#token?.sub ?? '',
         requestId: msg.id,
         idempotent: (msg.flags & RequestFlag.IDEMPOTENT) !== 0,
@@ -466,7 +484,7 @@ export class MeshSession {
     const status = statusForCode(code);
     this.#finishMetrics(entry, status);
     if (code !== 'CANCELLED' && !entry.noReply) this.#send(encodeErrorResponse(id, status, code, message, retryable));
-    entry.controller.abort(new MeshError(code, message, { retryable }));
+    abortEntry(entry, new MeshError(code, message, { retryable }));
   }
 
   /** Aborts every request in flight (bounded drain ran out). */
@@ -635,6 +653,8 @@ export class MeshSession {
   /** Closes at once, dropping whatever is in flight. Idempotent. */
   destroy(): void {
     this.#writable = false;
+    // Hand what this tick wrote to the kernel before the socket goes.
+    this.#endTick();
     this.socket.destroy();
   }
 
@@ -655,6 +675,15 @@ export class MeshSession {
     if (!this.#writable || this.#frozen) return;
     this.#lastSent = this.#host.now();
     this.#host.metrics.bytesOut.inc(frame.length);
+    // The first frame of a tick goes out at once (no added latency for a lone reply); later ones in the same tick
+    // (replies to the requests of one chunk) are corked and leave together in one writev when the tick ends.
+    if (this.#tickWrites === 0) {
+      this.#tickWrites = 1;
+      process.nextTick(this.#endTick);
+    } else if (this.#tickWrites === 1) {
+      this.#tickWrites = 2;
+      this.socket.cork();
+    }
     this.socket.write(frame);
     if (!this.#pausedForBackpressure && this.socket.writableLength > this.#config.writeHighWaterMark) {
       // The peer is not reading: stop reading its requests until our replies drain.
@@ -766,7 +795,7 @@ export class MeshSession {
         entry.responded = true;
         this.#finishMetrics(entry, statusForCode('CONNECTION_CLOSED'));
       }
-      entry.controller.abort(new MeshError('CONNECTION_CLOSED', 'connection closed'));
+      abortEntry(entry, new MeshError('CONNECTION_CLOSED', 'connection closed'));
     }
     for (const pending of this.#outgoing.values()) {
       pending.cleanup();
@@ -780,6 +809,22 @@ export class MeshSession {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The request's AbortSignal, created on first use (already aborted when the request was). */
+function signalOf(entry: InFlight): AbortSignal {
+  if (entry.controller === undefined) {
+    entry.controller = new AbortController();
+    if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
+  }
+  return entry.controller.signal;
+}
+
+/** Aborts once: the first reason wins, as with AbortController.abort. */
+function abortEntry(entry: InFlight, reason: MeshError): void {
+  if (entry.abortReason !== undefined) return;
+  entry.abortReason = reason;
+  entry.controller?.abort(reason);
+}
 
 function safeJson(payload: Buffer): Record<string, unknown> | undefined {
   try {

@@ -1,8 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  MESH_MAGIC,
   MessageKind,
   RequestFlag,
+  encodeJson,
+  encodeRequest,
   encodeControl,
   encodeResponse,
   encodeSignal,
@@ -198,7 +201,6 @@ describe('spearlet requests', () => {
   it('request id 0 is a protocol error', async (t) => {
     const s = await startSpearlet(t);
     const { client } = await RawClient.open(tcp(s), await token());
-    const { encodeRequest } = await import('../../src/wire/index.ts');
     const frame = encodeRequest(1n, 0, 0, 'echo', Buffer.alloc(0));
     frame.writeBigUInt64LE(0n, 10);
     client.write(frame);
@@ -236,5 +238,23 @@ describe('spearlet requests', () => {
     assert.equal(req.kind, MessageKind.REQUEST);
     client.write(encodeResponse(req.id, 0, Buffer.from('hi back')));
     assert.equal((await answer).toString(), 'hi back');
+  });
+
+  it('serves requests pipelined behind HELLO, after the WELCOME', async (t) => {
+    const s = await startSpearlet(t);
+    const client = await RawClient.connect(tcp(s));
+    t.after(() => {
+      client.destroy();
+    });
+    client.write(
+      Buffer.concat([
+        MESH_MAGIC,
+        encodeJson(MessageKind.HELLO, 0n, { v: 1, token: await token() }),
+        encodeRequest(1n, 0, 0, 'echo', Buffer.from('early')),
+      ]),
+    );
+    assert.equal((await client.nextMessage()).kind, MessageKind.WELCOME);
+    const r = response(await client.nextMessage());
+    assert.deepEqual([r.id, r.status, r.body.toString()], [1n, 0, 'early']);
   });
 });
