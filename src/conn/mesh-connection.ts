@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { MeshError } from '../errors.ts';
 import { PeakEwma } from '../balancer/peak-ewma.ts';
-import { Backoff, type BackoffOptions } from '../util/backoff.ts';
+import { Backoff } from '../util/backoff.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import {
   FrameDecoder,
@@ -30,71 +30,32 @@ import {
   RemoteError,
   SpearletLostError,
 } from './errors.ts';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_RECONNECT_BACKOFF,
+  DEFAULT_TICK_MS,
+  FEATURES,
+  PROTOCOL_VERSION,
+  type ConnRequestOptions,
+  type MeshConnectionEvents,
+  type MeshConnectionOptions,
+} from './connection-options.ts';
+import { HeartbeatMonitor } from './heartbeat.ts';
+import { PendingTable, type PendingRequest } from './pending-table.ts';
 import { canTransition, ConnState } from './states.ts';
-import { openTransport, describeTarget, type Transport, type TransportTarget } from './transport.ts';
-import { parseGoaway, parseRemoteError, parseWelcome, type GoawayInfo, type WelcomeInfo } from './welcome.ts';
+import { closeTransport, openTransport, describeTarget, type Transport, type TransportTarget } from './transport.ts';
+import { parseGoaway, parseRemoteError, parseWelcome, type WelcomeInfo } from './welcome.ts';
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
-export const DEFAULT_TICK_MS = 20;
-export const DEFAULT_RECONNECT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ initialMs: 250, multiplier: 1.6, maxMs: 30_000, jitter: 0.2 });
-/** Wait this long for the peer to close after our zero-length frame before destroying the socket. */
-const CLOSE_LINGER_MS = 1_000;
-const PROTOCOL_VERSION = 1;
-const FEATURES = ['cancel', 'signals', 'reauth'] as const;
-
-export interface MeshConnectionOptions {
-  /** Names the spearlet in logs and errors (the endpoint id). */
-  readonly spearletId: string;
-  readonly target: TransportTarget;
-  /** Called on every (re)connect and before the token expires (REAUTH). Must not return an expired token. */
-  readonly tokenProvider: () => Promise<string>;
-  readonly agentName?: string | undefined;
-  readonly logger?: Logger | undefined;
-  readonly connectTimeoutMs?: number | undefined;
-  readonly handshakeTimeoutMs?: number | undefined;
-  /** PING after this long without sending; default: WELCOME's heartbeatMs. */
-  readonly heartbeatMs?: number | undefined;
-  /** Declare the spearlet dead after this long without receiving; default: WELCOME's, else 3 x heartbeatMs. */
-  readonly heartbeatTimeoutMs?: number | undefined;
-  /** The one coarse timer per connection: heartbeats, deadlines, handshake timeout and REAUTH are checked on it. */
-  readonly tickMs?: number | undefined;
-  /** Reconnect after a failure (default true). */
-  readonly reconnect?: boolean | undefined;
-  readonly backoff?: BackoffOptions | undefined;
-  /** Send REAUTH this long before the token's exp; default a fifth of the remaining lifetime, at most 60 s. */
-  readonly reauthLeadMs?: number | undefined;
-  readonly ewmaDecayMs?: number | undefined;
-}
-
-export interface ConnRequestOptions {
-  /** The request may run more than once (flag 1). */
-  readonly idempotent?: boolean | undefined;
-  /** The spearlet sends no RESPONSE (flag 2); the promise resolves once written. */
-  readonly noReply?: boolean | undefined;
-  /** Absolute Date.now() time by which the answer must arrive; sent to the spearlet as a relative deadline. */
-  readonly deadlineAt?: number | undefined;
-  readonly signal?: AbortSignal | undefined;
-}
-
-export interface MeshConnectionEvents {
-  state: [to: ConnState, from: ConnState, err: Error | undefined];
-  signal: [name: string, body: Buffer];
-  goaway: [info: GoawayInfo];
-}
-
-interface Pending {
-  readonly method: string;
-  readonly resolve: (body: Buffer) => void;
-  readonly reject: (err: Error) => void;
-  readonly startedAt: number;
-  readonly deadlineAt: number;
-  readonly deadlineMs: number;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: (() => void) | undefined;
-  /** REAUTH exchanges share the id space but are not requests. */
-  readonly reauth: boolean;
-}
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_RECONNECT_BACKOFF,
+  DEFAULT_TICK_MS,
+  type ConnRequestOptions,
+  type MeshConnectionEvents,
+  type MeshConnectionOptions,
+} from './connection-options.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -131,21 +92,13 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #retryAfterMs = 0;
 
-  readonly #pending = new Map<number, Pending>();
-  #inFlight = 0;
+  readonly #pending = new PendingTable();
   #nextId = 0;
-  #nextDeadlineAt = Infinity;
-  #pingSeq = 0n;
 
-  #heartbeatMs = 0;
-  #heartbeatTimeoutMs = 0;
+  readonly #heartbeat = new HeartbeatMonitor();
   #handshakeDeadlineAt = 0;
   #reauthAt = 0;
   #reauthInFlight = false;
-  #sentSinceTick = false;
-  #receivedSinceTick = false;
-  #lastSentAt = 0;
-  #lastReceivedAt = 0;
 
   #drainWaiters: (() => void)[] = [];
   #endSent = false;
@@ -187,12 +140,12 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
 
   /** True when a new request would be written now (READY and under the spearlet's maxInFlight). */
   get ready(): boolean {
-    return this.#state === ConnState.READY && this.#inFlight < (this.#welcome?.maxInFlight ?? Infinity);
+    return this.#state === ConnState.READY && this.#pending.inFlight < (this.#welcome?.maxInFlight ?? Infinity);
   }
 
   /** Requests written and not yet answered. */
   get outstanding(): number {
-    return this.#inFlight;
+    return this.#pending.inFlight;
   }
 
   get ewmaMs(): number {
@@ -262,9 +215,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
         this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
         reject(new CancelledError(method, signal.reason));
       };
-      this.#pending.set(id, { method, resolve, reject, startedAt: performance.now(), deadlineAt, deadlineMs, signal, onAbort, reauth: false });
-      this.#inFlight++;
-      if (deadlineAt > 0 && deadlineAt < this.#nextDeadlineAt) this.#nextDeadlineAt = deadlineAt;
+      this.#pending.add(id, { method, resolve, reject, startedAt: performance.now(), deadlineAt, deadlineMs, signal, onAbort, reauth: false });
       if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
       this.#write(frame);
     });
@@ -294,7 +245,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   }
 
   async #close(graceUntil: number): Promise<void> {
-    if (graceUntil > Date.now() && this.#inFlight > 0) {
+    if (graceUntil > Date.now() && this.#pending.inFlight > 0) {
       this.#transitionTo([ConnState.READY], ConnState.DRAINING);
       await new Promise<void>((resolve) => {
         this.#graceDone = resolve;
@@ -366,11 +317,10 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   #onWelcome(payload: Buffer): void {
     const welcome = parseWelcome(payload);
     this.#welcome = welcome;
-    this.#heartbeatMs = this.#heartbeatMsOption ?? welcome.heartbeatMs;
-    this.#heartbeatTimeoutMs = this.#heartbeatTimeoutMsOption ?? welcome.heartbeatTimeoutMs ?? 3 * this.#heartbeatMs;
+    const intervalMs = this.#heartbeatMsOption ?? welcome.heartbeatMs;
+    const timeoutMs = this.#heartbeatTimeoutMsOption ?? welcome.heartbeatTimeoutMs ?? 3 * intervalMs;
     const now = Date.now();
-    this.#lastReceivedAt = now;
-    this.#lastSentAt = now;
+    this.#heartbeat.reset(intervalMs, timeoutMs, now);
     this.#scheduleReauth(welcome.tokenExp, now);
     this.#backoff.reset();
     this.#retryAfterMs = 0;
@@ -397,7 +347,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
           return;
         }
         const id = ++this.#nextId;
-        this.#pending.set(id, {
+        this.#pending.add(id, {
           method: 'REAUTH',
           resolve: (body) => {
             this.#reauthInFlight = false;
@@ -434,7 +384,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
 
   #onData(gen: number, chunk: Buffer): void {
     if (gen !== this.#generation) return;
-    this.#receivedSinceTick = true;
+    this.#heartbeat.markReceived();
     try {
       this.#decoder?.push(chunk);
     } catch (err) {
@@ -502,18 +452,15 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     this.#retryAfterMs = info.retryAfterMs;
     this.#transitionTo([ConnState.READY], ConnState.DRAINING, undefined, info.reason);
     // Requests that crossed the GOAWAY were not accepted: they did not run, so they may go elsewhere at once.
-    for (const [id, p] of this.#pending) {
-      if (BigInt(id) > lastId && !p.reauth) {
-        this.#settle(id);
-        p.reject(new ConnectionClosedError(this.spearletId, `GOAWAY (${info.reason}) crossed the request`));
-      }
+    for (const p of this.#pending.takeAbove(lastId)) {
+      p.reject(new ConnectionClosedError(this.spearletId, `GOAWAY (${info.reason}) crossed the request`));
     }
     this.emit('goaway', info);
     this.#maybeFinishDrain();
   }
 
   #maybeFinishDrain(): void {
-    if (this.#inFlight > 0) return;
+    if (this.#pending.inFlight > 0) return;
     for (const w of this.#drainWaiters.splice(0)) w();
     if (this.#state === ConnState.DRAINING && this.#closePromise === undefined && this.#transport !== undefined && !this.#endSent) {
       this.#endSent = true;
@@ -553,29 +500,23 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   }
 
   #rejectAll(err: Error): void {
-    for (const [id, p] of this.#pending) {
-      this.#settle(id);
-      p.reject(err);
-    }
-    this.#nextDeadlineAt = Infinity;
+    for (const p of this.#pending.takeAll()) p.reject(err);
     for (const w of this.#drainWaiters.splice(0)) w();
   }
 
-  /** Removes a pending entry and its abort listener; returns it, or undefined if it was already settled. */
-  #settle(id: number): Pending | undefined {
-    const p = this.#pending.get(id);
-    if (p === undefined) return undefined;
-    this.#pending.delete(id);
-    if (!p.reauth) this.#inFlight--;
-    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort);
-    if (this.#state === ConnState.DRAINING && this.#inFlight === 0) queueMicrotask(() => {
-      this.#maybeFinishDrain();
-    });
+  /** Removes a pending entry; when that empties a draining connection, finishes the drain. */
+  #settle(id: number): PendingRequest | undefined {
+    const p = this.#pending.take(id);
+    if (p !== undefined && this.#state === ConnState.DRAINING && this.#pending.inFlight === 0) {
+      queueMicrotask(() => {
+        this.#maybeFinishDrain();
+      });
+    }
     return p;
   }
 
   #write(frame: Buffer): void {
-    this.#sentSinceTick = true;
+    this.#heartbeat.markSent();
     this.#transport?.write(frame);
   }
 
@@ -599,44 +540,27 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
 
   #tick(): void {
     const now = Date.now();
-    if (this.#receivedSinceTick) {
-      this.#receivedSinceTick = false;
-      this.#lastReceivedAt = now;
-    }
-    if (this.#sentSinceTick) {
-      this.#sentSinceTick = false;
-      this.#lastSentAt = now;
-    }
     if (this.#state === ConnState.CONNECTING) {
       if (now >= this.#handshakeDeadlineAt) this.#fail(new HandshakeTimeoutError(this.spearletId, this.#handshakeTimeoutMs), 'handshake timeout');
       return;
     }
     if (this.#state !== ConnState.READY && this.#state !== ConnState.DRAINING) return;
-    const silent = now - this.#lastReceivedAt;
-    if (silent >= this.#heartbeatTimeoutMs) {
-      this.#fail(new HeartbeatTimeoutError(this.spearletId, silent), 'heartbeat timeout');
+    const verdict = this.#heartbeat.check(now);
+    if (verdict === 'dead') {
+      this.#fail(new HeartbeatTimeoutError(this.spearletId, this.#heartbeat.silentMs(now)), 'heartbeat timeout');
       return;
     }
-    if (now - this.#lastSentAt >= this.#heartbeatMs) {
-      this.#write(encodeControl(MessageKind.PING, ++this.#pingSeq));
-      this.#sentSinceTick = false;
-      this.#lastSentAt = now;
-    }
-    if (now >= this.#nextDeadlineAt) this.#expireDeadlines(now);
+    if (verdict === 'ping') this.#transport?.write(encodeControl(MessageKind.PING, this.#heartbeat.nextPingId()));
+    if (now >= this.#pending.nextDeadlineAt) this.#expireDeadlines(now);
     if (this.#reauthAt > 0 && now >= this.#reauthAt && this.#state === ConnState.READY) this.#reauth();
   }
 
   #expireDeadlines(now: number): void {
-    let next = Infinity;
-    for (const [id, p] of this.#pending) {
-      if (p.deadlineAt === 0) continue;
-      if (p.deadlineAt <= now) {
-        this.#settle(id);
-        this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
-        p.reject(new DeadlineExceededError(p.method, p.deadlineMs));
-      } else if (p.deadlineAt < next) next = p.deadlineAt;
+    for (const [id, p] of this.#pending.takeExpired(now)) {
+      this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
+      p.reject(new DeadlineExceededError(p.method, p.deadlineMs));
     }
-    this.#nextDeadlineAt = next;
+    if (this.#state === ConnState.DRAINING && this.#pending.inFlight === 0) this.#maybeFinishDrain();
   }
 
   /** Guarded transition: does nothing unless the current state is in `from`; logs and emits every change. */
@@ -650,25 +574,4 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     this.emit('state', to, prev, err);
     return true;
   }
-}
-
-/** Sends the orderly-close frame and waits for the peer to close, destroying the socket if it lingers. */
-async function closeTransport(transport: Transport): Promise<void> {
-  await new Promise<void>((resolve) => {
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve();
-    };
-    // Not unref()ed: close() is awaited until the socket is gone.
-    const timer = setTimeout(() => {
-      transport.destroy();
-      finish();
-    }, CLOSE_LINGER_MS);
-    transport.onClosed(finish);
-    transport.write(encodeCloseFrame());
-    transport.end();
-  });
 }

@@ -170,3 +170,27 @@ export async function openTransport(target: TransportTarget, timeoutMs: number, 
     socket.once(readyEvent, onReady);
   });
 }
+
+/** Wait this long for the peer to close after our zero-length frame before destroying the socket. */
+const CLOSE_LINGER_MS = 1_000;
+
+/** Sends the orderly-close frame (a zero-length frame) and waits for the peer to close, destroying on a linger. */
+export async function closeTransport(transport: Transport): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve();
+    };
+    // Not unref()ed: close() is awaited until the socket is gone.
+    const timer = setTimeout(() => {
+      transport.destroy();
+      finish();
+    }, CLOSE_LINGER_MS);
+    transport.onClosed(finish);
+    transport.write(Buffer.alloc(8));
+    transport.end();
+  });
+}

@@ -1,0 +1,54 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { HeartbeatMonitor } from '../../src/conn/heartbeat.ts';
+import { PendingTable, type PendingRequest } from '../../src/conn/pending-table.ts';
+
+describe('HeartbeatMonitor', () => {
+  it('pings after an idle interval, stays quiet while sending, and declares the peer dead after the timeout', () => {
+    const hb = new HeartbeatMonitor();
+    hb.reset(100, 300, 0);
+    const verdicts: string[] = [];
+    for (let now = 50; now <= 450; now += 50) {
+      if (now <= 200) hb.markSent(); // busy sending until 200: no PING needed
+      if (now === 150) hb.markReceived();
+      verdicts.push(`${now}:${hb.check(now)}`);
+    }
+    // last receipt seen at 150, so dead from 450; idle since 200, so a PING at 300 and again at 400
+    assert.deepEqual(verdicts, ['50:ok', '100:ok', '150:ok', '200:ok', '250:ok', '300:ping', '350:ok', '400:ping', '450:dead']);
+    assert.equal(hb.silentMs(450), 300);
+    assert.deepEqual([hb.nextPingId(), hb.nextPingId()], [1n, 2n]);
+  });
+});
+
+describe('PendingTable', () => {
+  const entry = (deadlineAt: number, reauth = false): PendingRequest => ({
+    method: 'm',
+    resolve: () => undefined,
+    reject: () => undefined,
+    startedAt: 0,
+    deadlineAt,
+    deadlineMs: deadlineAt,
+    signal: undefined,
+    onAbort: undefined,
+    reauth,
+  });
+
+  it('counts requests but not REAUTHs, and hands back what crossed a GOAWAY or expired', () => {
+    const t = new PendingTable();
+    t.add(1, entry(0));
+    t.add(2, entry(500));
+    t.add(3, entry(0, true));
+    t.add(4, entry(200));
+    t.add(5, entry(0));
+    assert.equal(t.inFlight, 4);
+    assert.equal(t.nextDeadlineAt, 200);
+    assert.deepEqual(t.takeExpired(300).map(([id]) => id), [4]);
+    assert.equal(t.nextDeadlineAt, 500);
+    assert.equal(t.takeAbove(3n).length, 1); // request 5 (REAUTH 3 stays)
+    assert.equal(t.take(5), undefined);
+    assert.equal(t.inFlight, 2);
+    assert.equal(t.takeAll().length, 3);
+    assert.equal(t.inFlight, 0);
+    assert.equal(t.nextDeadlineAt, Infinity);
+  });
+});
