@@ -30,7 +30,7 @@ export type LogRecord = Record<string, unknown>;
 export function capturingLogger(): {
   logger: Logger;
   lines: LogRecord[];
-  nextLine: (p: (r: LogRecord) => boolean) => Promise<LogRecord>;
+  nextLine: (p: (r: LogRecord) => boolean, timeoutMs?: number) => Promise<LogRecord>;
 } {
   const lines: LogRecord[] = [];
   const waiters = new Set<{ pred: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }>();
@@ -50,10 +50,23 @@ export function capturingLogger(): {
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink });
-  const nextLine = (pred: (r: LogRecord) => boolean): Promise<LogRecord> => {
+  const nextLine = (pred: (r: LogRecord) => boolean, timeoutMs = 30_000): Promise<LogRecord> => {
     const found = lines.find(pred);
     if (found) return Promise.resolve(found);
-    return new Promise((resolve) => waiters.add({ pred, resolve }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no such log line within ${timeoutMs} ms; last lines: ${JSON.stringify(lines.slice(-5))}`));
+      }, timeoutMs);
+      const waiter = {
+        pred,
+        resolve: (r: LogRecord) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      };
+      waiters.add(waiter);
+    });
   };
   return { logger, lines, nextLine };
 }

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import type { MeshError } from '../../src/errors.ts';
 import { decodeLegacyMessage, encodeLegacyPreface } from '../../src/wire/index.ts';
 import {
@@ -16,7 +17,9 @@ import {
   waitForTask,
 } from './harness.ts';
 
-const TREE_AGENT = new URL('../fixtures/tree-agent.mjs', import.meta.url).pathname;
+const TREE_AGENT = fileURLToPath(new URL('../fixtures/tree-agent.ts', import.meta.url));
+/** The runtime test's stand-in agent: prints its environment (SECRET included), starts a grandchild, never connects. */
+const TREE_SPEC = { command: process.execPath, args: ['--import', 'tsx', TREE_AGENT] } as const;
 
 /** Connects, sends `preface` and resolves once the spearlet has closed the socket. */
 async function closedAfterPreface(port: number, preface: Buffer): Promise<void> {
@@ -75,7 +78,7 @@ describe('legacy agents under the task runtime', () => {
     const { logger, lines, nextLine } = capturingLogger();
     const { runtime, attached, port } = await startTaskSpearlet(t, { logger });
     // tree-agent prints its environment (SECRET included) and never connects: the test plays the agent.
-    await runtime.start({ command: process.execPath, args: [TREE_AGENT], id: 'tree' });
+    await runtime.start({ ...TREE_SPEC, id: 'tree' });
     const line = await nextLine((r) => r.taskId === 'tree' && typeof r.msg === 'string' && r.msg.startsWith('{'));
     const secret = BigInt((JSON.parse(String(line.msg)) as { env: { SECRET: string } }).env.SECRET);
 
@@ -106,7 +109,7 @@ describe('legacy agents under the task runtime', () => {
   it('an invocation in flight when the agent connection drops fails with TASK_LOST; garbage closes the connection', async (t) => {
     const { logger, lines, nextLine } = capturingLogger();
     const { runtime, port } = await startTaskSpearlet(t, { logger });
-    await runtime.start({ command: process.execPath, args: [TREE_AGENT], id: 'tree-2' });
+    await runtime.start({ ...TREE_SPEC, id: 'tree-2' });
     const line = await nextLine((r) => r.taskId === 'tree-2' && typeof r.msg === 'string' && r.msg.startsWith('{'));
     const secret = BigInt((JSON.parse(String(line.msg)) as { env: { SECRET: string } }).env.SECRET);
 
@@ -142,7 +145,7 @@ describe('legacy agents under the task runtime', () => {
   it('stop sends Terminate on the legacy connection, then takes down the whole process tree of an agent that stays', async (t) => {
     const { logger, nextLine } = capturingLogger();
     const { runtime, port } = await startTaskSpearlet(t, { logger });
-    const started = await runtime.start({ command: process.execPath, args: [TREE_AGENT], id: 'tree-3' });
+    const started = await runtime.start({ ...TREE_SPEC, id: 'tree-3' });
     const line = await nextLine((r) => r.taskId === 'tree-3' && typeof r.msg === 'string' && r.msg.startsWith('{'));
     const printedEnv = JSON.parse(String(line.msg)) as { env: { SECRET: string }; grandchild: number };
     const socket = connect({ host: '127.0.0.1', port });

@@ -77,7 +77,7 @@ describe('spear-mesh task', () => {
     await assert.rejects(run(['start', '--admin', 'http://127.0.0.1:1'], io()), { code: 'CONFIG_INVALID' });
     await assert.rejects(run(['frobnicate', '--admin', 'http://127.0.0.1:1'], io()), { code: 'CONFIG_INVALID' });
     await assert.rejects(run(['list', '--admin', 'http://127.0.0.1:1', '--bogus'], io()), {
-      code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION',
+      code: 'CONFIG_INVALID',
     });
     const down = io();
     assert.equal(await run(['list', '--admin', '127.0.0.1:1'], down), 1);

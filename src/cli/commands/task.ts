@@ -147,25 +147,15 @@ function table(tasks: readonly TaskInfoLike[]): string {
 }
 
 export async function run(argv: readonly string[], io: TaskCommandIo = processIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      admin: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      restart: { type: 'string', default: 'never' },
-      'max-restarts': { type: 'string' },
-      id: { type: 'string' },
-      env: { type: 'string', multiple: true, default: [] },
-      cwd: { type: 'string' },
-      'grace-ms': { type: 'string' },
-      method: { type: 'string' },
-      params: { type: 'string', default: '' },
-      'timeout-ms': { type: 'string', default: '30000' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseTaskArgs(argv);
+  } catch (err) {
+    // As the other subcommands do: a bad flag is a ConfigError naming it (exit status 2).
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(/'(-{1,2}[^'\s]+)/.exec(message)?.[1] ?? 'arguments', message);
+  }
+  const { values, positionals } = parsed;
   const [sub, ...rest] = positionals;
   if (values.help || sub === undefined) {
     io.stdout(HELP);
@@ -243,4 +233,26 @@ function onlyId(rest: readonly string[]): string {
   if (rest.length !== 1 || rest[0] === undefined || rest[0] === '')
     throw new ConfigError('ID', 'give exactly one task id');
   return rest[0];
+}
+
+function parseTaskArgs(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      admin: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      restart: { type: 'string', default: 'never' },
+      'max-restarts': { type: 'string' },
+      id: { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
+      cwd: { type: 'string' },
+      'grace-ms': { type: 'string' },
+      method: { type: 'string' },
+      params: { type: 'string', default: '' },
+      'timeout-ms': { type: 'string', default: '30000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
 }
