@@ -6,7 +6,9 @@ import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { TASK_SERVICE_NAME, taskServiceId } from '../../src/spearlet/runtime/task-registration.ts';
 import { startTestRegistry } from '../helpers/dev-registry.ts';
 import {
+  LEGACY_AGENT,
   MESH_AGENT_SPEC,
+  PYTHON,
   alive,
   capturingLogger,
   clientToken,
@@ -136,6 +138,14 @@ describe('tasks through Consul', () => {
       { code: 'TASK_NOT_FOUND' },
     );
     assert.equal(a.runtime.list().length, 0);
+
+    // A legacy agent on the same spearlet is reached the same way.
+    await b.runtime.start({ command: PYTHON, args: [LEGACY_AGENT], id: 'remote-legacy' });
+    await waitForTask(b.runtime, 'remote-legacy', inState('connected'));
+    await registration.settled();
+    assert.equal((await invokeTask(mesh, consul, 'remote-legacy', 'handle', 'py')).toString(), 'legacy:py');
+    await assert.rejects(invokeTask(mesh, consul, 'remote-legacy', 'unknown', ''), { code: 'HANDLER_ERROR' });
+    await b.runtime.stop('remote-legacy');
 
     await b.runtime.stop('remote-task');
     await registration.settled();
