@@ -74,6 +74,11 @@ export interface EndpointBalancerEvents {
   signal: [name: string, body: Buffer, spearletId: string];
 }
 
+/** A pick request: the policy's context, or a pin to one spearlet id (no balancing, no failover elsewhere). */
+export interface RouteContext extends PickContext {
+  readonly spearletId?: string | undefined;
+}
+
 /** Connection fields whose change needs a new connection (tags, zone and meta changes do not). */
 const connKey = (e: Endpoint): string => JSON.stringify([e.address, e.port, e.socketPath ?? null, e.tls]);
 
@@ -95,8 +100,12 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     return this.#subs.size;
   }
 
-  /** The hot path: one call into the immutable picker. */
-  pick(ctx: PickContext): Subchannel | undefined {
+  /** The hot path: one call into the immutable picker, or a direct lookup for a request pinned to a spearlet. */
+  pick(ctx: RouteContext): Subchannel | undefined {
+    if (ctx.spearletId !== undefined) {
+      const sub = this.#subs.get(ctx.spearletId);
+      return sub?.ready === true ? sub : undefined;
+    }
     // Every target of the picker is a Subchannel: buildPicker only ever sees this.#subs' values.
     return this.#picker.pick(ctx) as Subchannel | undefined;
   }

@@ -1,7 +1,6 @@
 // MeshClient: resolver -> balancer -> picker -> connections, with failover, retry budget, deadlines and a wait queue.
 import { EventEmitter } from 'node:events';
 import { OutlierDetector } from '../balancer/outlier-detector.ts';
-import type { PickContext } from '../balancer/picker.ts';
 import { createPolicy } from '../balancer/policies.ts';
 import { RetryBudget } from '../balancer/retry-budget.ts';
 import { DeadlineExceededError, CancelledError } from '../conn/errors.ts';
@@ -14,7 +13,7 @@ import { MeshError } from '../errors.ts';
 import { createConsulClient, type ConsulClient } from '../registry/consul-client.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { transportTargetFor } from './endpoint-target.ts';
-import { EndpointBalancer, type EndpointStats, type Subchannel } from './endpoint-balancer.ts';
+import { EndpointBalancer, type EndpointStats, type RouteContext, type Subchannel } from './endpoint-balancer.ts';
 import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
 import { DEFAULT_CLIENT_TICK_MS, resolveClientOptions, type MeshClientOptions, type ResolvedClientOptions } from './options.ts';
 import { WaitQueue } from './wait-queue.ts';
@@ -29,6 +28,11 @@ export interface MeshRequestOptions {
   readonly affinityKey?: string;
   /** Only spearlets carrying all these tags. */
   readonly tags?: readonly string[];
+  /**
+   * Only this spearlet (its endpoint id): for work that lives there, such as a task it hosts. The request waits in
+   * the queue while that spearlet is not usable and is never moved to another one.
+   */
+  readonly spearletId?: string;
 }
 
 export interface MeshClientStats {
@@ -60,7 +64,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   readonly #ownsResolver: boolean;
   readonly #consul: ConsulClient | undefined;
   readonly #balancer: EndpointBalancer;
-  readonly #queue: WaitQueue<Subchannel>;
+  readonly #queue: WaitQueue<Subchannel, RouteContext>;
   readonly #budget: RetryBudget;
   readonly #onUpdate: (eps: readonly Endpoint[]) => void;
   readonly #onResolverState: (state: ResolverState, err?: Error) => void;
@@ -118,7 +122,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
           backoff: o.reconnectBackoff,
         }),
     });
-    this.#queue = new WaitQueue<Subchannel>({
+    this.#queue = new WaitQueue<Subchannel, RouteContext>({
       maxSize: o.queueMaxSize,
       tickMs: DEFAULT_CLIENT_TICK_MS,
       pick: (ctx) => this.#balancer.pick(ctx),
@@ -179,12 +183,13 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   async #run(method: string, body: Uint8Array, o: MeshRequestOptions, deadlineAt: number): Promise<Buffer> {
     const idempotent = o.idempotent === true;
     const connOptions = { idempotent, deadlineAt, signal: o.signal };
-    let ctx: PickContext = { affinityKey: o.affinityKey, tags: o.tags };
+    const base: RouteContext = { affinityKey: o.affinityKey, tags: o.tags, spearletId: o.spearletId };
+    let ctx = base;
     let exclude: Set<string> | undefined;
     for (let attempt = 0; ; attempt++) {
       let sub = this.#balancer.pick(ctx);
       // Everything left was excluded: going back to an excluded spearlet beats waiting when it is usable again.
-      if (sub === undefined && exclude !== undefined) sub = this.#balancer.pick({ affinityKey: o.affinityKey, tags: o.tags });
+      if (sub === undefined && exclude !== undefined) sub = this.#balancer.pick(base);
       if (sub === undefined) {
         if (this.#closed) throw new ClientClosedError();
         const expiresAt = deadlineAt > 0 ? deadlineAt : Date.now() + this.#o.queueTimeoutMs;
@@ -203,7 +208,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         this.#log.debug({ spearletId: sub.id, method, outcome, code: (err as MeshError).code }, 'request moves to another spearlet');
         exclude ??= new Set();
         exclude.add(sub.id);
-        ctx = { affinityKey: o.affinityKey, tags: o.tags, exclude };
+        ctx = { ...base, exclude };
         if (o.signal?.aborted === true) throw new CancelledError(method, o.signal.reason);
         if (deadlineAt > 0 && Date.now() >= deadlineAt) throw new DeadlineExceededError(method, o.deadlineMs ?? 0);
       }

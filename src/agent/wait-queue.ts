@@ -4,8 +4,8 @@ import { CancelledError } from '../conn/errors.ts';
 import type { MeshError } from '../errors.ts';
 import { NoSpearletAvailableError, QueueFullError } from './errors.ts';
 
-interface Waiter<T> {
-  readonly ctx: PickContext;
+interface Waiter<T, C> {
+  readonly ctx: C;
   readonly method: string;
   readonly enqueuedAt: number;
   /** Absolute Date.now() time after which the waiter fails with NO_SPEARLET_AVAILABLE. */
@@ -16,22 +16,22 @@ interface Waiter<T> {
   readonly onAbort: (() => void) | undefined;
 }
 
-export interface WaitQueueOptions<T> {
+export interface WaitQueueOptions<T, C extends PickContext> {
   readonly maxSize: number;
   readonly tickMs: number;
   /** Tries to find a target for a waiter; called on serve() and on every tick. */
-  readonly pick: (ctx: PickContext) => T | undefined;
+  readonly pick: (ctx: C) => T | undefined;
   /** How many endpoints are known, for the error message. */
   readonly knownEndpoints: () => number;
 }
 
-export class WaitQueue<T> {
-  readonly #o: WaitQueueOptions<T>;
-  readonly #waiters = new Set<Waiter<T>>();
+export class WaitQueue<T, C extends PickContext = PickContext> {
+  readonly #o: WaitQueueOptions<T, C>;
+  readonly #waiters = new Set<Waiter<T, C>>();
   #ticker: NodeJS.Timeout | undefined;
   #closedWith: MeshError | undefined;
 
-  constructor(options: WaitQueueOptions<T>) {
+  constructor(options: WaitQueueOptions<T, C>) {
     this.#o = options;
   }
 
@@ -40,7 +40,7 @@ export class WaitQueue<T> {
   }
 
   /** Waits until `pick` finds a target for `ctx`, or rejects: QUEUE_FULL, NO_SPEARLET_AVAILABLE, CANCELLED. */
-  wait(ctx: PickContext, method: string, expiresAt: number, signal: AbortSignal | undefined): Promise<T> {
+  wait(ctx: C, method: string, expiresAt: number, signal: AbortSignal | undefined): Promise<T> {
     if (this.#closedWith !== undefined) return Promise.reject(this.#closedWith);
     if (signal?.aborted === true) return Promise.reject(new CancelledError(method, signal.reason));
     if (this.#waiters.size >= this.#o.maxSize) return Promise.reject(new QueueFullError(method, this.#o.maxSize));
@@ -48,7 +48,7 @@ export class WaitQueue<T> {
       const onAbort = signal === undefined ? undefined : (): void => {
         if (this.#remove(waiter)) reject(new CancelledError(method, signal.reason));
       };
-      const waiter: Waiter<T> = { ctx, method, enqueuedAt: Date.now(), expiresAt, resolve, reject, signal, onAbort };
+      const waiter: Waiter<T, C> = { ctx, method, enqueuedAt: Date.now(), expiresAt, resolve, reject, signal, onAbort };
       this.#waiters.add(waiter);
       if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
       if (this.#ticker === undefined) {
@@ -88,7 +88,7 @@ export class WaitQueue<T> {
     }
   }
 
-  #remove(w: Waiter<T>): boolean {
+  #remove(w: Waiter<T, C>): boolean {
     if (!this.#waiters.delete(w)) return false;
     if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
     if (this.#waiters.size === 0 && this.#ticker !== undefined) {

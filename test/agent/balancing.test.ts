@@ -116,4 +116,22 @@ describe('MeshClient routing', () => {
     assert.equal(mesh.stats().failed, 0);
     assert.equal(mesh.stats().endpoints.filter((e) => e.ejected).length, 1);
   });
+
+  it('pins a request to one spearlet id, waiting for it rather than moving elsewhere', async (t) => {
+    const a = await standIn(t, 'a');
+    const b = await standIn(t, 'b');
+    const resolver = new ScriptedResolver();
+    resolver.set([ep('a', a.port), ep('b', b.port)]);
+    const mesh = await MeshClient.connect({ resolver, token: 't', policy: 'round-robin', closeGraceMs: 0 });
+    t.after(() => mesh.close());
+    await until(() => mesh.stats().endpoints.filter((e) => e.state === 'READY').length === 2, 'two READY');
+    for (let i = 0; i < 4; i++) assert.equal((await mesh.request('who', '', { spearletId: 'b' })).toString(), 'b');
+    const late = await standIn(t, 'late');
+    const pinned = mesh.request('who', '', { spearletId: 'late', deadlineMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(mesh.stats().queued, 1);
+    resolver.set([ep('a', a.port), ep('b', b.port), ep('late', late.port)]);
+    assert.equal((await pinned).toString(), 'late');
+    await assert.rejects(mesh.request('who', '', { spearletId: 'nobody', deadlineMs: 100 }), { code: 'NO_SPEARLET_AVAILABLE' });
+  });
 });
