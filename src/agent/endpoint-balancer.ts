@@ -160,6 +160,11 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     });
   }
 
+  /** The current endpoints (not the retiring ones). */
+  subchannels(): IterableIterator<Subchannel> {
+    return this.#subs.values();
+  }
+
   stats(): EndpointStats[] {
     return [...this.#subs.values()].map((s) => ({
       id: s.id,

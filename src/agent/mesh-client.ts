@@ -80,7 +80,12 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   /** Builds the client, starts discovery and waits (up to readyTimeoutMs) for a first READY connection. */
   static async connect(options: MeshClientOptions): Promise<MeshClient> {
     const client = new MeshClient(options);
-    await client.#start();
+    try {
+      await client.#start();
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
     return client;
   }
 
@@ -96,8 +101,14 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       this.#resolver = new StaticResolver(options.endpoints);
       this.#ownsResolver = true;
     } else {
-      this.#consul = createConsulClient(options.consul ?? {});
-      this.#resolver = new ConsulResolver({ consul: this.#consul, service: o.service, tags: [...o.tags], logger: this.#log });
+      const consul = createConsulClient(options.consul ?? {});
+      try {
+        this.#resolver = new ConsulResolver({ consul, service: o.service, tags: [...o.tags], logger: this.#log });
+      } catch (err) {
+        consul.close();
+        throw err;
+      }
+      this.#consul = consul;
       this.#ownsResolver = true;
     }
     this.#budget = new RetryBudget(options.retryBudget);
@@ -232,6 +243,21 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       return 'retry';
     }
     throw err;
+  }
+
+  /**
+   * Sends a one-way SIGNAL to one spearlet (`spearletId`) or to every READY one. Returns how many got it; a
+   * spearlet that is not READY gets nothing (signals are not queued or retried).
+   */
+  signal(name: string, body: Uint8Array | string, options: { spearletId?: string } = {}): number {
+    if (this.#closed) throw new ClientClosedError();
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    let sent = 0;
+    for (const sub of this.#balancer.subchannels()) {
+      if (options.spearletId !== undefined && sub.id !== options.spearletId) continue;
+      if (sub.conn.sendSignal(name, bytes)) sent++;
+    }
+    return sent;
   }
 
   stats(): MeshClientStats {

@@ -17,6 +17,7 @@ import {
   encodeErrorResponse,
   encodeJson,
   encodeRequest,
+  encodeSignal,
   parseJsonPayload,
   type MeshMessage,
 } from '../wire/index.ts';
@@ -222,9 +223,9 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   }
 
   /** Sends a one-way SIGNAL; false when the connection is not READY (nothing was sent). */
-  sendSignal(frame: Buffer): boolean {
+  sendSignal(name: string, body: Uint8Array): boolean {
     if (this.#state !== ConnState.READY) return false;
-    this.#write(frame);
+    this.#write(encodeSignal(name, body));
     return true;
   }
 
@@ -489,7 +490,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     transport?.destroy();
     this.#transitionTo([ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING], ConnState.TRANSIENT_FAILURE, err, reason);
     this.#rejectAll(new SpearletLostError(this.spearletId, reason, err));
-    if (this.#reconnect) {
+    if (this.#reconnect && this.#closePromise === undefined) {
       const delay = Math.max(this.#backoff.next(), this.#retryAfterMs);
       this.#reconnectTimer = setTimeout(() => {
         this.#reconnectTimer = undefined;

@@ -207,6 +207,21 @@ describe('MeshClient', () => {
     assert.deepEqual(await got, ['progress', '50%', `127.0.0.1:${list[0]!.port}`]);
   });
 
+  it('sends signals to one spearlet or to all READY ones', async (t) => {
+    const list = await servers(t, 2);
+    const mesh = await client(t, list);
+    await waitAllReady(mesh, 2);
+    assert.equal(mesh.signal('reload', 'all'), 2);
+    assert.equal(mesh.signal('reload', 'one', { spearletId: `127.0.0.1:${list[1]!.port}` }), 1);
+    const until = Date.now() + 10_000;
+    while (list[1]!.signalsReceived.length < 2) {
+      assert.ok(Date.now() < until);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(list[0]!.signalsReceived, [{ name: 'reload', body: 'all' }]);
+    assert.deepEqual(list[1]!.signalsReceived, [{ name: 'reload', body: 'all' }, { name: 'reload', body: 'one' }]);
+  });
+
   it('closes: queued and new requests fail with CLIENT_CLOSED and no socket or timer is left', async (t) => {
     const baseline = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
     const list = await servers(t, 2);

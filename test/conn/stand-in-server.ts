@@ -43,6 +43,7 @@ export class StandInServer {
   readonly requests: RequestMessage[] = [];
   readonly cancels: bigint[] = [];
   readonly reauthTokens: string[] = [];
+  readonly signalsReceived: { name: string; body: string }[] = [];
   readonly handlers = new Map<string, Handler>();
   pingsReceived = 0;
   closeFramesReceived = 0;
@@ -146,6 +147,9 @@ export class StandInServer {
             return;
           case MessageKind.CANCEL:
             this.cancels.push(msg.id);
+            return;
+          case MessageKind.SIGNAL:
+            this.signalsReceived.push({ name: msg.name, body: msg.body.toString() });
             return;
           case MessageKind.REAUTH: {
             this.reauthTokens.push(String(parseJsonPayload(msg.payload, 'REAUTH').token));
