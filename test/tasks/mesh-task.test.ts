@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeshClient } from '../../src/agent/mesh-client.ts';
-import { invokeTask, locateTask, spearletIdTag } from '../../src/agent/task-router.ts';
+import { TaskRouter, invokeTask, locateTask, spearletIdTag } from '../../src/agent/task-router.ts';
 import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { TASK_SERVICE_NAME, taskServiceId } from '../../src/spearlet/runtime/task-registration.ts';
 import { startTestRegistry } from '../helpers/dev-registry.ts';
@@ -125,6 +125,8 @@ describe('tasks through Consul', () => {
     });
     t.after(() => mesh.close());
     await waitFor(() => mesh.stats().endpoints.length === 2, 30_000, 'both spearlets in the client view');
+    const router = new TaskRouter(mesh, consul, { cacheTtlMs: 60_000 });
+    assert.equal((await router.invoke('remote-task', 'handle', 'cached')).toString(), 'mesh:cached');
     // Round-robin over two spearlets would land half of these on `sa`, which does not host the task.
     for (let i = 0; i < 6; i++) {
       const out = await invokeTask(mesh, consul, 'remote-task', 'handle', `call-${i}`, { deadlineMs: 10_000 });
@@ -154,6 +156,14 @@ describe('tasks through Consul', () => {
     await assert.rejects(invokeTask(mesh, consul, 'never-existed', 'handle', ''), { code: 'TASK_NOT_FOUND' });
     const after = await consul.healthService(TASK_SERVICE_NAME, {});
     assert.equal(after.entries.length, 0, 'the stopped task left Consul');
+
+    // The task comes back on the other spearlet: the router's cached location answers TASK_NOT_FOUND, it asks
+    // Consul again and follows the task.
+    await a.runtime.start({ ...MESH_AGENT_SPEC, id: 'remote-task' });
+    await waitForTask(a.runtime, 'remote-task', inState('connected'));
+    await a.attached.registration?.settled();
+    assert.equal((await router.invoke('remote-task', 'handle', 'moved')).toString(), 'mesh:moved');
+    assert.equal((await router.locate('remote-task')).spearletId, 'sa');
   });
 
   it('registers a connected task again when Consul forgot it', async (t) => {
