@@ -51,8 +51,14 @@ export interface MeshBenchResult {
 
 const SERVER = fileURLToPath(new URL('./mesh-echo-server.ts', import.meta.url));
 
-async function spawnServer(mode: 'raw' | 'mesh', env: NodeJS.ProcessEnv): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, mode], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+async function spawnServer(
+  mode: 'raw' | 'mesh',
+  env: NodeJS.ProcessEnv,
+): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   const port = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
@@ -128,9 +134,12 @@ async function startServer(mode: 'raw' | 'mesh' | 'minimal', secret: string, sep
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
     return {
       port: address.port,
-      stop: () => new Promise<void>((resolve) => server.close(() => {
-        resolve();
-      })),
+      stop: () =>
+        new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        ),
     };
   }
   const spearlet = new Spearlet({
@@ -160,7 +169,13 @@ export async function runMeshBench(options: MeshBenchOptions = {}): Promise<Mesh
   const minimal = await startServer('minimal', secret, false);
   try {
     const rawClient = await RawEchoClient.connect(raw.port);
-    const token = await mintToken({ secret: Buffer.from(secret, 'utf8'), sub: 'bench', iss: 'bench', aud: 'spear-mesh', expiresInSec: 3600 });
+    const token = await mintToken({
+      secret: Buffer.from(secret, 'utf8'),
+      sub: 'bench',
+      iss: 'bench',
+      aud: 'spear-mesh',
+      expiresInSec: 3600,
+    });
     const client = await MeshClient.connect({ endpoints: [`127.0.0.1:${mesh.port}`], token, closeGraceMs: 0 });
     const bare = await MeshClient.connect({ endpoints: [`127.0.0.1:${minimal.port}`], token, closeGraceMs: 0 });
     const rounds: { raw: MeshBenchSide; mesh: MeshBenchSide; client: MeshBenchSide }[] = [];

@@ -53,7 +53,8 @@ export class RawEchoClient {
 
   /** A TCP port on 127.0.0.1, or a Unix socket path. */
   static async connect(target: number | string): Promise<RawEchoClient> {
-    const socket = typeof target === 'number' ? net.connect({ host: '127.0.0.1', port: target }) : net.connect({ path: target });
+    const socket =
+      typeof target === 'number' ? net.connect({ host: '127.0.0.1', port: target }) : net.connect({ path: target });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -86,7 +87,8 @@ export async function startMinimalMeshServer(): Promise<net.Server> {
       onFrame: (body) => {
         const msg = decodeMessage(body);
         if (msg.kind === MessageKind.REQUEST) socket.write(encodeResponse(msg.id, 0, msg.body));
-        else if (msg.kind === MessageKind.HELLO) socket.write(encodeJson(MessageKind.WELCOME, 0n, { v: 1, spearlet: 'minimal', heartbeatMs: 1000 }));
+        else if (msg.kind === MessageKind.HELLO)
+          socket.write(encodeJson(MessageKind.WELCOME, 0n, { v: 1, spearlet: 'minimal', heartbeatMs: 1000 }));
         else if (msg.kind === MessageKind.PING) socket.write(encodeControl(MessageKind.PONG, msg.id));
       },
       onClose: () => {

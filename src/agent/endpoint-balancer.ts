@@ -117,7 +117,8 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     for (const e of endpoints) if (hasAllTags(e, this.#o.requiredTags)) wanted.set(e.id, e);
     for (const [id, sub] of this.#subs) {
       const next = wanted.get(id);
-      if (next === undefined || connKey(next) !== connKey(sub.endpoint)) this.#retire(sub, next === undefined ? 'left the endpoint set' : 'address changed');
+      if (next === undefined || connKey(next) !== connKey(sub.endpoint))
+        this.#retire(sub, next === undefined ? 'left the endpoint set' : 'address changed');
     }
     for (const [id, e] of wanted) {
       const sub = this.#subs.get(id);
@@ -168,7 +169,10 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   stats(): EndpointStats[] {
     return [...this.#subs.values()].map((s) => ({
       id: s.id,
-      address: s.endpoint.socketPath !== undefined && s.conn.description.startsWith('unix:') ? s.endpoint.socketPath : `${s.endpoint.address}:${s.endpoint.port}`,
+      address:
+        s.endpoint.socketPath !== undefined && s.conn.description.startsWith('unix:')
+          ? s.endpoint.socketPath
+          : `${s.endpoint.address}:${s.endpoint.port}`,
       transport: s.conn.description.split(':')[0] ?? 'tcp',
       state: s.conn.state,
       outstanding: s.outstanding,
@@ -200,7 +204,8 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     conn.on('state', (to, from, err) => {
       if (this.#subs.get(e.id)?.conn !== conn) return;
       if (to === ConnState.READY) this.#o.outlier?.recordSuccess(e.id);
-      else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined) this.recordFailure(e.id);
+      else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined)
+        this.recordFailure(e.id);
       this.#rebuild();
     });
     conn.on('signal', (name, body) => {
@@ -238,9 +243,12 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     this.#ejectionTimer = undefined;
     const next = this.#o.outlier?.nextExpiryAt();
     if (next !== undefined) {
-      this.#ejectionTimer = setTimeout(() => {
-        this.#rebuild();
-      }, Math.max(1, next - Date.now()));
+      this.#ejectionTimer = setTimeout(
+        () => {
+          this.#rebuild();
+        },
+        Math.max(1, next - Date.now()),
+      );
       this.#ejectionTimer.unref();
     }
     this.emit('picker');

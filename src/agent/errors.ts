@@ -16,7 +16,9 @@ export class NoSpearletAvailableError extends MeshError {
 export class QueueFullError extends MeshError {
   readonly maxSize: number;
   constructor(method: string, maxSize: number) {
-    super('QUEUE_FULL', `request '${method}' refused: ${maxSize} requests already wait for a spearlet`, { retryable: true });
+    super('QUEUE_FULL', `request '${method}' refused: ${maxSize} requests already wait for a spearlet`, {
+      retryable: true,
+    });
     this.maxSize = maxSize;
   }
 }

@@ -15,7 +15,12 @@ import { silentLogger, type Logger } from '../util/logger.ts';
 import { transportTargetFor } from './endpoint-target.ts';
 import { EndpointBalancer, type EndpointStats, type RouteContext, type Subchannel } from './endpoint-balancer.ts';
 import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
-import { DEFAULT_CLIENT_TICK_MS, resolveClientOptions, type MeshClientOptions, type ResolvedClientOptions } from './options.ts';
+import {
+  DEFAULT_CLIENT_TICK_MS,
+  resolveClientOptions,
+  type MeshClientOptions,
+  type ResolvedClientOptions,
+} from './options.ts';
 import { WaitQueue } from './wait-queue.ts';
 
 export interface MeshRequestOptions {
@@ -173,7 +178,8 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     if (this.#closed) throw new ClientClosedError();
     if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
     const deadlineMs = options.deadlineMs;
-    if (deadlineMs !== undefined && !(Number.isFinite(deadlineMs) && deadlineMs > 0)) throw new TypeError('deadlineMs must be a positive number');
+    if (deadlineMs !== undefined && !(Number.isFinite(deadlineMs) && deadlineMs > 0))
+      throw new TypeError('deadlineMs must be a positive number');
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const deadlineAt = deadlineMs === undefined ? 0 : Date.now() + deadlineMs;
     this.#requests++;
@@ -216,7 +222,10 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         const outcome = this.#classify(err, method, idempotent, attempt);
         if (outcome === 'retry') this.#retried++;
         else this.#rerouted++;
-        this.#log.debug({ spearletId: sub.id, method, outcome, code: (err as MeshError).code }, 'request moves to another spearlet');
+        this.#log.debug(
+          { spearletId: sub.id, method, outcome, code: (err as MeshError).code },
+          'request moves to another spearlet',
+        );
         exclude ??= new Set();
         exclude.add(sub.id);
         ctx = { ...base, exclude };
@@ -294,6 +303,9 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     this.#resolver.off('state', this.#onResolverState);
     if (this.#ownsResolver) await this.#resolver.close();
     this.#consul?.close();
-    await this.#balancer.close(this.#o.closeGraceMs, new ClientClosedError('the MeshClient closed while the request was in flight'));
+    await this.#balancer.close(
+      this.#o.closeGraceMs,
+      new ClientClosedError('the MeshClient closed while the request was in flight'),
+    );
   }
 }

@@ -65,9 +65,31 @@ export interface MeshClientOptions {
 }
 
 const KNOWN: ReadonlySet<string> = new Set([
-  'consul', 'resolver', 'endpoints', 'service', 'tags', 'token', 'tokenProvider', 'policy', 'zone', 'tls',
-  'preferUnixSocket', 'heartbeatMs', 'heartbeatTimeoutMs', 'connectTimeoutMs', 'reconnectBackoff', 'retryBudget',
-  'outlier', 'queue', 'readyTimeoutMs', 'drainGraceMs', 'closeGraceMs', 'maxReroutes', 'agentName', 'logger', 'random',
+  'consul',
+  'resolver',
+  'endpoints',
+  'service',
+  'tags',
+  'token',
+  'tokenProvider',
+  'policy',
+  'zone',
+  'tls',
+  'preferUnixSocket',
+  'heartbeatMs',
+  'heartbeatTimeoutMs',
+  'connectTimeoutMs',
+  'reconnectBackoff',
+  'retryBudget',
+  'outlier',
+  'queue',
+  'readyTimeoutMs',
+  'drainGraceMs',
+  'closeGraceMs',
+  'maxReroutes',
+  'agentName',
+  'logger',
+  'random',
 ]);
 
 export interface ResolvedClientOptions {
@@ -93,7 +115,10 @@ export interface ResolvedClientOptions {
 function positive(name: string, v: unknown, fallback: number | undefined, integer = false): number | undefined {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    throw new ConfigError(name, `must be a positive ${integer ? 'integer' : 'number'}, got ${typeof v === "number" ? v : typeof v}`);
+    throw new ConfigError(
+      name,
+      `must be a positive ${integer ? 'integer' : 'number'}, got ${typeof v === 'number' ? v : typeof v}`,
+    );
   }
   return v;
 }
@@ -109,10 +134,12 @@ export function resolveClientOptions(o: MeshClientOptions): ResolvedClientOption
   }
   const sources = [o.consul, o.resolver, o.endpoints].filter((s) => s !== undefined).length;
   if (sources !== 1) throw new ConfigError('consul|resolver|endpoints', 'give exactly one discovery source');
-  if (o.token !== undefined && o.tokenProvider !== undefined) throw new ConfigError('token', 'give token or tokenProvider, not both');
+  if (o.token !== undefined && o.tokenProvider !== undefined)
+    throw new ConfigError('token', 'give token or tokenProvider, not both');
   let tokenProvider: () => Promise<string>;
   if (o.tokenProvider !== undefined) {
-    if (typeof o.tokenProvider !== 'function') throw new ConfigError('tokenProvider', 'must be a function returning a promise of a JWT');
+    if (typeof o.tokenProvider !== 'function')
+      throw new ConfigError('tokenProvider', 'must be a function returning a promise of a JWT');
     tokenProvider = o.tokenProvider;
   } else if (typeof o.token === 'string' && o.token !== '') {
     const token = o.token;
@@ -121,10 +148,13 @@ export function resolveClientOptions(o: MeshClientOptions): ResolvedClientOption
     throw new ConfigError('token', 'a token or a tokenProvider is required');
   }
   const policy = o.policy ?? DEFAULT_POLICY;
-  if (!isPolicyName(policy)) throw new ConfigError('policy', `unknown policy '${String(policy)}' (known: ${POLICY_NAMES.join(', ')})`);
+  if (!isPolicyName(policy))
+    throw new ConfigError('policy', `unknown policy '${String(policy)}' (known: ${POLICY_NAMES.join(', ')})`);
   const tags: readonly string[] = o.tags ?? [];
-  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== '')) throw new ConfigError('tags', 'must be non-empty strings');
-  if (o.zone !== undefined && (typeof o.zone !== 'string' || o.zone === '')) throw new ConfigError('zone', 'must be a non-empty string');
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== ''))
+    throw new ConfigError('tags', 'must be non-empty strings');
+  if (o.zone !== undefined && (typeof o.zone !== 'string' || o.zone === ''))
+    throw new ConfigError('zone', 'must be a non-empty string');
   const service = o.service ?? DEFAULT_SERVICE;
   if (typeof service !== 'string' || service === '') throw new ConfigError('service', 'must be a non-empty string');
   return Object.freeze({

@@ -45,9 +45,12 @@ export class WaitQueue<T, C extends PickContext = PickContext> {
     if (signal?.aborted === true) return Promise.reject(new CancelledError(method, signal.reason));
     if (this.#waiters.size >= this.#o.maxSize) return Promise.reject(new QueueFullError(method, this.#o.maxSize));
     return new Promise<T>((resolve, reject) => {
-      const onAbort = signal === undefined ? undefined : (): void => {
-        if (this.#remove(waiter)) reject(new CancelledError(method, signal.reason));
-      };
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : (): void => {
+              if (this.#remove(waiter)) reject(new CancelledError(method, signal.reason));
+            };
       const waiter: Waiter<T, C> = { ctx, method, enqueuedAt: Date.now(), expiresAt, resolve, reject, signal, onAbort };
       this.#waiters.add(waiter);
       if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });

@@ -1,5 +1,13 @@
 // Consistent-hash policy: affinity by key with bounded load (Mirrokni et al.), sticky across membership changes.
-import { eligible, pickTwoChoices, type Picker, type PickContext, type PickTarget, type Policy, type PolicyOptions } from './picker.ts';
+import {
+  eligible,
+  pickTwoChoices,
+  type Picker,
+  type PickContext,
+  type PickTarget,
+  type Policy,
+  type PolicyOptions,
+} from './picker.ts';
 
 export const DEFAULT_LOAD_FACTOR = 1.25;
 export const DEFAULT_VIRTUAL_NODES = 100;
@@ -67,7 +75,13 @@ class ConsistentHashPicker implements Picker {
   readonly #table: AffinityTable;
   readonly #random: () => number;
 
-  constructor(targets: readonly PickTarget[], vnodes: number, loadFactor: number, table: AffinityTable, random: () => number) {
+  constructor(
+    targets: readonly PickTarget[],
+    vnodes: number,
+    loadFactor: number,
+    table: AffinityTable,
+    random: () => number,
+  ) {
     this.#targets = targets;
     this.#byId = new Map(targets.map((t) => [t.id, t]));
     this.#loadFactor = loadFactor;
@@ -139,8 +153,10 @@ export function consistentHashPolicy(options: ConsistentHashOptions = {}): Polic
   const vnodes = options.virtualNodes ?? DEFAULT_VIRTUAL_NODES;
   const tableSize = options.affinityTableSize ?? DEFAULT_AFFINITY_TABLE_SIZE;
   if (!(loadFactor >= 1)) throw new TypeError('consistent-hash loadFactor must be >= 1');
-  if (!(Number.isInteger(vnodes) && vnodes >= 1)) throw new TypeError('consistent-hash virtualNodes must be an integer >= 1');
-  if (!(Number.isInteger(tableSize) && tableSize >= 0)) throw new TypeError('consistent-hash affinityTableSize must be an integer >= 0');
+  if (!(Number.isInteger(vnodes) && vnodes >= 1))
+    throw new TypeError('consistent-hash virtualNodes must be an integer >= 1');
+  if (!(Number.isInteger(tableSize) && tableSize >= 0))
+    throw new TypeError('consistent-hash affinityTableSize must be an integer >= 0');
   const table = new AffinityTable(tableSize);
   const random = options.random ?? Math.random;
   return {

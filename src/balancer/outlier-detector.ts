@@ -45,17 +45,23 @@ export class OutlierDetector {
     this.#maxPercent = options.maxEjectionPercent ?? DEFAULT_MAX_EJECTION_PERCENT;
     this.#failOpenPercent = options.failOpenPercent ?? DEFAULT_FAIL_OPEN_PERCENT;
     this.#now = options.now ?? Date.now;
-    if (!(Number.isInteger(this.#threshold) && this.#threshold >= 1)) throw new TypeError('outlier consecutiveFailures must be an integer >= 1');
-    if (!(this.#baseMs > 0 && this.#maxMs >= this.#baseMs)) throw new TypeError('outlier ejection times must satisfy 0 < baseEjectionMs <= maxEjectionMs');
-    if (!(this.#maxPercent >= 0 && this.#maxPercent <= 100)) throw new TypeError('outlier maxEjectionPercent must be in [0, 100]');
-    if (!(this.#failOpenPercent >= 0 && this.#failOpenPercent <= 100)) throw new TypeError('outlier failOpenPercent must be in [0, 100]');
+    if (!(Number.isInteger(this.#threshold) && this.#threshold >= 1))
+      throw new TypeError('outlier consecutiveFailures must be an integer >= 1');
+    if (!(this.#baseMs > 0 && this.#maxMs >= this.#baseMs))
+      throw new TypeError('outlier ejection times must satisfy 0 < baseEjectionMs <= maxEjectionMs');
+    if (!(this.#maxPercent >= 0 && this.#maxPercent <= 100))
+      throw new TypeError('outlier maxEjectionPercent must be in [0, 100]');
+    if (!(this.#failOpenPercent >= 0 && this.#failOpenPercent <= 100))
+      throw new TypeError('outlier failOpenPercent must be in [0, 100]');
   }
 
   /** Keeps state only for these endpoints; new ones start healthy. */
   setEndpoints(ids: Iterable<string>): void {
     const keep = new Set(ids);
     for (const id of this.#health.keys()) if (!keep.has(id)) this.#health.delete(id);
-    for (const id of keep) if (!this.#health.has(id)) this.#health.set(id, { consecutive: 0, ejections: 0, ejectedUntil: 0, lastEjectionEnd: 0 });
+    for (const id of keep)
+      if (!this.#health.has(id))
+        this.#health.set(id, { consecutive: 0, ejections: 0, ejectedUntil: 0, lastEjectionEnd: 0 });
   }
 
   recordSuccess(id: string): void {

@@ -23,7 +23,8 @@ export function isPolicyName(value: unknown): value is PolicyName {
 
 /** A fresh policy instance by name; TypeError for an unknown name (a programming or configuration mistake). */
 export function createPolicy(name: PolicyName, options: PolicyOptions = {}): Policy {
-  if (!isPolicyName(name)) throw new TypeError(`unknown balancing policy '${String(name)}' (known: ${POLICY_NAMES.join(', ')})`);
+  if (!isPolicyName(name))
+    throw new TypeError(`unknown balancing policy '${String(name)}' (known: ${POLICY_NAMES.join(', ')})`);
   return FACTORIES[name](options);
 }
 
@@ -35,5 +36,7 @@ export interface BuildPickerOptions {
 /** The picker the hot path calls: per-request tag filtering over zone preference over the policy. */
 export function buildPicker(policy: Policy, targets: readonly PickTarget[], options: BuildPickerOptions = {}): Picker {
   if (targets.length === 0) return EMPTY_PICKER;
-  return tagFilterPicker(targets, (ts) => (ts.length === 0 ? EMPTY_PICKER : zonePreferencePicker(policy, ts, options.zone)));
+  return tagFilterPicker(targets, (ts) =>
+    ts.length === 0 ? EMPTY_PICKER : zonePreferencePicker(policy, ts, options.zone),
+  );
 }

@@ -8,7 +8,12 @@ import type { GoawayInfo } from './welcome.ts';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 export const DEFAULT_TICK_MS = 20;
-export const DEFAULT_RECONNECT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ initialMs: 250, multiplier: 1.6, maxMs: 30_000, jitter: 0.2 });
+export const DEFAULT_RECONNECT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({
+  initialMs: 250,
+  multiplier: 1.6,
+  maxMs: 30_000,
+  jitter: 0.2,
+});
 export const PROTOCOL_VERSION = 1;
 export const FEATURES = ['cancel', 'signals', 'reauth'] as const;
 

@@ -14,7 +14,10 @@ export class ConnectFailedError extends MeshError {
 export class ConnectionClosedError extends MeshError {
   readonly spearletId: string;
   constructor(spearletId: string, message: string, cause?: unknown) {
-    super('CONNECTION_CLOSED', `spearlet ${spearletId}: ${message}; the request was not sent`, { cause, retryable: true });
+    super('CONNECTION_CLOSED', `spearlet ${spearletId}: ${message}; the request was not sent`, {
+      cause,
+      retryable: true,
+    });
     this.spearletId = spearletId;
   }
 }

@@ -116,7 +116,11 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     this.#target = options.target;
     this.#tokenProvider = options.tokenProvider;
     this.#agentName = options.agentName;
-    this.#log = (options.logger ?? silentLogger()).child({ component: 'conn', spearletId: this.spearletId, connId: this.connId });
+    this.#log = (options.logger ?? silentLogger()).child({
+      component: 'conn',
+      spearletId: this.spearletId,
+      connId: this.connId,
+    });
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#tickMs = options.tickMs ?? DEFAULT_TICK_MS;
@@ -171,7 +175,8 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   /** Resolves when the connection is READY; rejects if it fails first (or is closed). */
   whenReady(): Promise<void> {
     if (this.#state === ConnState.READY) return Promise.resolve();
-    if (this.#state === ConnState.CLOSED) return Promise.reject(new ConnectionClosedError(this.spearletId, 'connection is CLOSED'));
+    if (this.#state === ConnState.CLOSED)
+      return Promise.reject(new ConnectionClosedError(this.spearletId, 'connection is CLOSED'));
     return new Promise((resolve, reject) => {
       const onState = (to: ConnState, _from: ConnState, err: Error | undefined): void => {
         if (to === ConnState.READY) {
@@ -204,19 +209,34 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
       if (deadlineMs <= 0) return Promise.reject(new DeadlineExceededError(method, 0));
     }
     const id = ++this.#nextId;
-    const flags = (options.idempotent === true ? RequestFlag.IDEMPOTENT : 0) | (options.noReply === true ? RequestFlag.NO_REPLY : 0);
+    const flags =
+      (options.idempotent === true ? RequestFlag.IDEMPOTENT : 0) |
+      (options.noReply === true ? RequestFlag.NO_REPLY : 0);
     const frame = encodeRequest(BigInt(id), flags, deadlineMs, method, body);
     if (options.noReply === true) {
       this.#write(frame);
       return Promise.resolve(EMPTY);
     }
     return new Promise<Buffer>((resolve, reject) => {
-      const onAbort = signal === undefined ? undefined : (): void => {
-        if (this.#settle(id) === undefined) return;
-        this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
-        reject(new CancelledError(method, signal.reason));
-      };
-      this.#pending.add(id, { method, resolve, reject, startedAt: performance.now(), deadlineAt, deadlineMs, signal, onAbort, reauth: false });
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : (): void => {
+              if (this.#settle(id) === undefined) return;
+              this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
+              reject(new CancelledError(method, signal.reason));
+            };
+      this.#pending.add(id, {
+        method,
+        resolve,
+        reject,
+        startedAt: performance.now(),
+        deadlineAt,
+        deadlineMs,
+        signal,
+        onAbort,
+        reauth: false,
+      });
       if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
       this.#write(frame);
     });
@@ -257,7 +277,10 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
       this.#graceTimer = undefined;
     }
     const transport = this.#transport;
-    this.#transitionTo([ConnState.IDLE, ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING, ConnState.TRANSIENT_FAILURE], ConnState.CLOSED);
+    this.#transitionTo(
+      [ConnState.IDLE, ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING, ConnState.TRANSIENT_FAILURE],
+      ConnState.CLOSED,
+    );
     this.#generation++;
     this.#stopTicker();
     this.#clearReconnectTimer();
@@ -305,13 +328,21 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
           this.#fail(new ConnectionClosedError(this.spearletId, 'the spearlet closed the connection'), 'peer closed');
         },
       });
-      const hello = encodeJson(MessageKind.HELLO, 0n, { v: PROTOCOL_VERSION, token, agent: this.#agentName, features: FEATURES });
+      const hello = encodeJson(MessageKind.HELLO, 0n, {
+        v: PROTOCOL_VERSION,
+        token,
+        agent: this.#agentName,
+        features: FEATURES,
+      });
       this.#handshakeDeadlineAt = Date.now() + this.#handshakeTimeoutMs;
       this.#startTicker();
       this.#write(Buffer.concat([MESH_MAGIC, hello]));
     } catch (err) {
       if (gen !== this.#generation) return;
-      this.#fail(new ConnectFailedError(this.spearletId, err instanceof Error ? err.message : String(err), err), 'connect failed');
+      this.#fail(
+        new ConnectFailedError(this.spearletId, err instanceof Error ? err.message : String(err), err),
+        'connect failed',
+      );
     }
   }
 
@@ -402,7 +433,14 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
       else if (msg.kind === MessageKind.ERROR) {
         const e = parseRemoteError(this.spearletId, 0, msg.payload, false);
         this.#fail(new ConnectFailedError(this.spearletId, `${e.remoteCode}: ${e.message}`, e), 'handshake refused');
-      } else throw new RemoteError(this.spearletId, 0, 'PROTOCOL_ERROR', `unexpected ${String(msg.kind)} before WELCOME`, false);
+      } else
+        throw new RemoteError(
+          this.spearletId,
+          0,
+          'PROTOCOL_ERROR',
+          `unexpected ${String(msg.kind)} before WELCOME`,
+          false,
+        );
       return;
     }
     switch (msg.kind) {
@@ -440,7 +478,15 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
       case MessageKind.REQUEST:
         // This client serves no methods: answer so the spearlet does not wait.
         if ((msg.flags & RequestFlag.NO_REPLY) === 0) {
-          this.#write(encodeErrorResponse(msg.id, Status.NOT_FOUND, 'METHOD_NOT_FOUND', `agent serves no method '${msg.method}'`, false));
+          this.#write(
+            encodeErrorResponse(
+              msg.id,
+              Status.NOT_FOUND,
+              'METHOD_NOT_FOUND',
+              `agent serves no method '${msg.method}'`,
+              false,
+            ),
+          );
         }
         return;
       default:
@@ -463,7 +509,12 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   #maybeFinishDrain(): void {
     if (this.#pending.inFlight > 0) return;
     for (const w of this.#drainWaiters.splice(0)) w();
-    if (this.#state === ConnState.DRAINING && this.#closePromise === undefined && this.#transport !== undefined && !this.#endSent) {
+    if (
+      this.#state === ConnState.DRAINING &&
+      this.#closePromise === undefined &&
+      this.#transport !== undefined &&
+      !this.#endSent
+    ) {
       this.#endSent = true;
       // Drained after GOAWAY: close our side; the transport close then moves us to TRANSIENT_FAILURE.
       this.#write(encodeCloseFrame());
@@ -473,7 +524,8 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
 
   #onTransportClose(gen: number, err: Error | undefined): void {
     if (gen !== this.#generation) return;
-    const reason = this.#state === ConnState.DRAINING ? 'drained' : err === undefined ? 'connection closed' : err.message;
+    const reason =
+      this.#state === ConnState.DRAINING ? 'drained' : err === undefined ? 'connection closed' : err.message;
     this.#fail(new ConnectionClosedError(this.spearletId, reason, err), reason);
   }
 
@@ -481,14 +533,24 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
 
   /** The one path out of CONNECTING/READY/DRAINING on failure: releases the socket and rejects in-flight work. */
   #fail(err: Error, reason: string): void {
-    if (this.#state === ConnState.CLOSED || this.#state === ConnState.TRANSIENT_FAILURE || this.#state === ConnState.IDLE) return;
+    if (
+      this.#state === ConnState.CLOSED ||
+      this.#state === ConnState.TRANSIENT_FAILURE ||
+      this.#state === ConnState.IDLE
+    )
+      return;
     this.#generation++;
     const transport = this.#transport;
     this.#transport = undefined;
     this.#decoder = undefined;
     this.#stopTicker();
     transport?.destroy();
-    this.#transitionTo([ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING], ConnState.TRANSIENT_FAILURE, err, reason);
+    this.#transitionTo(
+      [ConnState.CONNECTING, ConnState.READY, ConnState.DRAINING],
+      ConnState.TRANSIENT_FAILURE,
+      err,
+      reason,
+    );
     this.#rejectAll(new SpearletLostError(this.spearletId, reason, err));
     if (this.#reconnect && this.#closePromise === undefined) {
       const delay = Math.max(this.#backoff.next(), this.#retryAfterMs);
@@ -542,7 +604,8 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   #tick(): void {
     const now = Date.now();
     if (this.#state === ConnState.CONNECTING) {
-      if (now >= this.#handshakeDeadlineAt) this.#fail(new HandshakeTimeoutError(this.spearletId, this.#handshakeTimeoutMs), 'handshake timeout');
+      if (now >= this.#handshakeDeadlineAt)
+        this.#fail(new HandshakeTimeoutError(this.spearletId, this.#handshakeTimeoutMs), 'handshake timeout');
       return;
     }
     if (this.#state !== ConnState.READY && this.#state !== ConnState.DRAINING) return;

@@ -109,7 +109,10 @@ class SocketTransport implements Transport {
   }
 }
 
-async function tlsOptions(target: { host: string; port: number }, options: TlsClientOptions): Promise<tls.ConnectionOptions> {
+async function tlsOptions(
+  target: { host: string; port: number },
+  options: TlsClientOptions,
+): Promise<tls.ConnectionOptions> {
   const [ca, cert, key] = await Promise.all([
     options.caFile === undefined ? undefined : readFile(options.caFile),
     options.certFile === undefined ? undefined : readFile(options.certFile),
@@ -132,7 +135,11 @@ async function tlsOptions(target: { host: string; port: number }, options: TlsCl
  * Opens a transport; for TLS the promise settles after the handshake and certificate check. Rejects with the
  * socket error, or a timeout error after `timeoutMs`. The socket is destroyed on any failure.
  */
-export async function openTransport(target: TransportTarget, timeoutMs: number, events: TransportEvents): Promise<Transport> {
+export async function openTransport(
+  target: TransportTarget,
+  timeoutMs: number,
+  events: TransportEvents,
+): Promise<Transport> {
   const description = describeTarget(target);
   let socket: net.Socket;
   let readyEvent: 'connect' | 'secureConnect';

@@ -25,7 +25,8 @@ export interface GoawayInfo {
   readonly lastId: bigint;
 }
 
-const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+const positive = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
 
 export function parseWelcome(payload: Buffer): WelcomeInfo {
   const o = parseJsonPayload(payload, 'WELCOME');
@@ -57,7 +58,12 @@ export function parseGoaway(lastId: bigint, payload: Buffer): GoawayInfo {
 }
 
 /** Turns an error RESPONSE body or ERROR payload ({code, message, retryable?}) into a RemoteError. */
-export function parseRemoteError(spearletId: string, status: number, body: Buffer, defaultRetryable: boolean): RemoteError {
+export function parseRemoteError(
+  spearletId: string,
+  status: number,
+  body: Buffer,
+  defaultRetryable: boolean,
+): RemoteError {
   let o: Record<string, unknown> = {};
   try {
     o = parseJsonPayload(body, 'error body');

@@ -61,7 +61,11 @@ describe('MeshClient routing', () => {
     const b = await standIn(t, 'b');
     const c = await standIn(t, 'c');
     const resolver = new ScriptedResolver();
-    const all = [ep('a', a.port, { zone: 'z1', tags: ['gpu'] }), ep('b', b.port, { zone: 'z2' }), ep('c', c.port, { zone: 'z2', tags: ['gpu'] })];
+    const all = [
+      ep('a', a.port, { zone: 'z1', tags: ['gpu'] }),
+      ep('b', b.port, { zone: 'z2' }),
+      ep('c', c.port, { zone: 'z2', tags: ['gpu'] }),
+    ];
     resolver.set(all);
     const mesh = await MeshClient.connect({ resolver, token: 't', zone: 'z1', policy: 'round-robin', closeGraceMs: 0 });
     t.after(() => mesh.close());
@@ -78,9 +82,16 @@ describe('MeshClient routing', () => {
     const a = await standIn(t, 'a');
     const b = await standIn(t, 'b');
     let release: (() => void) | undefined;
-    a.handlers.set('slow', () => new Promise<Buffer>((resolve) => (release = () => {
-      resolve(Buffer.from('finished on a'));
-    })));
+    a.handlers.set(
+      'slow',
+      () =>
+        new Promise<Buffer>(
+          (resolve) =>
+            (release = () => {
+              resolve(Buffer.from('finished on a'));
+            }),
+        ),
+    );
     const resolver = new ScriptedResolver();
     resolver.set([ep('a', a.port)]);
     const mesh = await MeshClient.connect({ resolver, token: 't', closeGraceMs: 0 });
@@ -92,7 +103,10 @@ describe('MeshClient routing', () => {
     assert.deepEqual([...(await whoMany(mesh, 5))], ['b']);
     release!();
     assert.equal((await slow).toString(), 'finished on a');
-    assert.deepEqual(mesh.stats().endpoints.map((e) => e.id), ['b']);
+    assert.deepEqual(
+      mesh.stats().endpoints.map((e) => e.id),
+      ['b'],
+    );
   });
 
   it('ejects an endpoint that keeps failing to connect and never fails a request because of it', async (t) => {
@@ -132,6 +146,8 @@ describe('MeshClient routing', () => {
     assert.equal(mesh.stats().queued, 1);
     resolver.set([ep('a', a.port), ep('b', b.port), ep('late', late.port)]);
     assert.equal((await pinned).toString(), 'late');
-    await assert.rejects(mesh.request('who', '', { spearletId: 'nobody', deadlineMs: 100 }), { code: 'NO_SPEARLET_AVAILABLE' });
+    await assert.rejects(mesh.request('who', '', { spearletId: 'nobody', deadlineMs: 100 }), {
+      code: 'NO_SPEARLET_AVAILABLE',
+    });
   });
 });

@@ -8,7 +8,11 @@ const TEST_TIMEOUT_MS = 120_000;
 
 type T = { after: (fn: () => Promise<void>) => void };
 
-async function mesh3(t: T, ids: readonly string[] = ['s1', 's2', 's3'], policy: 'round-robin' | 'consistent-hash' = 'round-robin'): Promise<{ h: MeshHarness; mesh: MeshClient }> {
+async function mesh3(
+  t: T,
+  ids: readonly string[] = ['s1', 's2', 's3'],
+  policy: 'round-robin' | 'consistent-hash' = 'round-robin',
+): Promise<{ h: MeshHarness; mesh: MeshClient }> {
   const h = new MeshHarness();
   t.after(() => h.close());
   await h.start();
@@ -23,7 +27,11 @@ function readyCount(mesh: MeshClient): number {
 }
 
 async function waitReady(mesh: MeshClient, n: number): Promise<void> {
-  await waitFor(() => readyCount(mesh) >= n, 30_000, `${n} READY endpoints (${JSON.stringify(mesh.stats().endpoints)})`);
+  await waitFor(
+    () => readyCount(mesh) >= n,
+    30_000,
+    `${n} READY endpoints (${JSON.stringify(mesh.stats().endpoints)})`,
+  );
 }
 
 function summary(r: LoadReport, mesh: MeshClient): string {
@@ -33,44 +41,58 @@ function summary(r: LoadReport, mesh: MeshClient): string {
 
 /** The spearlet that answered `info`. */
 async function whoAnswers(mesh: MeshClient, affinityKey: string): Promise<string> {
-  const info = JSON.parse((await mesh.request('info', '', { affinityKey, idempotent: true })).toString()) as { spearlet: string };
+  const info = JSON.parse((await mesh.request('info', '', { affinityKey, idempotent: true })).toString()) as {
+    spearlet: string;
+  };
   return info.spearlet;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('MeshClient with real spearlets', () => {
-  it('loses nothing when one of three spearlets is SIGKILLed under steady idempotent load', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    const { h, mesh } = await mesh3(t);
-    const load = steadyLoad(mesh, { concurrency: 8, sleepMs: 20, idempotent: true });
-    await waitFor(() => served(mesh, 's2') >= 20, 20_000, 's2 to serve');
-    await h.spearlets.get('s2')!.kill('SIGKILL');
-    const okAtKill = load.report.ok;
-    const [s1AtKill, s3AtKill] = [served(mesh, 's1'), served(mesh, 's3')];
-    await waitFor(() => load.report.ok >= okAtKill + 150, 30_000, 'traffic after the kill');
-    const r = await load.stop();
-    assert.equal(r.failures.length, 0, summary(r, mesh));
-    assert.ok(served(mesh, 's1') > s1AtKill && served(mesh, 's3') > s3AtKill, summary(r, mesh));
-  });
+  it(
+    'loses nothing when one of three spearlets is SIGKILLed under steady idempotent load',
+    { timeout: TEST_TIMEOUT_MS },
+    async (t) => {
+      const { h, mesh } = await mesh3(t);
+      const load = steadyLoad(mesh, { concurrency: 8, sleepMs: 20, idempotent: true });
+      await waitFor(() => served(mesh, 's2') >= 20, 20_000, 's2 to serve');
+      await h.spearlets.get('s2')!.kill('SIGKILL');
+      const okAtKill = load.report.ok;
+      const [s1AtKill, s3AtKill] = [served(mesh, 's1'), served(mesh, 's3')];
+      await waitFor(() => load.report.ok >= okAtKill + 150, 30_000, 'traffic after the kill');
+      const r = await load.stop();
+      assert.equal(r.failures.length, 0, summary(r, mesh));
+      assert.ok(served(mesh, 's1') > s1AtKill && served(mesh, 's3') > s3AtKill, summary(r, mesh));
+    },
+  );
 
-  it('detects a SIGSTOPped spearlet within the heartbeat timeout, fails no idempotent request, and uses it again after SIGCONT', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    const { h, mesh } = await mesh3(t);
-    const load = steadyLoad(mesh, { concurrency: 6, sleepMs: 10, idempotent: true });
-    await waitFor(() => served(mesh, 's2') >= 10, 20_000, 's2 to serve');
-    const s2 = h.spearlets.get('s2')!;
-    const stoppedAt = Date.now();
-    s2.child.kill('SIGSTOP');
-    await waitFor(() => mesh.stats().endpoints.find((e) => e.id === 's2')?.state !== 'READY', 10_000, 's2 to leave READY');
-    const detectedMs = Date.now() - stoppedAt;
-    // The timeout itself plus one heartbeat tick and scheduling slack on a loaded machine.
-    assert.ok(detectedMs < HEARTBEAT_TIMEOUT_MS + 1500, `detected after ${detectedMs} ms`);
-    await sleep(300);
-    const servedByS2 = served(mesh, 's2');
-    s2.child.kill('SIGCONT');
-    await waitFor(() => served(mesh, 's2') > servedByS2, 30_000, 's2 to serve again after SIGCONT');
-    const r = await load.stop();
-    assert.equal(r.failures.length, 0, summary(r, mesh));
-  });
+  it(
+    'detects a SIGSTOPped spearlet within the heartbeat timeout, fails no idempotent request, and uses it again after SIGCONT',
+    { timeout: TEST_TIMEOUT_MS },
+    async (t) => {
+      const { h, mesh } = await mesh3(t);
+      const load = steadyLoad(mesh, { concurrency: 6, sleepMs: 10, idempotent: true });
+      await waitFor(() => served(mesh, 's2') >= 10, 20_000, 's2 to serve');
+      const s2 = h.spearlets.get('s2')!;
+      const stoppedAt = Date.now();
+      s2.child.kill('SIGSTOP');
+      await waitFor(
+        () => mesh.stats().endpoints.find((e) => e.id === 's2')?.state !== 'READY',
+        10_000,
+        's2 to leave READY',
+      );
+      const detectedMs = Date.now() - stoppedAt;
+      // The timeout itself plus one heartbeat tick and scheduling slack on a loaded machine.
+      assert.ok(detectedMs < HEARTBEAT_TIMEOUT_MS + 1500, `detected after ${detectedMs} ms`);
+      await sleep(300);
+      const servedByS2 = served(mesh, 's2');
+      s2.child.kill('SIGCONT');
+      await waitFor(() => served(mesh, 's2') > servedByS2, 30_000, 's2 to serve again after SIGCONT');
+      const r = await load.stop();
+      assert.equal(r.failures.length, 0, summary(r, mesh));
+    },
+  );
 
   it('drains a spearlet with zero failures of any kind, idempotent or not', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const { h, mesh } = await mesh3(t);
@@ -94,36 +116,51 @@ describe('MeshClient with real spearlets', () => {
     assert.equal(r.failures.length, 0, summary(r, mesh));
   });
 
-  it('keeps affinity keys on their spearlet and moves only the keys of a spearlet that leaves', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    const { h, mesh } = await mesh3(t, ['s1', 's2', 's3'], 'consistent-hash');
-    const keys = Array.from({ length: 40 }, (_, i) => `tenant-${i}`);
-    const homes = async (): Promise<Map<string, string>> => {
-      const m = new Map<string, string>();
-      for (const k of keys) m.set(k, await whoAnswers(mesh, k));
-      return m;
-    };
-    const before = await homes();
-    assert.equal(new Set(before.values()).size, 3, 'keys spread over all three spearlets');
-    assert.deepEqual(await homes(), before);
-    const victim = before.get('tenant-0')!;
-    await h.spearlets.get(victim)!.kill('SIGKILL');
-    await waitFor(() => mesh.stats().endpoints.find((e) => e.id === victim)?.state !== 'READY', 10_000, 'the victim to be seen gone');
-    const after = await homes();
-    for (const k of keys) {
-      if (before.get(k) === victim) assert.notEqual(after.get(k), victim, `${k} still on the dead spearlet`);
-      else assert.equal(after.get(k), before.get(k), `${k} moved although its spearlet stayed`);
-    }
-    assert.deepEqual(await homes(), after);
-  });
+  it(
+    'keeps affinity keys on their spearlet and moves only the keys of a spearlet that leaves',
+    { timeout: TEST_TIMEOUT_MS },
+    async (t) => {
+      const { h, mesh } = await mesh3(t, ['s1', 's2', 's3'], 'consistent-hash');
+      const keys = Array.from({ length: 40 }, (_, i) => `tenant-${i}`);
+      const homes = async (): Promise<Map<string, string>> => {
+        const m = new Map<string, string>();
+        for (const k of keys) m.set(k, await whoAnswers(mesh, k));
+        return m;
+      };
+      const before = await homes();
+      assert.equal(new Set(before.values()).size, 3, 'keys spread over all three spearlets');
+      assert.deepEqual(await homes(), before);
+      const victim = before.get('tenant-0')!;
+      await h.spearlets.get(victim)!.kill('SIGKILL');
+      await waitFor(
+        () => mesh.stats().endpoints.find((e) => e.id === victim)?.state !== 'READY',
+        10_000,
+        'the victim to be seen gone',
+      );
+      const after = await homes();
+      for (const k of keys) {
+        if (before.get(k) === victim) assert.notEqual(after.get(k), victim, `${k} still on the dead spearlet`);
+        else assert.equal(after.get(k), before.get(k), `${k} moved although its spearlet stayed`);
+      }
+      assert.deepEqual(await homes(), after);
+    },
+  );
 
-  it('keeps serving from the last known spearlets while the registry is down', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-    const { h, mesh } = await mesh3(t);
-    await h.registry.close();
-    const load = steadyLoad(mesh, { concurrency: 6, sleepMs: 5 });
-    await waitFor(() => load.report.ok >= 300, 30_000, 'traffic with the registry down');
-    const r = await load.stop();
-    assert.equal(r.failures.length, 0, summary(r, mesh));
-    assert.ok(['s1', 's2', 's3'].every((id) => served(mesh, id) > 0), summary(r, mesh));
-    assert.equal(mesh.stats().endpoints.length, 3);
-  });
+  it(
+    'keeps serving from the last known spearlets while the registry is down',
+    { timeout: TEST_TIMEOUT_MS },
+    async (t) => {
+      const { h, mesh } = await mesh3(t);
+      await h.registry.close();
+      const load = steadyLoad(mesh, { concurrency: 6, sleepMs: 5 });
+      await waitFor(() => load.report.ok >= 300, 30_000, 'traffic with the registry down');
+      const r = await load.stop();
+      assert.equal(r.failures.length, 0, summary(r, mesh));
+      assert.ok(
+        ['s1', 's2', 's3'].every((id) => served(mesh, id) > 0),
+        summary(r, mesh),
+      );
+      assert.equal(mesh.stats().endpoints.length, 3);
+    },
+  );
 });

@@ -172,7 +172,11 @@ describe('MeshClient', () => {
   });
 
   it('fails queued requests with NO_SPEARLET_AVAILABLE at their deadline, QUEUE_FULL beyond maxSize, CANCELLED on abort', async (t) => {
-    const mesh = await client(t, [], { endpoints: [`unix:${join(dir, 'never.sock')}`], readyTimeoutMs: 20, queue: { maxSize: 2 } });
+    const mesh = await client(t, [], {
+      endpoints: [`unix:${join(dir, 'never.sock')}`],
+      readyTimeoutMs: 20,
+      queue: { maxSize: 2 },
+    });
     const started = Date.now();
     const first = mesh.request('echo', '', { deadlineMs: 200 });
     const ac = new AbortController();
@@ -219,13 +223,20 @@ describe('MeshClient', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     assert.deepEqual(list[0]!.signalsReceived, [{ name: 'reload', body: 'all' }]);
-    assert.deepEqual(list[1]!.signalsReceived, [{ name: 'reload', body: 'all' }, { name: 'reload', body: 'one' }]);
+    assert.deepEqual(list[1]!.signalsReceived, [
+      { name: 'reload', body: 'all' },
+      { name: 'reload', body: 'one' },
+    ]);
   });
 
   it('closes: queued and new requests fail with CLIENT_CLOSED and no socket or timer is left', async (t) => {
     const baseline = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout').length;
     const list = await servers(t, 2);
-    const mesh = await MeshClient.connect({ endpoints: list.map((s) => `127.0.0.1:${s.port}`), token: 'x', closeGraceMs: 0 });
+    const mesh = await MeshClient.connect({
+      endpoints: list.map((s) => `127.0.0.1:${s.port}`),
+      token: 'x',
+      closeGraceMs: 0,
+    });
     await waitAllReady(mesh, 2);
     const inflight = rejectsWith(mesh.request('hang', ''), 'CLIENT_CLOSED');
     while (list.every((s) => s.requests.length === 0)) await new Promise((r) => setTimeout(r, 5));
@@ -241,8 +252,11 @@ describe('MeshClient', () => {
 
   it('rejects bad options with CONFIG_INVALID', async () => {
     await rejectsWith(MeshClient.connect({ endpoints: ['127.0.0.1:1'] }), 'CONFIG_INVALID');
-    await rejectsWith(MeshClient.connect({ endpoints: ['127.0.0.1:1'], token: 'x', resolver: undefined, consul: {} }), 'CONFIG_INVALID');
-    // @ts-expect-error unknown option on purpose
-    await rejectsWith(MeshClient.connect({ endpoints: ['127.0.0.1:1'], token: 'x', polcy: 'round-robin' }), 'CONFIG_INVALID');
+    await rejectsWith(
+      MeshClient.connect({ endpoints: ['127.0.0.1:1'], token: 'x', resolver: undefined, consul: {} }),
+      'CONFIG_INVALID',
+    );
+    const misspelt = { endpoints: ['127.0.0.1:1'], token: 'x', polcy: 'round-robin' };
+    await rejectsWith(MeshClient.connect(misspelt), 'CONFIG_INVALID');
   });
 });

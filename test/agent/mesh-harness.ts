@@ -41,7 +41,8 @@ export class MeshHarness {
     const secret = Buffer.from(this.#secret, 'utf8');
     const mesh = await MeshClient.connect({
       consul: { addr: this.registry.url },
-      tokenProvider: () => mintToken({ secret, sub: 'tester', iss: TEST_ISSUER, aud: TEST_AUDIENCE, expiresInSec: 600 }),
+      tokenProvider: () =>
+        mintToken({ secret, sub: 'tester', iss: TEST_ISSUER, aud: TEST_AUDIENCE, expiresInSec: 600 }),
       reconnectBackoff: { initialMs: 50, maxMs: 500 },
       closeGraceMs: 0,
       ...options,
@@ -86,7 +87,12 @@ export interface LoadReport {
 /** Keeps `concurrency` `sleep` requests in flight until stop(); counts results. */
 export function steadyLoad(
   mesh: MeshClient,
-  opts: { concurrency?: number; sleepMs?: number; idempotent?: boolean | ((i: number) => boolean); deadlineMs?: number } = {},
+  opts: {
+    concurrency?: number;
+    sleepMs?: number;
+    idempotent?: boolean | ((i: number) => boolean);
+    deadlineMs?: number;
+  } = {},
 ): { report: LoadReport; stop: () => Promise<LoadReport> } {
   const report: LoadReport = { sent: 0, ok: 0, failures: [] };
   let running = true;

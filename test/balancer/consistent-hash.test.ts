@@ -17,7 +17,8 @@ describe('consistent-hash with bounded load', () => {
     const ts = [target('s1'), target('s2'), target('s3')];
     const picker = consistentHashPolicy().build(ts);
     const counts = new Map<string, number>();
-    for (const id of homes((k) => picker.pick({ affinityKey: k })).values()) counts.set(id ?? '-', (counts.get(id ?? '-') ?? 0) + 1);
+    for (const id of homes((k) => picker.pick({ affinityKey: k })).values())
+      counts.set(id ?? '-', (counts.get(id ?? '-') ?? 0) + 1);
     for (const t of ts) assert.ok((counts.get(t.id) ?? 0) > 50, `s${t.id} got ${counts.get(t.id)} of 300 keys`);
   });
 
@@ -26,9 +27,15 @@ describe('consistent-hash with bounded load', () => {
     const ts: FakeTarget[] = [target('s1'), target('s2'), target('s3')];
     const p1 = policy.build(ts);
     const before = homes((k) => p1.pick({ affinityKey: k }));
-    assert.deepEqual(homes((k) => p1.pick({ affinityKey: k })), before);
+    assert.deepEqual(
+      homes((k) => p1.pick({ affinityKey: k })),
+      before,
+    );
     const p2 = policy.build([...ts, target('s4')]);
-    assert.deepEqual(homes((k) => p2.pick({ affinityKey: k })), before);
+    assert.deepEqual(
+      homes((k) => p2.pick({ affinityKey: k })),
+      before,
+    );
   });
 
   it('moves only the keys of a target that leaves', () => {
@@ -48,7 +55,11 @@ describe('consistent-hash with bounded load', () => {
   it('without the table a fresh policy gives the same ring answer (pure consistent hashing)', () => {
     const ts = [target('s1'), target('s2'), target('s3')];
     const a = homes((k) => consistentHashPolicy({ affinityTableSize: 0 }).build(ts).pick({ affinityKey: k }));
-    const b = homes((k) => consistentHashPolicy({ affinityTableSize: 0 }).build([...ts].reverse()).pick({ affinityKey: k }));
+    const b = homes((k) =>
+      consistentHashPolicy({ affinityTableSize: 0 })
+        .build([...ts].reverse())
+        .pick({ affinityKey: k }),
+    );
     assert.deepEqual(a, b);
   });
 

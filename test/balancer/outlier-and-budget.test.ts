@@ -6,7 +6,13 @@ import { RetryBudget } from '../../src/balancer/retry-budget.ts';
 describe('OutlierDetector', () => {
   it('ejects after N consecutive failures for base * 2^k, and a success resets the count', () => {
     let now = 0;
-    const d = new OutlierDetector({ consecutiveFailures: 3, baseEjectionMs: 100, maxEjectionMs: 1000, maxEjectionPercent: 50, now: () => now });
+    const d = new OutlierDetector({
+      consecutiveFailures: 3,
+      baseEjectionMs: 100,
+      maxEjectionMs: 1000,
+      maxEjectionPercent: 50,
+      now: () => now,
+    });
     d.setEndpoints(['a', 'b', 'c', 'd']);
     assert.deepEqual([d.recordFailure('a'), d.recordFailure('a')], [false, false]);
     d.recordSuccess('a');
@@ -29,14 +35,27 @@ describe('OutlierDetector', () => {
   });
 
   it('never ejects more than maxEjectionPercent of the endpoints', () => {
-    const d = new OutlierDetector({ consecutiveFailures: 1, maxEjectionPercent: 50, failOpenPercent: 100, now: () => 0 });
+    const d = new OutlierDetector({
+      consecutiveFailures: 1,
+      maxEjectionPercent: 50,
+      failOpenPercent: 100,
+      now: () => 0,
+    });
     d.setEndpoints(['a', 'b', 'c', 'd']);
-    assert.deepEqual(['a', 'b', 'c', 'd'].map((id) => d.recordFailure(id)), [true, true, false, false]);
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((id) => d.recordFailure(id)),
+      [true, true, false, false],
+    );
     assert.deepEqual([...d.ejected()].sort(), ['a', 'b']);
   });
 
   it('fails open when most endpoints look bad', () => {
-    const d = new OutlierDetector({ consecutiveFailures: 2, maxEjectionPercent: 100, failOpenPercent: 50, now: () => 0 });
+    const d = new OutlierDetector({
+      consecutiveFailures: 2,
+      maxEjectionPercent: 100,
+      failOpenPercent: 50,
+      now: () => 0,
+    });
     d.setEndpoints(['a', 'b', 'c']);
     d.recordFailure('a');
     d.recordFailure('a');

@@ -22,7 +22,10 @@ describe('round-robin', () => {
 
   it('honours exclusions and returns undefined when nothing is eligible', () => {
     const picker = roundRobinPolicy({ random: () => 0 }).build([target('a'), target('b')]);
-    assert.deepEqual(ids([picker.pick({ exclude: new Set(['a']) }), picker.pick({ exclude: new Set(['a']) })]), ['b', 'b']);
+    assert.deepEqual(ids([picker.pick({ exclude: new Set(['a']) }), picker.pick({ exclude: new Set(['a']) })]), [
+      'b',
+      'b',
+    ]);
     assert.equal(picker.pick({ exclude: new Set(['a', 'b']) }), undefined);
     assert.equal(roundRobinPolicy().build([]).pick({}), undefined);
   });

@@ -14,7 +14,17 @@ describe('HeartbeatMonitor', () => {
       verdicts.push(`${now}:${hb.check(now)}`);
     }
     // last receipt seen at 150, so dead from 450; idle since 200, so a PING at 300 and again at 400
-    assert.deepEqual(verdicts, ['50:ok', '100:ok', '150:ok', '200:ok', '250:ok', '300:ping', '350:ok', '400:ping', '450:dead']);
+    assert.deepEqual(verdicts, [
+      '50:ok',
+      '100:ok',
+      '150:ok',
+      '200:ok',
+      '250:ok',
+      '300:ping',
+      '350:ok',
+      '400:ping',
+      '450:dead',
+    ]);
     assert.equal(hb.silentMs(450), 300);
     assert.deepEqual([hb.nextPingId(), hb.nextPingId()], [1n, 2n]);
   });
@@ -42,7 +52,10 @@ describe('PendingTable', () => {
     t.add(5, entry(0));
     assert.equal(t.inFlight, 4);
     assert.equal(t.nextDeadlineAt, 200);
-    assert.deepEqual(t.takeExpired(300).map(([id]) => id), [4]);
+    assert.deepEqual(
+      t.takeExpired(300).map(([id]) => id),
+      [4],
+    );
     assert.equal(t.nextDeadlineAt, 500);
     assert.equal(t.takeAbove(3n).length, 1); // request 5 (REAUTH 3 stays)
     assert.equal(t.take(5), undefined);

@@ -31,7 +31,9 @@ async function setup(
   await server.listen();
   const tokens: string[] = [];
   const target: TransportTarget =
-    serverOptions.path !== undefined ? { kind: 'unix', path: serverOptions.path } : { kind: 'tcp', host: '127.0.0.1', port: server.port };
+    serverOptions.path !== undefined
+      ? { kind: 'unix', path: serverOptions.path }
+      : { kind: 'tcp', host: '127.0.0.1', port: server.port };
   const conn = new MeshConnection({
     spearletId: 'stand-in',
     target,
@@ -115,9 +117,17 @@ describe('MeshConnection against a stand-in server', () => {
     assert.equal(hello.token, 'token-1');
     assert.equal(hello.agent, 'test-agent');
     assert.equal(hello.v, 1);
-    const results = await Promise.all([0, 1, 2, 3, 4].map((i) => h.conn.request('rev', Buffer.from(String(i)), { idempotent: i % 2 === 0 })));
-    assert.deepEqual(results.map((b) => b.toString()), ['r:0', 'r:1', 'r:2', 'r:3', 'r:4']);
-    assert.deepEqual(h.server.requests.map((r) => r.flags), [1, 0, 1, 0, 1]);
+    const results = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) => h.conn.request('rev', Buffer.from(String(i)), { idempotent: i % 2 === 0 })),
+    );
+    assert.deepEqual(
+      results.map((b) => b.toString()),
+      ['r:0', 'r:1', 'r:2', 'r:3', 'r:4'],
+    );
+    assert.deepEqual(
+      h.server.requests.map((r) => r.flags),
+      [1, 0, 1, 0, 1],
+    );
     assert.equal(h.conn.outstanding, 0);
     assert.ok(h.conn.ewmaMs > 0);
     await expectCode(h.conn.request('nope', Buffer.alloc(0)), 'METHOD_NOT_FOUND');
@@ -173,9 +183,15 @@ describe('MeshConnection against a stand-in server', () => {
   it('on GOAWAY finishes in-flight requests, refuses new ones, fails crossed ones as not run, then reconnects', async (t) => {
     const h = await setup(t);
     const release: (() => void)[] = [];
-    h.server.handlers.set('slow', () => new Promise<Buffer>((resolve) => release.push(() => {
-      resolve(Buffer.from('done'));
-    })));
+    h.server.handlers.set(
+      'slow',
+      () =>
+        new Promise<Buffer>((resolve) =>
+          release.push(() => {
+            resolve(Buffer.from('done'));
+          }),
+        ),
+    );
     h.conn.connect();
     await h.conn.whenReady();
     const inflight = h.conn.request('slow', Buffer.alloc(0));
@@ -267,9 +283,16 @@ describe('MeshConnection against a stand-in server', () => {
   it('closes gracefully: in-flight requests finish within the grace period, then the socket is released', async (t) => {
     const h = await setup(t);
     let release: (() => void) | undefined;
-    h.server.handlers.set('slow', () => new Promise<Buffer>((resolve) => (release = () => {
-      resolve(Buffer.from('ok'));
-    })));
+    h.server.handlers.set(
+      'slow',
+      () =>
+        new Promise<Buffer>(
+          (resolve) =>
+            (release = () => {
+              resolve(Buffer.from('ok'));
+            }),
+        ),
+    );
     h.conn.connect();
     await h.conn.whenReady();
     const p = h.conn.request('slow', Buffer.alloc(0));

@@ -92,9 +92,11 @@ export class StandInServer {
 
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => {
-      resolve();
-    }));
+    await new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
   }
 
   #serve(socket: net.Socket): void {
@@ -153,7 +155,13 @@ export class StandInServer {
             return;
           case MessageKind.REAUTH: {
             this.reauthTokens.push(String(parseJsonPayload(msg.payload, 'REAUTH').token));
-            s.send(encodeResponse(msg.id, 0, Buffer.from(JSON.stringify({ tokenExp: Math.floor(Date.now() / 1000) + 3600 }))));
+            s.send(
+              encodeResponse(
+                msg.id,
+                0,
+                Buffer.from(JSON.stringify({ tokenExp: Math.floor(Date.now() / 1000) + 3600 })),
+              ),
+            );
             return;
           }
           case MessageKind.REQUEST: {
@@ -162,7 +170,8 @@ export class StandInServer {
             const handler = this.handlers.get(msg.method);
             const noReply = (msg.flags & RequestFlag.NO_REPLY) !== 0;
             if (handler === undefined) {
-              if (!noReply) s.send(encodeErrorResponse(msg.id, 404, 'METHOD_NOT_FOUND', `no method ${msg.method}`, false));
+              if (!noReply)
+                s.send(encodeErrorResponse(msg.id, 404, 'METHOD_NOT_FOUND', `no method ${msg.method}`, false));
               return;
             }
             void Promise.resolve(handler(msg, s)).then((out) => {

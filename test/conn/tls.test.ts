@@ -15,10 +15,29 @@ const dir = mkdtempSync(join(tmpdir(), 'spear-tls-'));
 function selfSigned(name: string, cn: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', key, '-out', cert, '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=DNS:${cn}`,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -32,7 +51,11 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function tryConnect(t: { after: (fn: () => Promise<void>) => void }, tlsOpts: TlsClientOptions, mutual: boolean): Promise<MeshConnection> {
+async function tryConnect(
+  t: { after: (fn: () => Promise<void>) => void },
+  tlsOpts: TlsClientOptions,
+  mutual: boolean,
+): Promise<MeshConnection> {
   const s = new StandInServer({
     tls: {
       cert: readFileSync(server.cert),
@@ -74,7 +97,11 @@ describe('TLS transport', () => {
   });
 
   it('presents a client certificate for mutual TLS', async (t) => {
-    const conn = await tryConnect(t, { caFile: server.cert, servername: 'spearlet.test', certFile: client.cert, keyFile: client.key }, true);
+    const conn = await tryConnect(
+      t,
+      { caFile: server.cert, servername: 'spearlet.test', certFile: client.cert, keyFile: client.key },
+      true,
+    );
     await conn.whenReady();
     assert.equal((await conn.request('echo', Buffer.from('mtls'))).toString(), 'mtls');
   });
