@@ -11,6 +11,7 @@ import { MessageKind } from '../../src/wire/index.ts';
 import { startTestRegistry, type DevRegistry } from '../helpers/dev-registry.ts';
 import { spawnSpearlet, TEST_AUDIENCE, TEST_ISSUER, type SpearletChild } from '../helpers/spearlet.ts';
 import { RawClient } from './raw-client.ts';
+import { createTestPki } from '../helpers/tls.ts';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
@@ -252,5 +253,63 @@ describe('spear-mesh spearlet and token (child processes)', () => {
       }
     }
     assert.equal(await s.stop(), 0);
+  });
+
+  it('TLS flags: serves TLS, advertises it in Consul (tag and Meta.tls)', async () => {
+    const pki = await createTestPki();
+    try {
+      const s = await spawnSpearlet({
+        id: 's5',
+        secretFile,
+        consul: registry.url,
+        args: [
+          '--tls-cert',
+          pki.files.serverCert,
+          '--tls-key',
+          pki.files.serverKey,
+          '--tls-client-ca',
+          pki.files.caCert,
+        ],
+      });
+      children.push(s);
+      let entries: HealthEntry[] = [];
+      const deadline = Date.now() + 20_000;
+      while ((entries = (await passing(registry)).filter((e) => e.Service.ID === 'spearlet-s5')).length === 0) {
+        if (Date.now() > deadline) throw new Error(`no passing registration: ${s.stderr()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(entries[0]!.Service.Tags.includes('tls'));
+      assert.equal(entries[0]!.Service.Meta.tls, 'true');
+      const tls = { ca: pki.caCert, servername: 'localhost', cert: pki.clientCert, key: pki.clientKey };
+      const { client } = await RawClient.open({ port: s.tcp.port, tls }, await mint(secretFile));
+      client.request(1n, 'echo', 'tls');
+      assert.equal((await client.nextMessage()).kind, MessageKind.RESPONSE);
+      client.destroy();
+      assert.equal(await s.stop(), 0);
+    } finally {
+      await pki.cleanup();
+    }
+  });
+
+  it('a second signal during a drain exits at once with 1', async () => {
+    const s = await spawnSpearlet({ id: 's6', secretFile, args: ['--no-consul', '--drain-timeout-ms', '60000'] });
+    children.push(s);
+    const { client } = await RawClient.open({ port: s.tcp.port }, await mint(secretFile));
+    client.request(1n, 'sleep', '60000');
+    // The sleep is in flight once the spearlet reports it.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const info = (await (await fetch(`${s.adminUrl}/v1/info`)).json()) as { inFlight: number };
+      if (info.inFlight === 1) break;
+      if (Date.now() > deadline) throw new Error('the sleep never started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.kill(s.pid, 'SIGTERM');
+    assert.equal((await client.nextMessage()).kind, MessageKind.GOAWAY);
+    const started = Date.now();
+    process.kill(s.pid, 'SIGTERM');
+    assert.equal(await s.exited, 1);
+    assert.ok(Date.now() - started < 10_000);
+    client.destroy();
   });
 });
