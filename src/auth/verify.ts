@@ -1,4 +1,5 @@
 // JWT verification for HELLO and REAUTH: pinned algorithms, iss/aud/exp/nbf/iat checks, precise AuthError codes.
+import { webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../errors.ts';
 import type { JwksSource } from './jwks.ts';
@@ -72,7 +73,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const toleranceSec = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
   if (!(toleranceSec >= 0)) throw new TypeError('createTokenVerifier: clockToleranceSec must be >= 0');
   const now = options.now ?? Date.now;
-  const key: Uint8Array | JWTVerifyGetKey = secret ?? (jwks as JwksSource).getKey;
+  const key: JWTVerifyGetKey = secret !== undefined ? hmacKeyGetter(secret) : (jwks as JwksSource).getKey;
 
   return {
     async verify(token: string): Promise<VerifiedToken> {
@@ -80,7 +81,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const nowMs = now();
       let payload: JWTPayload;
       try {
-        const result = await jwtVerify(token, key as Uint8Array, {
+        const result = await jwtVerify(token, key, {
           algorithms,
           issuer,
           audience,
@@ -94,6 +95,27 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
       return checkClaims(payload, nowMs / 1000, toleranceSec);
     },
+  };
+}
+
+const HMAC_HASH: Readonly<Record<string, string>> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
+
+/**
+ * The secret imported once per HMAC algorithm: given raw bytes, jose imports a CryptoKey on every verification,
+ * which was the largest cost of a handshake. jose checks the header's alg against `algorithms` before asking.
+ */
+function hmacKeyGetter(secret: Uint8Array): JWTVerifyGetKey {
+  const cache = new Map<string, Promise<webcrypto.CryptoKey>>();
+  return (header) => {
+    const alg = header.alg;
+    const hash = HMAC_HASH[alg];
+    if (hash === undefined) return secret;
+    let k = cache.get(alg);
+    if (k === undefined) {
+      k = webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash }, false, ['verify']);
+      cache.set(alg, k);
+    }
+    return k;
   };
 }
 
