@@ -29,7 +29,13 @@ export { Spearlet } from './spearlet/spearlet.ts';
 export type { SpearletOptions } from './spearlet/options.ts';
 export type { Handler, HandlerRequest, HandlerResult } from './spearlet/handlers.ts';
 export { TaskRuntime } from './spearlet/runtime/task-runtime.ts';
-export type { TaskInfo, TaskSpec, TaskState } from './spearlet/runtime/task-runtime.ts';
+export type { TaskInfo, TaskSpec, TaskState, TaskChannel } from './spearlet/runtime/task-runtime.ts';
+export { enableSpearletTasks } from './spearlet/runtime/spearlet-tasks.ts';
+export type { SpearletTasks, SpearletTasksOptions } from './spearlet/runtime/spearlet-tasks.ts';
+export { attachTaskRuntime } from './spearlet/runtime/attach-runtime.ts';
+export { taskTokenMinter } from './spearlet/runtime/task-token.ts';
+export { tasksRoutes } from './admin/tasks-routes.ts';
+export { invokeTask, locateTask, TaskRouter } from './agent/task-router.ts';
 
 // Tokens
 export { createTokenVerifier, mintToken, generateSigningKeyPair, buildJwks } from './auth/index.ts';

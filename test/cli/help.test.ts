@@ -10,7 +10,7 @@ const bin = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 describe('spear-mesh command', () => {
   it('--help lists every subcommand', async () => {
     const { stdout } = await run(process.execPath, [bin, '--help']);
-    for (const name of ['up', 'registry', 'spearlet', 'token', 'call', 'status', 'drill']) {
+    for (const name of ['up', 'registry', 'spearlet', 'token', 'task', 'call', 'status', 'drill']) {
       assert.match(stdout, new RegExp(`^  ${name} `, 'm'));
     }
   });
