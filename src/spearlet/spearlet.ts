@@ -8,9 +8,8 @@ import { silentLogger, type Logger } from '../util/logger.ts';
 import { createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../auth/verify.ts';
 import { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
 import { buildAdminApp, type AdminReadiness, type AdminTarget } from '../admin/app.ts';
-import { createConsulClient } from '../registry/consul-client.ts';
-import { SpearletRegistration } from '../registry/spearlet-registration.ts';
-import { buildSpearletServiceMeta, buildSpearletTags } from '../registry/spearlet-service.ts';
+import type { ConsulClient } from '../registry/consul-client.ts';
+import type { SpearletRegistration } from '../registry/spearlet-registration.ts';
 import { MessageKind, encodeJson } from '../wire/index.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
 import { HandlerRegistry, registerBuiltins, type Handler } from './handlers.ts';
@@ -22,7 +21,7 @@ import {
   type SpearletOptions,
 } from './options.ts';
 import { MeshSession, type SessionHost, type SessionSnapshot } from './session.ts';
-import { advertiseAddress } from './address.ts';
+import { startRegistration } from './registration.ts';
 
 export type SpearletState = 'new' | 'starting' | 'running' | 'draining' | 'closed';
 
@@ -66,6 +65,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   #admin: FastifyInstance | undefined;
   #adminAddress: HostPort | undefined;
   #registration: SpearletRegistration | undefined;
+  #consul: ConsulClient | undefined;
   readonly #sockets = new Set<Socket>();
   readonly #sessions = new Set<MeshSession>();
   readonly #perAgent = new Map<string, number>();
@@ -193,7 +193,18 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         const now = this.#now();
         for (const s of this.#sessions) s.tick(now);
       }, tick).unref();
-      if (o.consul !== null) this.#startRegistration(o.consul);
+      if (o.consul !== null) {
+        const started = startRegistration({
+          options: o,
+          consul: o.consul,
+          tcp: this.tcpAddress,
+          admin: this.#adminAddress,
+          socketPath: this.socketPath,
+          logger: this.#log,
+        });
+        this.#registration = started.registration;
+        this.#consul = started.client;
+      }
     } catch (err) {
       await this.close();
       throw err;
@@ -203,41 +214,6 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
       { tcp: this.tcpAddress, socket: this.socketPath, admin: this.#adminAddress, tls: o.tls !== undefined },
       'spearlet listening',
     );
-  }
-
-  #startRegistration(consulOptions: NonNullable<ResolvedSpearletOptions['consul']>): void {
-    const o = this.#o;
-    const tcp = this.tcpAddress;
-    const registration = new SpearletRegistration({
-      consul: createConsulClient(consulOptions),
-      id: o.id,
-      ...(o.serviceName !== undefined ? { serviceName: o.serviceName } : {}),
-      address: tcp !== undefined ? advertiseAddress(tcp.host, o.advertiseHost) : (o.advertiseHost ?? ''),
-      port: tcp?.port ?? 0,
-      tags: buildSpearletTags({
-        proto: PROTOCOL_VERSION,
-        ...(o.zone !== undefined ? { zone: o.zone } : {}),
-        extra: [...(o.tls !== undefined ? ['tls'] : []), ...o.tags],
-      }),
-      meta: buildSpearletServiceMeta({
-        spearletId: o.id,
-        version: VERSION,
-        proto: PROTOCOL_VERSION,
-        ...(this.#adminAddress !== undefined ? { adminPort: this.#adminAddress.port } : {}),
-        ...(o.zone !== undefined ? { zone: o.zone } : {}),
-        ...(this.socketPath !== undefined ? { socketPath: this.socketPath } : {}),
-        maxConns: o.maxConnections,
-        tls: o.tls !== undefined,
-      }),
-      ttlMs: o.registrationTtlMs,
-      ...(o.deregisterCriticalAfterMs !== undefined ? { deregisterCriticalAfterMs: o.deregisterCriticalAfterMs } : {}),
-      logger: this.#log,
-    });
-    registration.on('state', (state, previous, error) => {
-      this.#log.info({ state, previous, err: error?.message }, 'registration state');
-    });
-    this.#registration = registration;
-    registration.start();
   }
 
   // ---- connections ---------------------------------------------------------------
@@ -470,16 +446,17 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     for (const s of this.#sessions) s.destroy();
     for (const socket of this.#sockets) socket.destroy();
     const registration = this.#registration;
-    await Promise.all([
-      listenersClosed,
-      registration !== undefined
-        ? withTimeout(
-            registration.close().catch(() => undefined),
-            REGISTRY_EXIT_TIMEOUT_MS,
-          )
-        : undefined,
-      this.#admin?.close(),
-    ]);
+    const consul = this.#consul;
+    const deregistered = async (): Promise<void> => {
+      if (registration !== undefined) {
+        await withTimeout(
+          registration.close().catch(() => undefined),
+          REGISTRY_EXIT_TIMEOUT_MS,
+        );
+      }
+      consul?.close();
+    };
+    await Promise.all([listenersClosed, deregistered(), this.#admin?.close()]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
