@@ -1,7 +1,7 @@
-// Owns one connection per endpoint, keeps it in step with the resolver's set, and publishes the current picker.
+// Owns a subchannel (a small connection pool) per endpoint, keeps it in step with the resolver's set, and publishes the current picker.
 import { EventEmitter } from 'node:events';
 import type { OutlierDetector } from '../balancer/outlier-detector.ts';
-import { EMPTY_PICKER, type Picker, type PickContext, type PickTarget, type Policy } from '../balancer/picker.ts';
+import { EMPTY_PICKER, type Picker, type PickContext, type Policy } from '../balancer/picker.ts';
 import { buildPicker } from '../balancer/policies.ts';
 import { hasAllTags } from '../balancer/tag-filter.ts';
 import type { MeshConnection } from '../conn/mesh-connection.ts';
@@ -9,40 +9,9 @@ import { ConnState } from '../conn/states.ts';
 import type { Endpoint } from '../discovery/endpoint.ts';
 import type { MeshError } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { Subchannel } from './subchannel.ts';
 
-/** One endpoint as the policies see it, with the connection that serves it. */
-export class Subchannel implements PickTarget {
-  readonly endpoint: Endpoint;
-  readonly conn: MeshConnection;
-  ejected = false;
-  /** Requests this endpoint answered successfully / that failed here (each attempt counts). */
-  succeeded = 0;
-  failed = 0;
-
-  constructor(endpoint: Endpoint, conn: MeshConnection) {
-    this.endpoint = endpoint;
-    this.conn = conn;
-  }
-
-  get id(): string {
-    return this.endpoint.id;
-  }
-  get zone(): string | undefined {
-    return this.endpoint.zone;
-  }
-  get tags(): readonly string[] {
-    return this.endpoint.tags;
-  }
-  get outstanding(): number {
-    return this.conn.outstanding;
-  }
-  get ewmaMs(): number {
-    return this.conn.ewmaMs;
-  }
-  get ready(): boolean {
-    return !this.ejected && this.conn.ready;
-  }
-}
+export { Subchannel };
 
 export interface EndpointStats {
   readonly id: string;
@@ -55,6 +24,8 @@ export interface EndpointStats {
   /** Attempts answered successfully by this endpoint, and attempts that failed here (since it joined). */
   readonly succeeded: number;
   readonly failed: number;
+  /** Connections open or opening to this spearlet (more than one only under load). */
+  readonly connections: number;
 }
 
 export interface EndpointBalancerOptions {
@@ -65,6 +36,8 @@ export interface EndpointBalancerOptions {
   readonly createConnection: (endpoint: Endpoint) => MeshConnection;
   readonly outlier: OutlierDetector | undefined;
   readonly drainGraceMs: number;
+  /** Connections one spearlet may get when the first ones are saturated. */
+  readonly maxConnectionsPerSpearlet: number;
   readonly logger: Logger;
 }
 
@@ -85,8 +58,8 @@ const connKey = (e: Endpoint): string => JSON.stringify([e.address, e.port, e.so
 export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   readonly #o: EndpointBalancerOptions;
   readonly #subs = new Map<string, Subchannel>();
-  /** Connections of endpoints that left, finishing their in-flight requests. */
-  readonly #retiring = new Set<MeshConnection>();
+  /** Endpoints that left, finishing their in-flight requests. */
+  readonly #retiring = new Set<Subchannel>();
   #picker: Picker = EMPTY_PICKER;
   #ejectionTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -123,7 +96,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     for (const [id, e] of wanted) {
       const sub = this.#subs.get(id);
       if (sub === undefined) this.#add(e);
-      else if (sub.endpoint !== e) this.#subs.set(id, this.#rewrap(sub, e));
+      else sub.endpoint = e;
     }
     this.#o.outlier?.setEndpoints(this.#subs.keys());
     this.#rebuild();
@@ -142,7 +115,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
 
   /** Resolves true as soon as any connection is READY, false after `timeoutMs`. */
   whenAnyReady(timeoutMs: number): Promise<boolean> {
-    const anyReady = (): boolean => [...this.#subs.values()].some((s) => s.conn.state === ConnState.READY);
+    const anyReady = (): boolean => [...this.#subs.values()].some((s) => s.state === ConnState.READY);
     if (anyReady()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (v: boolean): void => {
@@ -170,11 +143,12 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     return [...this.#subs.values()].map((s) => ({
       id: s.id,
       address:
-        s.endpoint.socketPath !== undefined && s.conn.description.startsWith('unix:')
+        s.endpoint.socketPath !== undefined && s.primary.description.startsWith('unix:')
           ? s.endpoint.socketPath
           : `${s.endpoint.address}:${s.endpoint.port}`,
-      transport: s.conn.description.split(':')[0] ?? 'tcp',
-      state: s.conn.state,
+      transport: s.primary.description.split(':')[0] ?? 'tcp',
+      state: s.state,
+      connections: s.connections.length,
       outstanding: s.outstanding,
       ewmaMs: Math.round(s.ewmaMs * 1000) / 1000,
       ejected: s.ejected,
@@ -189,45 +163,42 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
       this.#closed = true;
       if (this.#ejectionTimer !== undefined) clearTimeout(this.#ejectionTimer);
       this.#ejectionTimer = undefined;
-      for (const sub of this.#subs.values()) this.#retiring.add(sub.conn);
+      for (const sub of this.#subs.values()) this.#retiring.add(sub);
       this.#subs.clear();
       this.#picker = EMPTY_PICKER;
     }
     // close() again on a retiring connection shortens its grace period to ours and sets the error.
-    await Promise.all([...this.#retiring].map((conn) => conn.close({ graceMs, error })));
+    await Promise.all([...this.#retiring].map((sub) => sub.close(graceMs, error)));
   }
 
   #add(e: Endpoint): void {
-    const conn = this.#o.createConnection(e);
-    const sub = new Subchannel(e, conn);
+    let sub: Subchannel | undefined = undefined;
+    const watch = (conn: MeshConnection): void => {
+      conn.on('state', (to, from, err) => {
+        if (sub === undefined || this.#subs.get(e.id) !== sub) return;
+        if (to === ConnState.READY) this.#o.outlier?.recordSuccess(e.id);
+        else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined) {
+          this.recordFailure(e.id);
+        }
+        this.#rebuild();
+      });
+      conn.on('signal', (name, body) => {
+        this.emit('signal', name, body, e.id);
+      });
+    };
+    sub = new Subchannel(e, {
+      createConnection: () => this.#o.createConnection(e),
+      onConnection: watch,
+      maxConnections: this.#o.maxConnectionsPerSpearlet,
+    });
     this.#subs.set(e.id, sub);
-    conn.on('state', (to, from, err) => {
-      if (this.#subs.get(e.id)?.conn !== conn) return;
-      if (to === ConnState.READY) this.#o.outlier?.recordSuccess(e.id);
-      else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined)
-        this.recordFailure(e.id);
-      this.#rebuild();
-    });
-    conn.on('signal', (name, body) => {
-      this.emit('signal', name, body, e.id);
-    });
-    conn.connect();
-  }
-
-  /** Same connection, new tags/zone/meta: a fresh Subchannel so pickers never see a half-updated target. */
-  #rewrap(sub: Subchannel, e: Endpoint): Subchannel {
-    const next = new Subchannel(e, sub.conn);
-    next.ejected = sub.ejected;
-    next.succeeded = sub.succeeded;
-    next.failed = sub.failed;
-    return next;
   }
 
   #retire(sub: Subchannel, why: string): void {
     this.#subs.delete(sub.id);
     this.#o.logger.info({ spearletId: sub.id, why }, 'endpoint retired; in-flight requests may finish');
-    this.#retiring.add(sub.conn);
-    void sub.conn.close({ graceMs: this.#o.drainGraceMs }).finally(() => this.#retiring.delete(sub.conn));
+    this.#retiring.add(sub);
+    void sub.close(this.#o.drainGraceMs).finally(() => this.#retiring.delete(sub));
   }
 
   #rebuild(): void {

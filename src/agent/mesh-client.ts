@@ -124,6 +124,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       requiredTags: o.tags,
       outlier,
       drainGraceMs: o.drainGraceMs,
+      maxConnectionsPerSpearlet: o.maxConnectionsPerSpearlet,
       logger: this.#log,
       createConnection: (e) =>
         new MeshConnection({
@@ -213,7 +214,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         sub = await this.#queue.wait(ctx, method, expiresAt, o.signal);
       }
       try {
-        const out = await sub.conn.request(method, body, connOptions);
+        const out = await sub.connection().request(method, body, connOptions);
         sub.succeeded++;
         this.#balancer.recordSuccess(sub.id);
         return out;
@@ -264,7 +265,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     let sent = 0;
     for (const sub of this.#balancer.subchannels()) {
       if (options.spearletId !== undefined && sub.id !== options.spearletId) continue;
-      if (sub.conn.sendSignal(name, bytes)) sent++;
+      if (sub.connection().sendSignal(name, bytes)) sent++;
     }
     return sent;
   }

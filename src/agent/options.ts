@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.ts';
 import type { ConsulOptions } from '../registry/consul-options.ts';
 import type { BackoffOptions } from '../util/backoff.ts';
 import type { Logger } from '../util/logger.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_SPEARLET } from './subchannel.ts';
 
 export const DEFAULT_SERVICE = 'spearlet';
 export const DEFAULT_POLICY: PolicyName = 'least-outstanding';
@@ -57,6 +58,8 @@ export interface MeshClientOptions {
   readonly drainGraceMs?: number;
   readonly closeGraceMs?: number;
   readonly maxReroutes?: number;
+  /** Connections one spearlet may get when the first ones are saturated (default 4; 1 = never more than one). */
+  readonly maxConnectionsPerSpearlet?: number;
   /** Name sent in HELLO for the spearlet's logs. */
   readonly agentName?: string;
   readonly logger?: Logger;
@@ -87,6 +90,7 @@ const KNOWN: ReadonlySet<string> = new Set([
   'drainGraceMs',
   'closeGraceMs',
   'maxReroutes',
+  'maxConnectionsPerSpearlet',
   'agentName',
   'logger',
   'random',
@@ -110,6 +114,7 @@ export interface ResolvedClientOptions {
   readonly drainGraceMs: number;
   readonly closeGraceMs: number;
   readonly maxReroutes: number;
+  readonly maxConnectionsPerSpearlet: number;
 }
 
 function positive(name: string, v: unknown, fallback: number | undefined, integer = false): number | undefined {
@@ -175,5 +180,11 @@ export function resolveClientOptions(o: MeshClientOptions): ResolvedClientOption
     drainGraceMs: required('drainGraceMs', o.drainGraceMs, DEFAULT_DRAIN_GRACE_MS),
     closeGraceMs: o.closeGraceMs === 0 ? 0 : required('closeGraceMs', o.closeGraceMs, DEFAULT_CLOSE_GRACE_MS),
     maxReroutes: required('maxReroutes', o.maxReroutes, DEFAULT_MAX_REROUTES, true),
+    maxConnectionsPerSpearlet: required(
+      'maxConnectionsPerSpearlet',
+      o.maxConnectionsPerSpearlet,
+      DEFAULT_MAX_CONNECTIONS_PER_SPEARLET,
+      true,
+    ),
   });
 }

@@ -157,6 +157,11 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     return this.#ewma.valueMs;
   }
 
+  /** Bytes written by this side and not yet handed to the kernel (0 when not connected). */
+  get writeBacklogBytes(): number {
+    return this.#transport?.bufferedBytes ?? 0;
+  }
+
   /** What the spearlet announced in its last WELCOME, if the handshake completed. */
   get welcome(): WelcomeInfo | undefined {
     return this.#welcome;

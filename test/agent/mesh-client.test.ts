@@ -211,6 +211,36 @@ describe('MeshClient', () => {
     assert.deepEqual(await got, ['progress', '50%', `127.0.0.1:${list[0]!.port}`]);
   });
 
+  it('opens another connection to a spearlet whose connection is saturated', async (t) => {
+    const s = new StandInServer({ maxInFlight: 4 });
+    await s.listen();
+    t.after(() => s.close());
+    const release: (() => void)[] = [];
+    s.handlers.set(
+      'held',
+      (req) =>
+        new Promise<Buffer>((resolve) =>
+          release.push(() => {
+            resolve(Buffer.from(req.body));
+          }),
+        ),
+    );
+    const mesh = await client(t, [s], { maxConnectionsPerSpearlet: 2 });
+    const calls = Array.from({ length: 8 }, (_, i) => mesh.request('held', String(i), { deadlineMs: 20_000 }));
+    const until = Date.now() + 10_000;
+    while (release.length < 8) {
+      assert.ok(Date.now() < until, `only ${release.length} of 8 requests arrived`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(s.sessions.length, 2);
+    assert.equal(mesh.stats().endpoints[0]!.connections, 2);
+    for (const r of release) r();
+    assert.deepEqual(
+      (await Promise.all(calls)).map((b) => b.toString()),
+      ['0', '1', '2', '3', '4', '5', '6', '7'],
+    );
+  });
+
   it('sends signals to one spearlet or to all READY ones', async (t) => {
     const list = await servers(t, 2);
     const mesh = await client(t, list);
