@@ -1,10 +1,10 @@
-// Child process for bench/mesh-echo.ts: runs one echo server ('raw' or a real spearlet) and prints its port.
-import { startRawEchoServer } from './raw-echo.ts';
+// Child process for bench/mesh-echo.ts: runs one echo server ('raw', 'minimal' mesh or a real spearlet), prints its port.
+import { startMinimalMeshServer, startRawEchoServer } from './raw-echo.ts';
 import { Spearlet } from '../src/spearlet/spearlet.ts';
 
 const mode = process.argv[2];
-if (mode === 'raw') {
-  const server = await startRawEchoServer();
+if (mode === 'raw' || mode === 'minimal') {
+  const server = mode === 'raw' ? await startRawEchoServer() : await startMinimalMeshServer();
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
   process.stdout.write(`port=${address.port}\n`);
@@ -19,6 +19,6 @@ if (mode === 'raw') {
   await spearlet.start();
   process.stdout.write(`port=${spearlet.tcpAddress?.port ?? 0}\n`);
 } else {
-  throw new Error(`usage: mesh-echo-server.ts raw|mesh`);
+  throw new Error(`usage: mesh-echo-server.ts raw|minimal|mesh`);
 }
 // The parent kills this process when it is done.

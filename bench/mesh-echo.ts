@@ -52,7 +52,7 @@ export interface MeshBenchResult {
 const SERVER = fileURLToPath(new URL('./mesh-echo-server.ts', import.meta.url));
 
 async function spawnServer(
-  mode: 'raw' | 'mesh',
+  mode: 'raw' | 'mesh' | 'minimal',
   env: NodeJS.ProcessEnv,
 ): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER, mode], {
@@ -118,7 +118,7 @@ interface Server {
 }
 
 async function startServer(mode: 'raw' | 'mesh' | 'minimal', secret: string, separate: boolean): Promise<Server> {
-  if (separate && mode !== 'minimal') {
+  if (separate) {
     const { port, child } = await spawnServer(mode, { BENCH_SECRET: secret });
     return {
       port,
@@ -166,7 +166,7 @@ export async function runMeshBench(options: MeshBenchOptions = {}): Promise<Mesh
   const secret = randomBytes(32).toString('hex');
   const raw = await startServer('raw', secret, o.separateProcesses);
   const mesh = await startServer('mesh', secret, o.separateProcesses);
-  const minimal = await startServer('minimal', secret, false);
+  const minimal = await startServer('minimal', secret, o.separateProcesses);
   try {
     const rawClient = await RawEchoClient.connect(raw.port);
     const token = await mintToken({
