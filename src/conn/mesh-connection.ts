@@ -100,6 +100,8 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   #handshakeDeadlineAt = 0;
   #reauthAt = 0;
   #reauthInFlight = false;
+  /** The token the spearlet holds for this session (HELLO or the last REAUTH). */
+  #token = '';
 
   #drainWaiters: (() => void)[] = [];
   #endSent = false;
@@ -309,8 +311,13 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   async #attempt(): Promise<void> {
     const gen = ++this.#generation;
     try {
-      const token = await this.#tokenProvider();
+      const token = await withTimeout(
+        this.#tokenProvider(),
+        this.#connectTimeoutMs,
+        'the token provider did not answer',
+      );
       if (gen !== this.#generation) return;
+      this.#token = token;
       const transport = await openTransport(this.#target, this.#connectTimeoutMs, {
         onData: (chunk) => {
           this.#onData(gen, chunk);
@@ -383,6 +390,13 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
           this.#reauthInFlight = false;
           return;
         }
+        if (token === this.#token) {
+          // Nothing to replace (a fixed token): at exp the spearlet sends GOAWAY and the reconnect asks again.
+          this.#reauthInFlight = false;
+          this.#log.debug('token provider returned the current token; no REAUTH');
+          return;
+        }
+        this.#token = token;
         const id = ++this.#nextId;
         this.#pending.add(id, {
           method: 'REAUTH',
@@ -643,4 +657,24 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     this.emit('state', to, prev, err);
     return true;
   }
+}
+
+/** Rejects with an Error(`message`) when `p` has not settled after `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`${message} within ${ms} ms`));
+    }, ms);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }

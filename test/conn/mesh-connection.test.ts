@@ -269,6 +269,33 @@ describe('MeshConnection against a stand-in server', () => {
     assert.equal((await h.conn.request('echo', Buffer.from('x'))).toString(), 'x');
   });
 
+  it('does not REAUTH with the token the spearlet already has', async (t) => {
+    const h = await setup(
+      t,
+      { tokenExp: Math.floor(Date.now() / 1000) + 30 },
+      {
+        reauthLeadMs: 29_900,
+        tokenProvider: () => Promise.resolve('fixed'),
+      },
+    );
+    h.conn.connect();
+    await h.conn.whenReady();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(h.server.reauthTokens, []);
+    assert.equal((await h.conn.request('echo', Buffer.from('x'))).toString(), 'x');
+  });
+
+  it('gives up on a token provider that never answers after the connect timeout', async (t) => {
+    const h = await setup(
+      t,
+      {},
+      { tokenProvider: () => new Promise<string>(() => undefined), connectTimeoutMs: 200, reconnect: false },
+    );
+    h.conn.connect();
+    const err = await expectCode(h.conn.whenReady(), 'CONNECT_FAILED');
+    assert.match(err.message, /token provider/);
+  });
+
   it('emits signals from the spearlet', async (t) => {
     const h = await setup(t);
     h.conn.connect();
