@@ -2,21 +2,19 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { AuthError, MeshError, type ErrorCode } from '../errors.ts';
+import { MeshError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
 import type { TokenVerifier, VerifiedToken } from '../auth/verify.ts';
-import { methodAllowed, targetRefusal } from '../auth/scope.ts';
+import { methodAllowed } from '../auth/scope.ts';
 import {
   FrameDecoder,
   MessageKind,
-  RequestFlag,
   Status,
   decodeMessage,
   encodeCloseFrame,
   encodeControl,
   encodeErrorResponse,
   encodeJson,
-  encodeRequest,
   encodeResponse,
   encodeSignal,
   parseJsonPayload,
@@ -24,11 +22,13 @@ import {
   type JsonMessage,
   type MeshMessage,
   type RequestMessage,
-  type ResponseMessage,
 } from '../wire/index.ts';
 import { PROTOCOL_VERSION } from '../version.ts';
-import type { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
-import { resultBytes, type HandlerRegistry } from './handlers.ts';
+import type { HandshakeResult, SpearletMetrics } from '../metrics/spearlet-metrics.ts';
+import type { HandlerRegistry } from './handlers.ts';
+import { checkHello, checkReauth } from './hello.ts';
+import { InboundRequests } from './inbound-requests.ts';
+import { OutgoingRequests, type OutgoingRequestOptions } from './outgoing-requests.ts';
 
 export const SESSION_FEATURES: readonly string[] = ['cancel', 'signals', 'reauth'];
 /** setTimeout cannot wait longer than this; longer token lifetimes re-arm. */
@@ -69,25 +69,6 @@ export interface SessionHost {
 
 export type SessionState = 'handshake' | 'open' | 'going_away' | 'closing' | 'closed';
 
-interface InFlight {
-  readonly id: bigint;
-  readonly method: string;
-  /** Created when the handler first reads `signal` (most never do: an AbortSignal costs more than an echo). */
-  controller: AbortController | undefined;
-  /** Set once the request is aborted; a controller created later starts aborted with it. */
-  abortReason: MeshError | undefined;
-  readonly startedAt: number;
-  readonly noReply: boolean;
-  responded: boolean;
-  timer: NodeJS.Timeout | undefined;
-}
-
-interface Outgoing {
-  resolve(body: Buffer): void;
-  reject(err: Error): void;
-  cleanup(): void;
-}
-
 export interface SessionSnapshot {
   readonly session: string;
   readonly agent: string | undefined;
@@ -115,11 +96,8 @@ export class MeshSession {
   #agentName: string | undefined;
   /** Frames that arrived while HELLO was being verified. */
   #queued: Buffer[] | null = null;
-  readonly #inFlight = new Map<bigint, InFlight>();
-  readonly #outgoing = new Map<bigint, Outgoing>();
-  #nextOutgoingId = 1n;
-  #lastAccepted = 0n;
-  #requests = 0;
+  readonly #inbound: InboundRequests<MeshSession>;
+  readonly #outgoing: OutgoingRequests;
   #lastReceived: number;
   #lastSent: number;
   #pingSeq = 0n;
@@ -151,6 +129,19 @@ export class MeshSession {
     this.#config = host.config;
     this.remote = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort ?? ''}` : 'unix';
     this.#log = host.logger.child({ connId: this.id });
+    const send = (frame: Buffer): void => {
+      this.#send(frame);
+    };
+    this.#inbound = new InboundRequests<MeshSession>({
+      send,
+      metrics: host.metrics,
+      handlers: host.handlers,
+      logger: () => this.#log,
+      settled: () => {
+        this.#maybeFinish();
+      },
+    });
+    this.#outgoing = new OutgoingRequests(send);
     this.#lastReceived = this.#lastSent = host.now();
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -197,7 +188,7 @@ export class MeshSession {
     return this.#token;
   }
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inbound.size;
   }
   /** Resolves once the socket is closed. */
   get closed(): Promise<void> {
@@ -211,8 +202,8 @@ export class MeshSession {
       agentName: this.#agentName,
       remote: this.remote,
       state: this.#state,
-      inFlight: this.#inFlight.size,
-      requests: this.#requests,
+      inFlight: this.#inbound.size,
+      requests: this.#inbound.accepted,
       tokenExp: this.#token?.exp ?? null,
       openedAt: this.#openedAt.toISOString(),
       lastReceivedMsAgo: this.#host.now() - this.#lastReceived,
@@ -262,17 +253,11 @@ export class MeshSession {
         this.#onRequest(msg);
         return;
       case MessageKind.RESPONSE:
-        this.#onResponse(msg);
+        this.#outgoing.onResponse(msg);
         return;
-      case MessageKind.CANCEL: {
-        const entry = this.#inFlight.get(msg.id);
-        if (entry !== undefined && !entry.responded) {
-          entry.responded = true;
-          this.#finishMetrics(entry, Status.CANCELLED);
-          abortEntry(entry, new MeshError('CANCELLED', 'the caller cancelled the request'));
-        }
+      case MessageKind.CANCEL:
+        this.#inbound.abort(msg.id, 'CANCELLED', 'the caller cancelled the request', false);
         return;
-      }
       case MessageKind.PING:
         this.#send(encodeControl(MessageKind.PONG, msg.id));
         return;
@@ -299,43 +284,15 @@ export class MeshSession {
   }
 
   async #onHello(msg: JsonMessage): Promise<void> {
-    let hello: Record<string, unknown>;
-    try {
-      hello = parseJsonPayload(msg.payload, 'HELLO');
-    } catch {
-      this.#refuse('invalid', 'HELLO_INVALID', 'HELLO is not a JSON object');
-      return;
-    }
-    const { v, token, agent } = hello;
-    if (typeof v !== 'number' || typeof token !== 'string') {
-      this.#refuse('invalid', 'HELLO_INVALID', 'HELLO needs a numeric "v" and a string "token"');
-      return;
-    }
-    if (v !== PROTOCOL_VERSION) {
-      this.#refuse(
-        'invalid',
-        'PROTOCOL_VERSION_UNSUPPORTED',
-        `protocol version ${v} is not supported; this spearlet speaks ${PROTOCOL_VERSION}`,
-      );
-      return;
-    }
-    let verified: VerifiedToken;
-    try {
-      verified = await this.#host.verifier.verify(token);
-    } catch (err) {
-      const auth =
-        err instanceof AuthError ? err : new AuthError('AUTH_FAILED', 'token verification failed', { cause: err });
-      this.#refuse('auth_failed', auth.code, auth.message);
-      return;
-    }
+    const outcome = await checkHello(this.#host, msg.payload);
     if (this.#state !== 'handshake') return; // timed out or closed while verifying
-    const target = targetRefusal(verified, this.#host.spearletId, this.#host.zone);
-    if (target !== undefined) {
-      this.#refuse('forbidden', 'FORBIDDEN_SPEARLET', target);
+    if (!outcome.ok) {
+      this.#refuse(outcome.result, outcome.code, outcome.message);
       return;
     }
+    const verified = outcome.token;
     this.#token = verified;
-    this.#agentName = typeof agent === 'string' ? agent.slice(0, 200) : undefined;
+    this.#agentName = outcome.agentName;
     const refusal = this.#host.admit(this, verified);
     if (refusal !== undefined) {
       this.#token = undefined;
@@ -378,99 +335,30 @@ export class MeshSession {
   }
 
   #onRequest(msg: RequestMessage): void {
-    const noReply = (msg.flags & RequestFlag.NO_REPLY) !== 0;
     if (msg.id === 0n) throw new MeshError('PROTOCOL_ERROR', 'request id 0 is reserved');
-    if (this.#inFlight.has(msg.id)) throw new MeshError('PROTOCOL_ERROR', `request id ${msg.id} is already in flight`);
+    if (this.#inbound.has(msg.id)) throw new MeshError('PROTOCOL_ERROR', `request id ${msg.id} is already in flight`);
     const startedAt = performance.now();
-    const reject = (code: ErrorCode, message: string, retryable: boolean): void => {
-      const status = statusForCode(code);
-      this.#countRequest(msg.method, status, startedAt, false);
-      if (!noReply) this.#send(encodeErrorResponse(msg.id, status, code, message, retryable));
-    };
     if (this.#state !== 'open') {
-      reject('DRAINING', 'this connection accepts no new requests (GOAWAY sent)', true);
+      this.#inbound.refuse(msg, startedAt, 'DRAINING', 'this connection accepts no new requests (GOAWAY sent)', true);
       return;
     }
     if (!methodAllowed(this.#token?.scope, msg.method)) {
-      reject('FORBIDDEN_METHOD', `token scope does not allow ${msg.method}`, false);
+      this.#inbound.refuse(msg, startedAt, 'FORBIDDEN_METHOD', `token scope does not allow ${msg.method}`, false);
       return;
     }
     const handler = this.#host.handlers.get(msg.method);
     if (handler === undefined) {
-      reject('METHOD_NOT_FOUND', `no method ${msg.method} on spearlet ${this.#host.spearletId}`, true);
+      const message = `no method ${msg.method} on spearlet ${this.#host.spearletId}`;
+      this.#inbound.refuse(msg, startedAt, 'METHOD_NOT_FOUND', message, true);
       return;
     }
-    if (this.#inFlight.size >= this.#config.maxInFlight) {
-      reject(
-        'OVERLOADED',
-        `session has ${this.#inFlight.size} requests in flight (limit ${this.#config.maxInFlight})`,
-        true,
-      );
+    const limit = this.#config.maxInFlight;
+    if (this.#inbound.size >= limit) {
+      const message = `session has ${this.#inbound.size} requests in flight (limit ${limit})`;
+      this.#inbound.refuse(msg, startedAt, 'OVERLOADED', message, true);
       return;
     }
-    if (msg.id > this.#lastAccepted) this.#lastAccepted = msg.id;
-    this.#requests++;
-    const entry: InFlight = {
-      id: msg.id,
-      method: msg.method,
-      controller: undefined,
-      abortReason: undefined,
-      startedAt,
-      noReply,
-      responded: false,
-      timer: undefined,
-    };
-    this.#inFlight.set(msg.id, entry);
-    this.#host.metrics.inFlight.inc();
-    if (msg.deadlineMs > 0) {
-      entry.timer = setTimeout(() => {
-        this.abortRequest(entry.id, 'DEADLINE_EXCEEDED', `deadline of ${msg.deadlineMs} ms passed`, false);
-      }, msg.deadlineMs);
-    }
-    void this.#runHandler(entry, msg, handler);
-  }
-
-  async #runHandler(
-    entry: InFlight,
-    msg: RequestMessage,
-    handler: NonNullable<ReturnType<HandlerRegistry<MeshSession>['get']>>,
-  ): Promise<void> {
-    try {
-      const result = await handler({
-        body: msg.body,
-        method: msg.method,
-        get signal(): AbortSignal {
-          return signalOf(entry);
-        },
-        agent: this.#token?.sub ?? '',
-        requestId: msg.id,
-        idempotent: (msg.flags & RequestFlag.IDEMPOTENT) !== 0,
-        session: this,
-      });
-      if (!entry.responded) {
-        entry.responded = true;
-        const bytes = resultBytes(result);
-        this.#finishMetrics(entry, Status.OK);
-        if (!entry.noReply) this.#send(encodeResponse(entry.id, Status.OK, bytes));
-      }
-    } catch (err) {
-      if (!entry.responded) {
-        entry.responded = true;
-        const e =
-          err instanceof MeshError
-            ? err
-            : new MeshError('HANDLER_ERROR', err instanceof Error ? err.message : 'handler failed', { cause: err });
-        if (!(err instanceof MeshError)) this.#log.warn({ err, method: entry.method }, 'handler failed');
-        const status = statusForCode(e.code);
-        this.#finishMetrics(entry, status);
-        if (!entry.noReply) this.#send(encodeErrorResponse(entry.id, status, e.code, e.message, e.retryable));
-      }
-    } finally {
-      clearTimeout(entry.timer);
-      this.#inFlight.delete(entry.id);
-      this.#host.metrics.inFlight.dec();
-      this.#maybeFinish();
-    }
+    this.#inbound.run(msg, startedAt, handler, { session: this, agent: this.#token?.sub ?? '' });
   }
 
   /**
@@ -478,78 +366,28 @@ export class MeshSession {
    * RESPONSE at once (the handler's eventual result is dropped).
    */
   abortRequest(id: bigint, code: ErrorCode, message: string, retryable: boolean): void {
-    const entry = this.#inFlight.get(id);
-    if (entry === undefined || entry.responded) return;
-    entry.responded = true;
-    const status = statusForCode(code);
-    this.#finishMetrics(entry, status);
-    if (code !== 'CANCELLED' && !entry.noReply) this.#send(encodeErrorResponse(id, status, code, message, retryable));
-    abortEntry(entry, new MeshError(code, message, { retryable }));
+    this.#inbound.abort(id, code, message, retryable);
   }
 
-  /** Aborts every request in flight (bounded drain ran out). */
+  /** Aborts every request in flight (a bounded drain ran out). */
   abortAll(code: ErrorCode, message: string): void {
-    for (const id of [...this.#inFlight.keys()]) this.abortRequest(id, code, message, false);
+    this.#inbound.abortAll(code, message);
   }
 
   async #onReauth(msg: JsonMessage): Promise<void> {
     if (msg.id === 0n) throw new MeshError('PROTOCOL_ERROR', 'REAUTH needs a non-zero id');
-    let token: unknown;
-    try {
-      token = parseJsonPayload(msg.payload, 'REAUTH').token;
-    } catch {
-      token = undefined;
-    }
-    const fail = (code: ErrorCode, message: string): void => {
-      this.#send(encodeErrorResponse(msg.id, statusForCode(code), code, message, false));
-    };
-    if (typeof token !== 'string') {
-      fail('INVALID_PAYLOAD', 'REAUTH needs {"token": string}');
-      return;
-    }
-    let verified: VerifiedToken;
-    try {
-      verified = await this.#host.verifier.verify(token);
-    } catch (err) {
-      const auth = err instanceof AuthError ? err : new AuthError('AUTH_FAILED', 'token verification failed');
-      fail(auth.code, auth.message);
-      return;
-    }
+    const outcome = await checkReauth(this.#host, msg.payload, this.#token?.sub);
     if (this.#state === 'closing' || this.#state === 'closed') return;
-    if (verified.sub !== this.#token?.sub) {
-      fail('AUTH_FAILED', 'REAUTH token is for another subject');
+    if (!outcome.ok) {
+      const { code, message } = outcome;
+      this.#send(encodeErrorResponse(msg.id, statusForCode(code), code, message, false));
       return;
     }
-    const target = targetRefusal(verified, this.#host.spearletId, this.#host.zone);
-    if (target !== undefined) {
-      fail('FORBIDDEN_SPEARLET', target);
-      return;
-    }
+    const verified = outcome.token;
     this.#token = verified;
     if (this.#state === 'open') this.#armTokenTimer();
     this.#send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
     this.#log.debug({ tokenExp: verified.exp }, 'token replaced');
-  }
-
-  #onResponse(msg: ResponseMessage): void {
-    const pending = this.#outgoing.get(msg.id);
-    if (pending === undefined) return;
-    this.#outgoing.delete(msg.id);
-    pending.cleanup();
-    if (msg.status === Status.OK) {
-      pending.resolve(msg.body);
-      return;
-    }
-    let code: ErrorCode = 'HANDLER_ERROR';
-    let message = `agent answered status ${msg.status}`;
-    let retryable = false;
-    const parsed = safeJson(msg.body);
-    if (parsed !== undefined) {
-      if (typeof parsed.code === 'string') code = parsed.code as ErrorCode;
-      if (typeof parsed.message === 'string') message = parsed.message;
-      retryable = parsed.retryable === true;
-    }
-    pending.reject(new MeshError(code, message, { retryable }));
   }
 
   #onPeerClose(): void {
@@ -569,41 +407,11 @@ export class MeshSession {
   }
 
   /** Sends a REQUEST to the agent and resolves with the RESPONSE body. */
-  request(
-    method: string,
-    body: Uint8Array,
-    options: { deadlineMs?: number; signal?: AbortSignal } = {},
-  ): Promise<Buffer> {
+  request(method: string, body: Uint8Array, options: OutgoingRequestOptions = {}): Promise<Buffer> {
     if (this.#state !== 'open' && this.#state !== 'going_away') {
       return Promise.reject(new MeshError('CONNECTION_CLOSED', 'session is not open'));
     }
-    const id = this.#nextOutgoingId++;
-    const deadlineMs = options.deadlineMs ?? 0;
-    return new Promise<Buffer>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => {
-        if (this.#outgoing.delete(id)) {
-          cleanup();
-          this.#send(encodeControl(MessageKind.CANCEL, id));
-          reject(new MeshError('CANCELLED', 'request aborted'));
-        }
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-      };
-      if (deadlineMs > 0) {
-        timer = setTimeout(() => {
-          if (this.#outgoing.delete(id)) {
-            cleanup();
-            reject(new MeshError('DEADLINE_EXCEEDED', `no response within ${deadlineMs} ms`));
-          }
-        }, deadlineMs);
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#outgoing.set(id, { resolve, reject, cleanup });
-      this.#send(encodeRequest(id, 0, deadlineMs, method, body));
-    });
+    return this.#outgoing.request(method, body, options);
   }
 
   /**
@@ -616,8 +424,8 @@ export class MeshSession {
     this.#goAwayAt = this.#host.now();
     clearTimeout(this.#tokenTimer);
     this.#host.metrics.goaways.inc({ reason });
-    this.#log.info({ reason, inFlight: this.#inFlight.size }, 'GOAWAY');
-    this.#send(encodeJson(MessageKind.GOAWAY, this.#lastAccepted, { reason, retryAfterMs }));
+    this.#log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
+    this.#send(encodeJson(MessageKind.GOAWAY, this.#inbound.lastAccepted, { reason, retryAfterMs }));
     this.#graceTimer = setTimeout(() => {
       this.#maybeFinish();
     }, this.#config.goAwayGraceMs).unref();
@@ -716,7 +524,7 @@ export class MeshSession {
   }
 
   #maybeFinish(): void {
-    if (this.#state !== 'going_away' || this.#inFlight.size > 0) return;
+    if (this.#state !== 'going_away' || this.#inbound.size > 0) return;
     if (!this.#peerClosed && this.#host.now() - this.#goAwayAt < this.#config.goAwayGraceMs) return;
     this.#endOrderly();
   }
@@ -741,11 +549,7 @@ export class MeshSession {
     this.#end();
   }
 
-  #refuse(
-    result: 'invalid' | 'auth_failed' | 'forbidden' | 'limit' | 'draining',
-    code: ErrorCode,
-    message: string,
-  ): void {
+  #refuse(result: HandshakeResult, code: ErrorCode, message: string): void {
     if (this.#state !== 'handshake') return;
     this.#host.metrics.handshakes.inc({ result });
     this.#log.info({ code, result }, 'handshake refused');
@@ -769,17 +573,6 @@ export class MeshSession {
     this.#closeWithError(e.code, e.message);
   }
 
-  #finishMetrics(entry: InFlight, status: number): void {
-    this.#countRequest(entry.method, status, entry.startedAt, true);
-  }
-
-  #countRequest(method: string, status: number, startedAt: number, known: boolean): void {
-    // Unknown methods share one label so a client cannot grow the metric without bound.
-    const label = known || this.#host.handlers.has(method) ? method : '(unknown)';
-    this.#host.metrics.requests.inc({ method: label, status: String(status) });
-    this.#host.metrics.requestDuration.observe({ method: label }, (performance.now() - startedAt) / 1000);
-  }
-
   #finalize(): void {
     if (this.#state === 'closed') return;
     const wasOpen = this.#state !== 'handshake' && this.#token !== undefined;
@@ -789,20 +582,9 @@ export class MeshSession {
     clearTimeout(this.#tokenTimer);
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#endTimer);
-    for (const entry of this.#inFlight.values()) {
-      clearTimeout(entry.timer);
-      if (!entry.responded) {
-        entry.responded = true;
-        this.#finishMetrics(entry, statusForCode('CONNECTION_CLOSED'));
-      }
-      abortEntry(entry, new MeshError('CONNECTION_CLOSED', 'connection closed'));
-    }
-    for (const pending of this.#outgoing.values()) {
-      pending.cleanup();
-      pending.reject(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
-    }
-    this.#outgoing.clear();
-    if (wasOpen) this.#log.info({ requests: this.#requests }, 'session closed');
+    this.#inbound.dropAll();
+    this.#outgoing.rejectAll(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
+    if (wasOpen) this.#log.info({ requests: this.#inbound.accepted }, 'session closed');
     this.#host.sessionClosed(this);
     this.#resolveClosed();
   }
@@ -811,21 +593,6 @@ export class MeshSession {
 const EMPTY = new Uint8Array(0);
 
 /** The request's AbortSignal, created on first use (already aborted when the request was). */
-function signalOf(entry: InFlight): AbortSignal {
-  if (entry.controller === undefined) {
-    entry.controller = new AbortController();
-    if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
-  }
-  return entry.controller.signal;
-}
-
-/** Aborts once: the first reason wins, as with AbortController.abort. */
-function abortEntry(entry: InFlight, reason: MeshError): void {
-  if (entry.abortReason !== undefined) return;
-  entry.abortReason = reason;
-  entry.controller?.abort(reason);
-}
-
 function safeJson(payload: Buffer): Record<string, unknown> | undefined {
   try {
     return parseJsonPayload(payload, 'ERROR');
