@@ -163,4 +163,15 @@ describe('MeshClient with real spearlets', () => {
       assert.equal(mesh.stats().endpoints.length, 3);
     },
   );
+
+  it('reaches a local spearlet over the Unix socket it advertises', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const h = new MeshHarness();
+    t.after(() => h.close());
+    await h.start();
+    await h.spawn('u1', ['--socket', h.socketPath('u1.sock')]);
+    const mesh = await h.client();
+    await waitReady(mesh, 1);
+    assert.equal(mesh.stats().endpoints[0]?.transport, 'unix');
+    assert.equal((await mesh.request('echo', 'over unix')).toString(), 'over unix');
+  });
 });

@@ -25,12 +25,23 @@ export class MeshHarness {
     this.registry = await startTestRegistry();
   }
 
-  async spawn(id: string): Promise<SpearletChild> {
+  /** A path for a Unix socket in this harness's temp dir. */
+  socketPath(name: string): string {
+    return join(this.#dir, name);
+  }
+
+  async spawn(id: string, extraArgs: readonly string[] = []): Promise<SpearletChild> {
     const s = await spawnSpearlet({
       id,
       secretFile: this.#secretFile,
       consul: this.registry.url,
-      args: ['--heartbeat-ms', String(HEARTBEAT_MS), '--heartbeat-timeout-ms', String(HEARTBEAT_TIMEOUT_MS)],
+      args: [
+        '--heartbeat-ms',
+        String(HEARTBEAT_MS),
+        '--heartbeat-timeout-ms',
+        String(HEARTBEAT_TIMEOUT_MS),
+        ...extraArgs,
+      ],
       timeoutMs: 60_000,
     });
     this.spearlets.set(id, s);
