@@ -21,3 +21,6 @@ export {
 } from './jwks.ts';
 export type { JwksSource, DynamicJwksSource, FileJwksOptions, RemoteJwksOptions } from './jwks.ts';
 export { methodAllowed, targetRefusal } from './scope.ts';
+export { openConsulJwks } from './consul-jwks.ts';
+export type { KvReader, ConsulJwksOptions } from './consul-jwks.ts';
+export { readSecretFile, secretFromBytes, MIN_SECRET_BYTES } from './secret.ts';
