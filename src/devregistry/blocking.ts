@@ -6,6 +6,29 @@ interface Waiter {
   readonly wake: () => void;
 }
 
+/** "The client went away": a much cheaper stand-in for AbortSignal, created once per request. */
+export class ClientGone {
+  #aborted = false;
+  #listener: (() => void) | undefined;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** One listener at a time (a request waits on one thing at a time). */
+  listen(fn: (() => void) | undefined): void {
+    this.#listener = fn;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    const fn = this.#listener;
+    this.#listener = undefined;
+    fn?.();
+  }
+}
+
 export class WatchHub {
   readonly #topics = new Map<string, Set<Waiter>>();
   #closed = false;
@@ -25,7 +48,7 @@ export class WatchHub {
    * Resolves on the first of: a notify on any topic, `ms` elapsed on `clock`, `signal` aborted, or close().
    * Always cleans up its registrations.
    */
-  wait(topics: readonly string[], ms: number, clock: Clock, signal: AbortSignal): Promise<void> {
+  wait(topics: readonly string[], ms: number, clock: Clock, signal: ClientGone): Promise<void> {
     if (this.#closed || signal.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let done = false;
@@ -34,7 +57,7 @@ export class WatchHub {
           if (done) return;
           done = true;
           timer.cancel();
-          signal.removeEventListener('abort', waiter.wake);
+          signal.listen(undefined);
           for (const t of topics) {
             const set = this.#topics.get(t);
             if (set === undefined) continue;
@@ -45,7 +68,7 @@ export class WatchHub {
         },
       };
       const timer = clock.setTimeout(() => { waiter.wake(); }, ms);
-      signal.addEventListener('abort', waiter.wake, { once: true });
+      signal.listen(waiter.wake);
       for (const t of topics) {
         let set = this.#topics.get(t);
         if (set === undefined) {
@@ -104,7 +127,7 @@ export async function blockUntilChanged(
   clock: Clock,
   meta: QueryMeta,
   source: BlockingSource,
-  signal: AbortSignal,
+  signal: ClientGone,
 ): Promise<number> {
   const current = (): number => Math.max(1, source.index());
   if (meta.minIndex === 0n) return current();

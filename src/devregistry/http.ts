@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { ClientGone } from './blocking.ts';
 import { HttpError } from './http-error.ts';
 import { GoQuery } from './query.ts';
 import { encodeJson } from './render.ts';
@@ -20,8 +21,8 @@ export interface RequestCtx {
   readonly query: GoQuery;
   readonly body: Buffer | undefined;
   readonly headers: IncomingHttpHeaders;
-  /** Aborted when the client goes away or the registry closes. */
-  readonly signal: AbortSignal;
+  /** Aborted when the client goes away (close releases waiters through the watch hub). */
+  readonly signal: ClientGone;
 }
 
 export type Reply =
@@ -48,7 +49,6 @@ export interface HttpOptions {
 }
 
 // Consul's index handler writes these with Fprintln, hence the newline.
-const CLIENT_GONE = Object.freeze({ reason: 'client went away' });
 const INVALID_PATH = 'Invalid URL path: not a recognized HTTP API endpoint\n';
 const NOT_V1_PATH = "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'\n";
 /** unicode.IsPrint is false: controls, format and unassigned code points, and every space but U+0020. */
@@ -188,17 +188,15 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
       const token = requestToken(query, req.headers);
       if (token !== options.aclToken) return reply.code(403).type('text/plain; charset=utf-8').send('ACL not found');
     }
-    // Close releases blocked readers through the watch hub; this signal only follows the client. 'close' also
-    // fires after every complete response: abort only when the client left first, with a preallocated reason
-    // (a default AbortError costs a stack trace per request).
-    const ac = new AbortController();
+    // 'close' also fires after every complete response: abort only when the client left first.
+    const gone = new ClientGone();
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) ac.abort(CLIENT_GONE);
+      if (!reply.raw.writableFinished) gone.abort();
     });
     let result: Reply;
     try {
       const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-      result = await ep.handler({ method, path, rest, query, body, headers: req.headers, signal: ac.signal });
+      result = await ep.handler({ method, path, rest, query, body, headers: req.headers, signal: gone });
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       result = { kind: 'text', status: err.status, text: err.message, headers: err.headers };
@@ -212,19 +210,28 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
 }
 
 /** Compact encodings of JSON replies, shared when many watchers receive the same cached reply. */
-const encoded = new WeakMap<Reply, Buffer>();
+const encoded = new WeakMap<Reply, { text: string; length: number }>();
 
 function send(reply: FastifyReply, r: Reply, pretty: boolean): FastifyReply {
   for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
   switch (r.kind) {
-    case 'json':
-    {
+    case 'json': {
       let body = pretty ? undefined : encoded.get(r);
       if (body === undefined) {
-        body = Buffer.from(encodeJson(r.value, pretty));
+        const text = encodeJson(r.value, pretty);
+        body = { text, length: Buffer.byteLength(text) };
         if (!pretty) encoded.set(r, body);
       }
-      return reply.code(r.status ?? 200).header('Content-Type', 'application/json').send(body);
+      // The hot path of every blocking read. Past fastify's reply pipeline (which would also append a charset
+      // Consul does not send), and with a string body so Node sends status line, headers and body in one write.
+      const headers: Record<string, string | number | string[]> = {};
+      for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) headers[k] = v;
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = body.length;
+      reply.hijack();
+      reply.raw.writeHead(r.status ?? 200, headers);
+      reply.raw.end(body.text);
+      return reply;
     }
     case 'text':
       return reply.code(r.status).header('Content-Type', r.contentType ?? 'text/plain; charset=utf-8').send(r.text);
