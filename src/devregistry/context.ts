@@ -74,8 +74,10 @@ export interface BlockingRead {
 
 /** Runs a blocking query and answers with the built value and the metadata headers. */
 export async function blockingRead(state: RegistryState, ctx: RequestCtx, read: BlockingRead, meta = readMeta(state, ctx)): Promise<Reply> {
+  // Built before the wait, so a wake-up storm only appends the index.
+  const keyBase = `${ctx.method} ${ctx.path}?${ctx.query.encode('index', 'wait', 'token', 'pretty')}#`;
   const index = await blockUntilChanged(state.ix.hub, state.clock, meta, read.source, ctx.signal);
-  const key = `${ctx.method} ${ctx.path}?${ctx.query.encode('index', 'wait', 'token', 'pretty')}#${index}`;
+  const key = `${keyBase}${index}`;
   const raft = state.ix.current;
   const hit = state.cache.get(key, raft);
   if (hit !== undefined) return hit;

@@ -85,6 +85,22 @@ describe('blocking queries', () => {
     assert.equal(indexOf(r), idx);
   });
 
+  it('a check status change does not move the catalog/services index (it follows the services table)', async (ctx) => {
+    const name = uniq('svcidx');
+    ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${name}`));
+    await registerTtl(name);
+    // Against a shared real agent other writers may register services meanwhile: one quiet attempt is enough.
+    let before = 0;
+    let unchanged = false;
+    for (let attempt = 0; attempt < 5 && !unchanged; attempt++) {
+      before = indexOf(await raw(t, 'GET', '/v1/catalog/services'));
+      await raw(t, 'PUT', `/v1/agent/check/${attempt % 2 === 0 ? 'fail' : 'pass'}/${name}:ttl`);
+      unchanged = indexOf(await raw(t, 'GET', '/v1/catalog/services')) === before;
+    }
+    assert.ok(unchanged, 'every status change moved the catalog/services index');
+    assert.ok(indexOf(await raw(t, 'GET', `/v1/health/service/${name}`)) > before, 'the service index moved');
+  });
+
   it('a KV write wakes a key watcher; deleting it moves the index too', async (ctx) => {
     const key = `${uniq('blk')}/k`;
     ctx.after(() => raw(t, 'DELETE', `/v1/kv/${key}`));
