@@ -173,6 +173,24 @@ describe('spear-mesh registry (CLI)', () => {
     }
   });
 
+  it('SIGTERM with blocked watchers still exits promptly', async () => {
+    const child = await spawnRegistry();
+    const first = await fetch(`${child.url}/v1/catalog/services`);
+    await first.text();
+    const idx = first.headers.get('x-consul-index') ?? '1';
+    const watchers = Array.from({ length: 5 }, () =>
+      fetch(`${child.url}/v1/catalog/services?index=${idx}&wait=5m`).then(
+        async (r) => { await r.text(); },
+        () => undefined,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const start = Date.now();
+    assert.equal(await child.kill('SIGTERM'), 0);
+    await Promise.all(watchers);
+    assert.ok(Date.now() - start < 10_000);
+  });
+
   it('exits 0 on SIGINT too', async () => {
     const child = await spawnRegistry();
     assert.equal(await child.kill('SIGINT'), 0);
