@@ -1,6 +1,5 @@
 // The spearlet: listeners, connection limits, preface dispatch, sessions, handlers, registration, admin API, drain.
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ErrorCode } from '../errors.ts';
@@ -10,10 +9,10 @@ import { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
 import { buildAdminApp, type AdminReadiness, type AdminTarget } from '../admin/app.ts';
 import type { ConsulClient } from '../registry/consul-client.ts';
 import type { SpearletRegistration } from '../registry/spearlet-registration.ts';
-import { MessageKind, encodeJson } from '../wire/index.ts';
 import { PROTOCOL_VERSION, VERSION } from '../version.ts';
 import { HandlerRegistry, registerBuiltins, type Handler } from './handlers.ts';
-import { openListeners, sniffPreface, type Listeners } from './listener.ts';
+import { openListeners, type Listeners } from './listener.ts';
+import { ConnectionAcceptor, type LegacyHandler } from './acceptor.ts';
 import {
   resolveSpearletOptions,
   type HostPort,
@@ -25,12 +24,7 @@ import { startRegistration } from './registration.ts';
 
 export type SpearletState = 'new' | 'starting' | 'running' | 'draining' | 'closed';
 
-/**
- * Takes over a connection whose preface was a legacy secret. `firstBytes` are the bytes that followed the preface in
- * the same reads (the start of the first frame). The socket is paused with no 'data' listener. Return false to refuse
- * (the spearlet closes the socket and counts it).
- */
-export type LegacyHandler = (secret: bigint, socket: Socket, firstBytes: Buffer) => boolean;
+export type { LegacyHandler };
 export type SignalListener = (session: MeshSession, name: string, body: Buffer) => void;
 
 export interface DrainReport {
@@ -46,8 +40,6 @@ interface SpearletEvents {
   drained: [report: DrainReport];
 }
 
-/** Sockets beyond maxConnections still get a CONNECTION_LIMIT ERROR, but only this many at once. */
-const MAX_OVER_LIMIT_SOCKETS = 64;
 /** Upper bound for Consul calls made on the way out. */
 const REGISTRY_EXIT_TIMEOUT_MS = 3000;
 /** After aborting what a drain could not finish, how long sessions get to close before they are cut. */
@@ -66,10 +58,9 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   #adminAddress: HostPort | undefined;
   #registration: SpearletRegistration | undefined;
   #consul: ConsulClient | undefined;
-  readonly #sockets = new Set<Socket>();
+  readonly #acceptor: ConnectionAcceptor;
   readonly #sessions = new Set<MeshSession>();
   readonly #perAgent = new Map<string, number>();
-  #overLimit = 0;
   #sweep: NodeJS.Timeout | undefined;
   #legacy: LegacyHandler | undefined;
   #signalListener: SignalListener | undefined;
@@ -120,6 +111,18 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         else this.#log.debug({ signal: name }, 'signal with no listener');
       },
     };
+    this.#acceptor = new ConnectionAcceptor({
+      maxConnections: o.maxConnections,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      metrics: this.metrics,
+      logger: this.#log,
+      now: this.#now,
+      accepting: () => this.#state === 'running' || this.#state === 'draining',
+      startMesh: (socket, rest, acceptedAt) => {
+        new MeshSession(socket, this.#host, rest, acceptedAt);
+      },
+      legacyHandler: () => this.#legacy,
+    });
   }
 
   get id(): string {
@@ -174,7 +177,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         tls: o.tls,
         handshakeTimeoutMs: o.handshakeTimeoutMs,
         onSocket: (socket) => {
-          this.#onSocket(socket);
+          this.#acceptor.accept(socket);
         },
         onTlsError: (err, socket) => {
           this.metrics.connectionsRejected.inc({ reason: 'tls' });
@@ -216,86 +219,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     );
   }
 
-  // ---- connections ---------------------------------------------------------------
-
-  #onSocket(socket: Socket): void {
-    const acceptedAt = this.#now();
-    if (this.#state !== 'running' && this.#state !== 'draining') {
-      socket.destroy();
-      return;
-    }
-    socket.on('error', () => undefined); // errors end in 'close'; sessions log their own
-    if (this.#sockets.size >= this.#o.maxConnections) {
-      this.#refuseOverLimit(socket);
-      return;
-    }
-    this.#sockets.add(socket);
-    this.metrics.connectionsOpen.inc();
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      this.metrics.connectionsOpen.dec();
-    });
-    if ('setNoDelay' in socket) socket.setNoDelay(true);
-    void sniffPreface(socket, this.#o.handshakeTimeoutMs).then((result) => {
-      if (result === null) {
-        if (!socket.destroyed) {
-          this.metrics.handshakes.inc({ result: 'timeout' });
-          this.#log.info({ remote: socket.remoteAddress }, 'no preface before the handshake deadline');
-          socket.destroy();
-        }
-        return;
-      }
-      const { preface, rest } = result;
-      if (preface.type === 'mesh') {
-        this.metrics.connectionsTotal.inc({ protocol: 'mesh' });
-        new MeshSession(socket, this.#host, rest, acceptedAt);
-        return;
-      }
-      if (preface.type === 'legacy') {
-        this.metrics.connectionsTotal.inc({ protocol: 'legacy' });
-        let taken = false;
-        try {
-          taken = this.#legacy?.(preface.secret, socket, rest) ?? false;
-        } catch (err) {
-          this.#log.warn({ err }, 'legacy handler threw');
-        }
-        if (!taken) this.#rejectPreface(socket);
-        return;
-      }
-      this.#rejectPreface(socket);
-    });
-  }
-
-  /** A preface that is neither the mesh magic nor the secret of a task we started (protocol.md: close, count). */
-  #rejectPreface(socket: Socket): void {
-    this.metrics.connectionsRejected.inc({ reason: 'invalid_preface' });
-    // Never log the preface bytes: they may be somebody's legacy secret.
-    this.#log.warn({ remote: socket.remoteAddress ?? 'unix' }, 'invalid connection preface: closing');
-    socket.destroy();
-  }
-
-  #refuseOverLimit(socket: Socket): void {
-    this.metrics.connectionsRejected.inc({ reason: 'limit' });
-    if (this.#overLimit >= MAX_OVER_LIMIT_SOCKETS) {
-      socket.destroy();
-      return;
-    }
-    this.#overLimit++;
-    socket.once('close', () => {
-      this.#overLimit--;
-    });
-    const limit = this.#o.maxConnections;
-    void sniffPreface(socket, Math.min(this.#o.handshakeTimeoutMs, 1000)).then((result) => {
-      if (result?.preface.type === 'mesh' && socket.writable) {
-        socket.end(
-          encodeJson(MessageKind.ERROR, 0n, { code: 'CONNECTION_LIMIT', message: `spearlet has ${limit} connections` }),
-        );
-        setTimeout(() => socket.destroy(), 1000).unref();
-      } else {
-        socket.destroy();
-      }
-    });
-  }
+  // ---- sessions -----------------------------------------------------------------
 
   #admit(_session: MeshSession, token: VerifiedToken): { code: ErrorCode; message: string } | undefined {
     if (this.#state !== 'running') return { code: 'DRAINING', message: `spearlet ${this.#o.id} is ${this.#state}` };
@@ -341,7 +265,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
       zone: this.#o.zone ?? null,
       state: this.#state,
       sessions: this.#sessions.size,
-      connections: this.#sockets.size,
+      connections: this.#acceptor.size,
       inFlight,
       methods: this.#handlers.names(),
       registration: this.#registration?.state ?? null,
@@ -444,7 +368,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     clearTimeout(this.#partitionTimer);
     const listenersClosed = this.#listeners?.close();
     for (const s of this.#sessions) s.destroy();
-    for (const socket of this.#sockets) socket.destroy();
+    this.#acceptor.destroyAll();
     const registration = this.#registration;
     const consul = this.#consul;
     const deregistered = async (): Promise<void> => {
