@@ -1,6 +1,9 @@
 // Discovery latency: a new spearlet registers in the dev registry; how long until each of N ConsulResolver watchers
 // (one Consul client each, like N agents) reports it.
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { startDevRegistry } from '../src/devregistry/index.ts';
 import { ConsulResolver } from '../src/discovery/consul-resolver.ts';
 import { createConsulClient, type ConsulClient } from '../src/registry/consul-client.ts';
@@ -12,10 +15,12 @@ export interface DiscoveryBenchOptions {
   readonly rounds?: number;
   /** Pause between registrations (more than the resolvers' 500 ms rate limit, so it does not add to the figure). */
   readonly gapMs?: number;
+  /** Run the dev registry in a child process, as a Consul agent is its own process (default true). */
+  readonly registryInChild?: boolean;
 }
 
 export interface DiscoveryBenchResult {
-  readonly arrangement: 'dev registry and watchers in this process';
+  readonly arrangement: string;
   readonly watchers: number;
   readonly rounds: number;
   readonly samples: number;
@@ -26,11 +31,44 @@ export interface DiscoveryBenchResult {
   readonly missed: number;
 }
 
+const BIN = fileURLToPath(new URL('../bin/spear-mesh.js', import.meta.url));
+
+/** `spear-mesh registry` in a child process; resolves once it prints its URL. */
+async function spawnRegistry(): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'registry', '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SPEAR_LOG_LEVEL: 'error' },
+  });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const m = /^registry listening on (http:\/\/\S+)$/.exec(line);
+      if (m?.[1] !== undefined) resolve(m[1]);
+    });
+    child.once('exit', (code) => {
+      reject(new Error(`bench: registry child exited with ${String(code)}`));
+    });
+  });
+  return {
+    url,
+    close: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
 export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Promise<DiscoveryBenchResult> {
   const count = options.watchers ?? 100;
   const rounds = options.rounds ?? 10;
   const gapMs = options.gapMs ?? 600;
-  const reg = await startDevRegistry({ port: 0 });
+  const inChild = options.registryInChild ?? true;
+  const reg = inChild ? await spawnRegistry() : await startDevRegistry({ port: 0 });
   const clients: ConsulClient[] = [];
   const resolvers: ConsulResolver[] = [];
   const latencies: number[] = [];
@@ -54,7 +92,8 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
       resolver.start();
     }
     await waitUntil(() => resolvers.every((r) => r.state === 'ready'), 30_000, 'every resolver ready');
-    await waitUntil(() => reg.waiting >= count, 30_000, 'every watcher blocking');
+    // Let every watcher's first blocking query reach the registry.
+    await new Promise((r) => setTimeout(r, 500));
     for (let round = 0; round < rounds; round++) {
       const id = `bench-${round}`;
       const body = JSON.stringify({ ID: `spearlet-${id}`, Name: 'spearlet', Address: '127.0.0.1', Port: 20_000 + round, Meta: { spearlet_id: id } });
@@ -73,7 +112,7 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
     }
     const sorted = latencies.sort((a, b) => a - b);
     return {
-      arrangement: 'dev registry and watchers in this process',
+      arrangement: `dev registry ${inChild ? 'in a child process' : 'in this process'}, watchers in this process`,
       watchers: count,
       rounds,
       samples: sorted.length,

@@ -27,7 +27,10 @@ export interface EchoBenchOptions {
   readonly warmupMs?: number;
   /** Sequential requests per latency measurement. */
   readonly serialRequests?: number;
-  /** Each round measures every side once, alternating which goes first; figures are medians over rounds. */
+  /**
+   * Rounds of interleaved slices: each round is 10 slices of durationMs/10, and each slice runs every side once in
+   * rotating order. Throughput is the median slice rate; ratios are medians of slice-by-slice ratios.
+   */
   readonly rounds?: number;
   /** Servers in child processes (default false: servers and clients share this process). */
   readonly separateProcesses?: boolean;
@@ -137,65 +140,67 @@ async function closeSides(sides: readonly Side[]): Promise<void> {
   }
 }
 
+/** Slices per round: `durationMs` and `serialRequests` are spread over them. */
+const SLICES_PER_ROUND = 10;
+
 /** Rotates the order of sides each round so no side always runs first (or right after a heavy one). */
 function rotated<T>(list: readonly T[], by: number): T[] {
   const k = by % list.length;
   return [...list.slice(k), ...list.slice(0, k)];
 }
 
+/**
+ * Sides are measured interleaved in short slices (each slice runs every side once, in rotating order), so a burst
+ * of load from other processes hits all sides alike. Throughput per side is the median of its slice rates; serial
+ * latency percentiles pool every side's samples across slices.
+ */
 async function measureSides(
   sides: readonly Side[],
   transport: EchoTransport,
   inFlights: readonly number[],
   o: ResolvedOptions,
-): Promise<{ throughput: ThroughputRow[]; latency: LatencyRow[] }> {
-  const tput = new Map<string, number[]>();
-  const p50 = new Map<string, number[]>();
-  const p99 = new Map<string, number[]>();
-  const push = (m: Map<string, number[]>, key: string, v: number): void => {
-    const list = m.get(key) ?? [];
-    list.push(v);
-    m.set(key, list);
-  };
-  const payloads = new Map(o.payloads.map((n) => [n, randomBytes(n)]));
-  for (let r = 0; r < o.rounds; r++) {
-    for (const [size, payload] of payloads) {
-      for (const inFlight of inFlights) {
-        for (const side of rotated(sides, r)) {
-          const send = (): Promise<unknown> => side.client.request(payload);
-          await throughput(send, inFlight, o.warmupMs);
-          push(tput, `${side.name}|${size}|${inFlight}`, await throughput(send, inFlight, o.durationMs));
-        }
-      }
-      for (const side of rotated(sides, r)) {
-        const send = (): Promise<unknown> => side.client.request(payload);
-        await serialLatencies(send, Math.ceil(o.serialRequests / 5));
-        const lat = await serialLatencies(send, o.serialRequests);
-        push(p50, `${side.name}|${size}`, quantile(lat, 0.5) * 1000);
-        push(p99, `${side.name}|${size}`, quantile(lat, 0.99) * 1000);
-      }
-    }
-  }
-  const pick = (m: Map<string, number[]>, key: string, digits: number): number => round(median(m.get(key) ?? []), digits);
+): Promise<{ throughput: ThroughputRow[]; latency: LatencyRow[]; sliceRatios: Map<string, number[]> }> {
+  const slices = Math.max(1, o.rounds * SLICES_PER_ROUND);
+  const sliceMs = Math.max(20, o.durationMs / SLICES_PER_ROUND);
+  const serialPerSlice = Math.max(10, Math.ceil(o.serialRequests / SLICES_PER_ROUND));
   const throughputRows: ThroughputRow[] = [];
   const latencyRows: LatencyRow[] = [];
+  const sliceRatios = new Map<string, number[]>();
   for (const size of o.payloads) {
+    const payload = randomBytes(size);
+    const sends = sides.map((side) => (): Promise<unknown> => side.client.request(payload));
     for (const inFlight of inFlights) {
+      for (const send of sends) await throughput(send, inFlight, o.warmupMs);
+      const rates: number[][] = sides.map(() => []);
+      for (let k = 0; k < slices; k++) {
+        for (const i of rotated(sides.map((_, j) => j), k)) rates[i]?.push(await throughput(sends[i]!, inFlight, sliceMs));
+      }
       throughputRows.push({
         transport,
         payloadBytes: size,
         inFlight,
-        opsPerSec: Object.fromEntries(sides.map((s) => [s.name, pick(tput, `${s.name}|${size}|${inFlight}`, 0)])),
+        opsPerSec: Object.fromEntries(sides.map((s, i) => [s.name, Math.round(median(rates[i] ?? []))])),
+      });
+      // Paired ratio of every side against the first (the baseline), slice by slice.
+      sides.forEach((s, i) => {
+        const pairs = (rates[i] ?? []).map((r, k) => r / (rates[0]?.[k] ?? NaN));
+        sliceRatios.set(`${s.name}|${size}|${inFlight}`, pairs);
       });
     }
+    const samples: number[][] = sides.map(() => []);
+    for (const send of sends) await serialLatencies(send, serialPerSlice);
+    for (let k = 0; k < slices; k++) {
+      for (const i of rotated(sides.map((_, j) => j), k)) samples[i]?.push(...(await serialLatencies(sends[i]!, serialPerSlice)));
+    }
+    const pct = (i: number, q: number): number => round(quantile(Float64Array.from(samples[i] ?? []).sort(), q) * 1000, 1);
     latencyRows.push({
       transport,
       payloadBytes: size,
-      p50Us: Object.fromEntries(sides.map((s) => [s.name, pick(p50, `${s.name}|${size}`, 1)])),
-      p99Us: Object.fromEntries(sides.map((s) => [s.name, pick(p99, `${s.name}|${size}`, 1)])),
+      p50Us: Object.fromEntries(sides.map((s, i) => [s.name, pct(i, 0.5)])),
+      p99Us: Object.fromEntries(sides.map((s, i) => [s.name, pct(i, 0.99)])),
     });
   }
-  return { throughput: throughputRows, latency: latencyRows };
+  return { throughput: throughputRows, latency: latencyRows, sliceRatios };
 }
 
 /** MeshClient + spearlet against the raw framed echo, for every transport, payload and in-flight count. */
@@ -209,7 +214,10 @@ export async function runMeshVsRawBench(options: EchoBenchOptions = {}): Promise
       const sides = await openSides(['raw', 'mesh'], transport, dir, o);
       try {
         const m = await measureSides(sides, transport, o.inFlight, o);
-        for (const row of m.throughput) throughputRows.push({ ...row, ratio: ratio(row.opsPerSec.mesh ?? 0, row.opsPerSec.raw ?? 0) });
+        for (const row of m.throughput) {
+          const pairs = m.sliceRatios.get(`mesh|${row.payloadBytes}|${row.inFlight}`) ?? [];
+          throughputRows.push({ ...row, ratio: round(median(pairs), 3) });
+        }
         for (const row of m.latency) latencyRows.push({ ...row, p50Ratio: ratio(row.p50Us.mesh ?? 0, row.p50Us.raw ?? 0) });
       } finally {
         await closeSides(sides);

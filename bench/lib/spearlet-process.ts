@@ -26,7 +26,7 @@ export interface BenchSpearletProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   signal(sig: NodeJS.Signals): void;
-  /** SIGKILL (after SIGCONT, in case it is stopped) and wait for the exit. Idempotent. */
+  /** SIGCONT (in case it is stopped), SIGTERM (the child exits at once), SIGKILL after 2 s; waits for the exit. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -38,7 +38,9 @@ const CHILD = fileURLToPath(new URL('../spearlet-child.ts', import.meta.url));
  */
 export async function spawnBenchSpearlet(cfg: BenchSpearletConfig, options: { fdLimit?: number } = {}): Promise<BenchSpearletProcess> {
   const env = { ...process.env, BENCH_SPEARLET: JSON.stringify(cfg), SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'error' };
-  const nodeArgs = ['--import', 'tsx', CHILD];
+  // BENCH_SPEARLET_NODE_ARGS: extra node flags for the child, e.g. '--cpu-prof --cpu-prof-dir=.tmp/prof'.
+  const extra = (process.env.BENCH_SPEARLET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const nodeArgs = [...extra, '--import', 'tsx', CHILD];
   const child =
     options.fdLimit === undefined
       ? spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'], env })
@@ -81,7 +83,10 @@ export async function spawnBenchSpearlet(cfg: BenchSpearletConfig, options: { fd
       closing ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
           child.kill('SIGCONT');
-          child.kill('SIGKILL');
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+          await exited;
+          clearTimeout(timer);
         }
         await exited;
       })();
