@@ -1,6 +1,7 @@
 // The agent's local state: services and checks registered through /v1/agent, their TTL timers and probes,
 // critical-time tracking, deferred output sync, maintenance checks and the DeregisterCriticalServiceAfter reaper.
 // Every change is synced to the catalog at once, as Consul's syncChanges does after an agent write.
+import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Catalog } from './catalog.ts';
 import type { Clock, TimerHandle } from './clock.ts';
@@ -102,6 +103,17 @@ export class Agent {
       const status = str(c, 'Status');
       if (status !== '' && !isHealthStatus(status)) throw badRequest("Status for checks must 'passing', 'warning', 'critical'");
     }
+    const port = num(d, 'Port');
+    const tagged: Record<string, TaggedAddress> = {};
+    const rawTagged = sub(d, 'TaggedAddresses') as Record<string, Decoded> | undefined;
+    for (const [k, v] of Object.entries(rawTagged ?? {})) tagged[k] = { Address: str(v, 'Address'), Port: num(v, 'Port') };
+    // agent.validateService (a 500, like every AddService error); it checks lan_ipv6 twice and never wan_ipv6.
+    for (const [key, want] of [['lan_ipv4', 4], ['wan_ipv4', 4], ['lan_ipv6', 6]] as const) {
+      const ta = tagged[key];
+      if (ta !== undefined && isIP(ta.Address) !== want) {
+        throw serverError(`Service tagged address ${JSON.stringify(key)} must be a valid ipv${want} address`);
+      }
+    }
     for (const c of checkDefs) {
       if ((strs(c, 'ScriptArgs')?.length ?? 0) > 0) {
         throw serverError(
@@ -109,12 +121,7 @@ export class Agent {
         );
       }
     }
-
-    const port = num(d, 'Port');
-    const tagged: Record<string, TaggedAddress> = {};
-    const rawTagged = sub(d, 'TaggedAddresses') as Record<string, Decoded> | undefined;
-    for (const [k, v] of Object.entries(rawTagged ?? {})) tagged[k] = { Address: str(v, 'Address'), Port: num(v, 'Port') };
-    const ipKind = address === '' ? 0 : /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? 4 : address.includes(':') ? 6 : 0;
+    const ipKind = isIP(address);
     if (ipKind !== 0) {
       const suffix = ipKind === 4 ? 'ipv4' : 'ipv6';
       for (const scope of ['lan', 'wan']) {

@@ -122,6 +122,12 @@ describe('PUT /v1/agent/service/register', () => {
     });
   }
 
+  it('refuses an invalid lan_ipv4 tagged address (500, from the agent)', async () => {
+    const r = await putJson(t, '/v1/agent/service/register', { Name: uniq('badtag'), TaggedAddresses: { lan_ipv4: { Address: 'not-an-ip', Port: 1 } } });
+    assert.equal(r.status, 500);
+    assert.match(r.text, /Service tagged address "lan_ipv4" must be a valid ipv4 address/);
+  });
+
   it('ignores an exactly-empty Check object', async (ctx) => {
     const id = uniq('emptycheck');
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
