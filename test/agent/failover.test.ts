@@ -174,4 +174,44 @@ describe('MeshClient with real spearlets', () => {
     assert.equal(mesh.stats().endpoints[0]?.transport, 'unix');
     assert.equal((await mesh.request('echo', 'over unix')).toString(), 'over unix');
   });
+
+  it(
+    'keeps its session past the token expiry by sending REAUTH with a fresh token',
+    { timeout: TEST_TIMEOUT_MS },
+    async (t) => {
+      const h = new MeshHarness();
+      t.after(() => h.close());
+      await h.start();
+      const s1 = await h.spawn('s1');
+      let minted = 0;
+      const mesh = await h.client({
+        tokenProvider: () => {
+          minted++;
+          return h.mint(3);
+        },
+      });
+      await waitReady(mesh, 1);
+      const sessions = async (): Promise<{ session: string; tokenExp: number | null }[]> => {
+        const res = await fetch(`${s1.adminUrl}/v1/sessions`);
+        return ((await res.json()) as { sessions: { session: string; tokenExp: number | null }[] }).sessions;
+      };
+      const [first] = await sessions();
+      assert.ok(first !== undefined);
+      // The first token expires 3 s after it was minted; keep working until well past that.
+      const until = Date.now() + 4500;
+      while (Date.now() < until) {
+        assert.equal((await mesh.request('echo', 'still here')).toString(), 'still here');
+        await sleep(100);
+      }
+      const now = await sessions();
+      assert.deepEqual(
+        now.map((x) => x.session),
+        [first.session],
+        'the same session throughout: no GOAWAY, no reconnect',
+      );
+      assert.ok((now[0]?.tokenExp ?? 0) > (first.tokenExp ?? 0), 'the spearlet holds a later expiry');
+      assert.ok(minted >= 2);
+      assert.equal(mesh.stats().failed, 0);
+    },
+  );
 });

@@ -48,12 +48,16 @@ export class MeshHarness {
     return s;
   }
 
-  async client(options: Partial<MeshClientOptions> = {}): Promise<MeshClient> {
+  /** Mints a token the spearlets accept. */
+  mint(expiresInSec = 600): Promise<string> {
     const secret = Buffer.from(this.#secret, 'utf8');
+    return mintToken({ secret, sub: 'tester', iss: TEST_ISSUER, aud: TEST_AUDIENCE, expiresInSec });
+  }
+
+  async client(options: Partial<MeshClientOptions> = {}): Promise<MeshClient> {
     const mesh = await MeshClient.connect({
       consul: { addr: this.registry.url },
-      tokenProvider: () =>
-        mintToken({ secret, sub: 'tester', iss: TEST_ISSUER, aud: TEST_AUDIENCE, expiresInSec: 600 }),
+      tokenProvider: () => this.mint(),
       reconnectBackoff: { initialMs: 50, maxMs: 500 },
       closeGraceMs: 0,
       ...options,
