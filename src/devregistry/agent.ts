@@ -88,6 +88,9 @@ export class Agent {
     if (weights !== undefined) {
       if (num(weights, 'Passing') < 1) throw badRequest('Invalid Weights: Passing must be greater than 0');
       if (num(weights, 'Warning') < 0) throw badRequest('Invalid Weights: Warning must be greater or equal than 0');
+      if (num(weights, 'Passing') > 65535 || num(weights, 'Warning') > 65535) {
+        throw badRequest('Invalid Weights: DNS Weight must be between 0 and 65535');
+      }
     }
     const meta = strMap(d, 'Meta') ?? {};
     validateMeta(meta);

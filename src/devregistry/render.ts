@@ -41,11 +41,13 @@ export function nodeServiceJson(s: ServiceRec): Record<string, unknown> {
   out.Address = s.Address;
   if (Object.keys(s.TaggedAddresses).length > 0) out.TaggedAddresses = s.TaggedAddresses;
   out.Meta = s.Meta;
-  out.Port = s.Port;
+  // structs.NodeService: Port is omitempty, PeerName is not.
+  if (s.Port !== 0) out.Port = s.Port;
   out.Weights = s.Weights;
   out.EnableTagOverride = s.EnableTagOverride;
   out.Proxy = s.Proxy;
   out.Connect = s.Connect;
+  out.PeerName = '';
   out.CreateIndex = s.CreateIndex;
   out.ModifyIndex = s.ModifyIndex;
   return out;
@@ -112,9 +114,11 @@ export function serviceNodeJson(n: NodeRec, s: ServiceRec): Record<string, unkno
     ServiceWeights: s.Weights,
     ServiceMeta: s.Meta,
     ServicePort: s.Port,
+    ServiceSocketPath: '',
     ServiceEnableTagOverride: s.EnableTagOverride,
     ServiceProxy: s.Proxy,
     ServiceConnect: s.Connect,
+    ServiceLocality: null,
     CreateIndex: s.CreateIndex,
     ModifyIndex: s.ModifyIndex,
   });
