@@ -222,8 +222,8 @@ function send(reply: FastifyReply, r: Reply, pretty: boolean): FastifyReply {
         body = { text, length: Buffer.byteLength(text) };
         if (!pretty) encoded.set(r, body);
       }
-      // The hot path of every blocking read. Past fastify's reply pipeline (which would also append a charset
-      // Consul does not send), and with a string body so Node sends status line, headers and body in one write.
+      // The hot path of every blocking read, past fastify's reply pipeline (which would also append a charset
+      // Consul does not send): status line, headers and body leave in one corked socket write.
       const headers: Record<string, string | number | string[]> = {};
       for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) headers[k] = v;
       headers['content-type'] = 'application/json';
