@@ -68,6 +68,38 @@ describe('MeshClient with real spearlets', () => {
   );
 
   it(
+    'fails only non-idempotent requests in flight on a killed spearlet, each with SPEARLET_LOST',
+    { timeout: TEST_TIMEOUT_MS },
+    async (t) => {
+      const { h, mesh } = await mesh3(t);
+      const load = steadyLoad(mesh, { concurrency: 9, sleepMs: 50, idempotent: (i) => i % 2 === 0 });
+      await waitFor(() => served(mesh, 's2') >= 6, 20_000, 's2 to serve');
+      // Three non-idempotent requests certainly in flight on s2 when it dies.
+      const pinned = [1, 2, 3].map(() =>
+        mesh.request('sleep', '5000', { spearletId: 's2' }).then(
+          () => 'completed',
+          (err: unknown) => (err as { code?: string }).code,
+        ),
+      );
+      await waitFor(
+        () => (mesh.stats().endpoints.find((e) => e.id === 's2')?.outstanding ?? 0) >= 3,
+        10_000,
+        'the pinned requests on s2',
+      );
+      await h.spearlets.get('s2')!.kill('SIGKILL');
+      assert.deepEqual(await Promise.all(pinned), ['SPEARLET_LOST', 'SPEARLET_LOST', 'SPEARLET_LOST']);
+      const okAtKill = load.report.ok;
+      await waitFor(() => load.report.ok >= okAtKill + 60, 30_000, 'traffic after the kill');
+      const r = await load.stop();
+      assert.equal(r.idempotentFailures, 0, summary(r, mesh));
+      for (const err of r.failures) {
+        assert.equal((err as { code?: string }).code, 'SPEARLET_LOST', summary(r, mesh));
+        assert.match(err.message, /may have run/);
+      }
+    },
+  );
+
+  it(
     'detects a SIGSTOPped spearlet within the heartbeat timeout, fails no idempotent request, and uses it again after SIGCONT',
     { timeout: TEST_TIMEOUT_MS },
     async (t) => {

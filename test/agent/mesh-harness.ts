@@ -97,6 +97,8 @@ export interface LoadReport {
   sent: number;
   ok: number;
   failures: Error[];
+  /** Of the failures, how many were requests flagged idempotent. */
+  idempotentFailures: number;
 }
 
 /** Keeps `concurrency` `sleep` requests in flight until stop(); counts results. */
@@ -109,7 +111,7 @@ export function steadyLoad(
     deadlineMs?: number;
   } = {},
 ): { report: LoadReport; stop: () => Promise<LoadReport> } {
-  const report: LoadReport = { sent: 0, ok: 0, failures: [] };
+  const report: LoadReport = { sent: 0, ok: 0, failures: [], idempotentFailures: 0 };
   let running = true;
   const body = String(opts.sleepMs ?? 20);
   const loops = Array.from({ length: opts.concurrency ?? 6 }, async () => {
@@ -121,6 +123,7 @@ export function steadyLoad(
         report.ok++;
       } catch (err) {
         report.failures.push(err as Error);
+        if (idempotent) report.idempotentFailures++;
       }
     }
   });
