@@ -100,6 +100,7 @@ export const SUITES: readonly Suite[] = [
       const figures = r.rows.flatMap((row) => [
         figure('handshake', `${row.alg} handshakes/s (${r.concurrency} in flight)`, row.handshakesPerSec, '/s', { op: '>=', value: 2000 }),
         figure('handshake', `${row.alg} handshake p50`, row.p50Ms, 'ms'),
+        figure('handshake', `${row.alg} refused or failed handshakes`, row.failures, 'count', { op: '<=', value: 0 }),
       ]);
       return { detail: r, figures };
     },
@@ -112,7 +113,7 @@ export const SUITES: readonly Suite[] = [
       return {
         detail: r,
         figures: [
-          figure('idle', `connections held (of ${r.connections})`, r.connected, 'conns'),
+          figure('idle', `connections dropped (of ${r.connections})`, r.dropped, 'conns', { op: '<=', value: 0 }),
           figure('idle', 'spearlet RSS', r.rssMb, 'MiB', { op: '<', value: 1024 }),
           figure('idle', 'spearlet CPU', r.cpuCores, 'cores', { op: '<', value: 0.25 }),
           figure('idle', 'RSS per connection', r.rssPerConnKb, 'KiB'),
