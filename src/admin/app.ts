@@ -1,5 +1,5 @@
 // The admin HTTP API of a spearlet (fastify): liveness, readiness, Prometheus metrics, sessions and drain.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../util/logger.ts';
 
 export interface AdminReadiness {
@@ -26,6 +26,8 @@ export interface AdminAppOptions {
   logger?: Logger;
   /** Adds POST /v1/faults {fault, durationMs} for drills. Never on a production spearlet. */
   enableDrills?: boolean;
+  /** More routes (e.g. the task runtime's /v1/tasks), registered before the app listens. */
+  plugins?: readonly FastifyPluginAsync[];
 }
 
 export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}): FastifyInstance {
@@ -102,5 +104,6 @@ export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}
     );
   }
 
+  for (const plugin of options.plugins ?? []) void app.register(plugin);
   return app;
 }

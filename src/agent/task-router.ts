@@ -7,14 +7,6 @@ import type { MeshClient, MeshRequestOptions } from './mesh-client.ts';
 export const TASK_SERVICE = 'spear-task';
 export const TASK_INVOKE_METHOD = 'task.invoke';
 
-/**
- * The tag that singles out one spearlet in MeshClient's picker. MeshClient cannot yet pin a request to a spearlet
- * id, so spearlets that host tasks carry this tag (SpearletOptions.tags) and invokeTask asks for it.
- */
-export function spearletIdTag(spearletId: string): string {
-  return `spearlet-id-${spearletId}`;
-}
-
 export interface InvokeTaskOptions {
   readonly deadlineMs?: number;
   readonly signal?: AbortSignal;
@@ -59,7 +51,7 @@ export async function locateTask(consul: ConsulClient, taskId: string, signal?: 
   throw new MeshError('TASK_NOT_FOUND', `no spearlet hosts task ${JSON.stringify(taskId)}`);
 }
 
-/** Sends task.invoke to the spearlet at `location` (pinned by its id tag). */
+/** Sends task.invoke to the spearlet at `location`, pinned to it by id. */
 function sendTo(
   mesh: MeshClient,
   location: TaskLocation,
@@ -68,7 +60,7 @@ function sendTo(
   options: InvokeTaskOptions,
 ): Promise<Buffer> {
   const request: MeshRequestOptions = {
-    tags: [spearletIdTag(location.spearletId)],
+    spearletId: location.spearletId,
     ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
   };

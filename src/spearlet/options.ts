@@ -1,4 +1,5 @@
 // Spearlet options: named defaults, one validation pass with messages naming the option, a frozen result.
+import type { FastifyPluginAsync } from 'fastify';
 import { ConfigError } from '../errors.ts';
 import type { TokenVerifier, TokenVerifierOptions } from '../auth/verify.ts';
 import type { ConsulOptions } from '../registry/consul-options.ts';
@@ -66,6 +67,8 @@ export interface SpearletOptions {
   builtins?: boolean;
   /** Expose drill faults (POST /v1/faults) on the admin API; for drills only. */
   enableDrills?: boolean;
+  /** Extra admin API routes (fastify plugins), e.g. the task runtime's /v1/tasks. */
+  adminPlugins?: readonly FastifyPluginAsync[];
   logger?: Logger;
   /** Clock in ms since the epoch (tests). */
   now?: () => number;
@@ -97,6 +100,7 @@ export interface ResolvedSpearletOptions {
   readonly retryAfterMs: number;
   readonly builtins: boolean;
   readonly enableDrills: boolean;
+  readonly adminPlugins: readonly FastifyPluginAsync[];
 }
 
 const KNOWN: ReadonlySet<string> = new Set([
@@ -126,6 +130,7 @@ const KNOWN: ReadonlySet<string> = new Set([
   'retryAfterMs',
   'builtins',
   'enableDrills',
+  'adminPlugins',
   'logger',
   'now',
 ]);
@@ -219,5 +224,6 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     retryAfterMs: int('retryAfterMs', o.retryAfterMs, DEFAULT_RETRY_AFTER_MS, 0),
     builtins: o.builtins ?? true,
     enableDrills: o.enableDrills ?? false,
+    adminPlugins: Object.freeze([...(o.adminPlugins ?? [])]),
   });
 }

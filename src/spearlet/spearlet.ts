@@ -185,7 +185,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         },
       });
       if (o.admin !== undefined) {
-        const app = buildAdminApp(this, { logger: this.#log, enableDrills: o.enableDrills });
+        const app = buildAdminApp(this, { logger: this.#log, enableDrills: o.enableDrills, plugins: o.adminPlugins });
         await app.listen({ host: o.admin.host, port: o.admin.port });
         this.#admin = app;
         const a = app.server.address() as AddressInfo;

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeshClient } from '../../src/agent/mesh-client.ts';
-import { TaskRouter, invokeTask, locateTask, spearletIdTag } from '../../src/agent/task-router.ts';
+import { TaskRouter, invokeTask, locateTask } from '../../src/agent/task-router.ts';
 import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { TASK_SERVICE_NAME, taskServiceId } from '../../src/spearlet/runtime/task-registration.ts';
 import { startTestRegistry } from '../helpers/dev-registry.ts';
@@ -88,16 +88,8 @@ describe('tasks through Consul', () => {
   it('a client invokes a task hosted on another spearlet; after stop the call fails with TASK_NOT_FOUND', async (t) => {
     const registry = await startTestRegistry();
     t.after(() => registry.close());
-    const a = await startTaskSpearlet(t, {
-      id: 'sa',
-      registry: registry.url,
-      spearlet: { tags: [spearletIdTag('sa')] },
-    });
-    const b = await startTaskSpearlet(t, {
-      id: 'sb',
-      registry: registry.url,
-      spearlet: { tags: [spearletIdTag('sb')] },
-    });
+    const a = await startTaskSpearlet(t, { id: 'sa', registry: registry.url });
+    const b = await startTaskSpearlet(t, { id: 'sb', registry: registry.url });
     await b.runtime.start({ ...MESH_AGENT_SPEC, id: 'remote-task' });
     await waitForTask(b.runtime, 'remote-task', inState('connected'));
     const registration = b.attached.registration;
@@ -135,7 +127,7 @@ describe('tasks through Consul', () => {
     // Asked directly, the spearlet without the task says so.
     await assert.rejects(
       mesh.request('task.invoke', JSON.stringify({ taskId: 'remote-task', method: 'handle', params: '' }), {
-        tags: [spearletIdTag('sa')],
+        spearletId: 'sa',
       }),
       { code: 'TASK_NOT_FOUND' },
     );

@@ -10,6 +10,8 @@ import type { TokenVerifierOptions } from '../../auth/verify.ts';
 import { createConsulClient } from '../../registry/consul-client.ts';
 import type { ConsulOptions } from '../../registry/consul-options.ts';
 import { Spearlet } from '../../spearlet/spearlet.ts';
+import { enableSpearletTasks, type SpearletTasks } from '../../spearlet/runtime/spearlet-tasks.ts';
+import { tasksRoutes } from '../../admin/tasks-routes.ts';
 import type { HostPort, SpearletOptions } from '../../spearlet/options.ts';
 
 const USAGE = `Usage: spear-mesh spearlet --id ID --issuer ISS --audience AUD
@@ -257,11 +259,35 @@ export async function run(argv: readonly string[]): Promise<number> {
   const logger = createLogger({ name: 'spear-mesh' });
   let built: Built;
   let spearlet: Spearlet;
+  let tasks: SpearletTasks | undefined;
+  let spearletTasks: SpearletTasks;
   try {
     built = await buildSpearletOptions(mergeEnv(values, process.env), process.env, logger);
-    spearlet = new Spearlet(built.options);
+    // The process runtime: tasks get SERVICE_ADDR and SECRET (legacy agents), and SPEAR_TOKEN when the spearlet
+    // holds the HS256 secret its verifier uses; /v1/tasks on the admin API starts and stops them.
+    const auth = built.options.auth;
+    const secret = 'secret' in auth ? auth.secret : undefined;
+    const routes: { plugin?: ReturnType<typeof tasksRoutes> } = {};
+    spearlet = new Spearlet({
+      ...built.options,
+      adminPlugins: [
+        async (app) => {
+          if (routes.plugin !== undefined) await app.register(routes.plugin);
+        },
+      ],
+    });
+    tasks = enableSpearletTasks(spearlet, {
+      ...(secret !== undefined && 'issuer' in auth
+        ? { tokens: { secret, issuer: auth.issuer, audience: auth.audience } }
+        : {}),
+      ...(built.options.consul !== null && built.options.consul !== undefined ? { consul: built.options.consul } : {}),
+      logger,
+    });
+    routes.plugin = tasksRoutes(tasks.runtime);
+    spearletTasks = tasks;
     await spearlet.start();
   } catch (err) {
+    await tasks?.close();
     if (err instanceof MeshError) {
       process.stderr.write(`spear-mesh spearlet: ${err.message}\n`);
       logger.flush();
@@ -299,9 +325,12 @@ export async function run(argv: readonly string[]): Promise<number> {
         return;
       }
       // closed by a drain (signal or POST /v1/drain) or by close()
-      void spearlet.drain().then(() => {
-        resolve(0);
-      });
+      void spearlet
+        .drain()
+        .then(() => spearletTasks.close())
+        .then(() => {
+          resolve(0);
+        });
     });
   });
   await built.jwks?.close();

@@ -31,13 +31,16 @@ export function serviceAddrFor(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The spearlet must be started (its TCP address is handed to tasks). Close the result before the spearlet. */
+/** Call before or after start(); tasks need the started spearlet's TCP address. Close the result before the spearlet. */
 export function enableSpearletTasks(spearlet: TaskHost, options: SpearletTasksOptions = {}): SpearletTasks {
-  const tcp = spearlet.tcpAddress;
-  if (tcp === undefined) throw new TypeError('enableSpearletTasks: the spearlet has no TCP listener (start it first)');
   const runtime = new TaskRuntime({
     spearletId: spearlet.id,
-    serviceAddr: () => serviceAddrFor(tcp.host, tcp.port),
+    // Read at each task start: the runtime may be set up before the spearlet listens.
+    serviceAddr: () => {
+      const tcp = spearlet.tcpAddress;
+      if (tcp === undefined) throw new TypeError('the spearlet has no TCP listener (start it before starting tasks)');
+      return serviceAddrFor(tcp.host, tcp.port);
+    },
     ...(options.tokens !== undefined
       ? { mintTaskToken: taskTokenMinter({ ...options.tokens, spearletId: spearlet.id }) }
       : {}),

@@ -1,0 +1,75 @@
+// The process runtime through the product's own surfaces: a `spear-mesh spearlet` process, its admin
+// API, and the `spear-mesh task` command starting, invoking and stopping the legacy Python example agent.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli, startCli, type LiveCli } from './run-cli.ts';
+
+const AGENT = fileURLToPath(new URL('../../examples/legacy-python-agent/agent.py', import.meta.url));
+
+describe('spear-mesh task', () => {
+  let spearlet: LiveCli | undefined;
+  let dir = '';
+  after(async () => {
+    if (spearlet !== undefined && spearlet.child.exitCode === null) {
+      spearlet.child.kill('SIGTERM');
+      await spearlet.exited;
+    }
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts a legacy agent on a spearlet, invokes it, lists it and stops it', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'task-cli-'));
+    const secretFile = join(dir, 'secret');
+    await writeFile(secretFile, randomBytes(32));
+    spearlet = startCli([
+      'spearlet',
+      '--id',
+      'tasks-1',
+      '--no-consul',
+      '--token-secret-file',
+      secretFile,
+      '--issuer',
+      'i',
+      '--audience',
+      'a',
+    ]);
+    const admin = `http://${(await spearlet.waitForLine(/admin=(\S+)/))[1]!}`;
+
+    const started = await runCli(['task', 'start', '--admin', admin, '--id', 'py-1', '--', '/usr/bin/python3', AGENT]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(started.stdout.trim(), 'py-1');
+
+    // The agent connects back on its own schedule; invoke fails with TASK_NOT_FOUND until it has.
+    let answer = '';
+    for (let i = 0; i < 100 && answer === ''; i++) {
+      const res = await runCli(['task', 'invoke', '--admin', admin, 'py-1', '--method', 'handle', '--params', 'hi']);
+      if (res.code === 0) answer = res.stdout.trim();
+      else assert.match(res.stderr, /TASK_NOT_FOUND/);
+    }
+    assert.equal(answer, 'legacy:hi');
+
+    const listed = await runCli(['task', 'list', '--admin', admin, '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const { spearlet: host, tasks } = JSON.parse(listed.stdout) as {
+      spearlet: string;
+      tasks: { id: string; state: string; protocol: string | null }[];
+    };
+    assert.equal(host, 'tasks-1');
+    assert.deepEqual(
+      tasks.map((t) => [t.id, t.state, t.protocol]),
+      [['py-1', 'connected', 'legacy']],
+    );
+
+    const stopped = await runCli(['task', 'stop', '--admin', admin, 'py-1']);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /py-1 exited code=0/);
+
+    spearlet.child.kill('SIGTERM');
+    assert.equal((await spearlet.exited).code, 0);
+  });
+});
