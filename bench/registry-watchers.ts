@@ -58,7 +58,10 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 }
 
 async function put(reg: DevRegistry, path: string, body?: unknown): Promise<void> {
-  const res = await fetch(`${reg.url}${path}`, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${reg.url}${path}`, {
+    method: 'PUT',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (res.status !== 200) throw new Error(`bench: PUT ${path}: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
 }
@@ -141,7 +144,10 @@ export async function runRegistryBench(options: RegistryBenchOptions = {}): Prom
   const thread = new WatcherThread();
   const url = (index: string): string => `${reg.url}/v1/health/service/bench?index=${index}&wait=60s`;
   try {
-    await put(reg, '/v1/agent/service/register', { Name: 'bench', Check: { CheckID: 'bench:ttl', TTL: '1h', Status: 'passing' } });
+    await put(reg, '/v1/agent/service/register', {
+      Name: 'bench',
+      Check: { CheckID: 'bench:ttl', TTL: '1h', Status: 'passing' },
+    });
     const heapBaseline = await heap();
     let heapWith = 0;
     let heapFirst = 0;
@@ -194,7 +200,9 @@ export async function runRegistryBench(options: RegistryBenchOptions = {}): Prom
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const r = await runRegistryBench({ rounds: Number(process.env.ROUNDS ?? 3) });
-  process.stdout.write(`registry-watchers: ${r.watchers} blocking watchers on one service (watchers in a worker thread)\n`);
+  process.stdout.write(
+    `registry-watchers: ${r.watchers} blocking watchers on one service (watchers in a worker thread)\n`,
+  );
   r.rounds.forEach((x, i) => {
     process.stdout.write(
       `  round ${i + 1}: all seen the change in ${x.allSeenMs} ms (first ${x.firstSeenMs} ms, p50 ${x.p50Ms} ms; server fan-out ${x.serverFanoutMs} ms)\n`,

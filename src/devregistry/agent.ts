@@ -26,7 +26,14 @@ import {
   validateMeta,
   type LocalCheck,
 } from './local-checks.ts';
-import { isHealthStatus, type CheckRec, type HealthStatus, type ServiceRec, type TaggedAddress, type Unindexed } from './types.ts';
+import {
+  isHealthStatus,
+  type CheckRec,
+  type HealthStatus,
+  type ServiceRec,
+  type TaggedAddress,
+  type Unindexed,
+} from './types.ts';
 
 export { NODE_MAINT_CHECK_ID, sortKeys, unknownService } from './local-checks.ts';
 
@@ -104,14 +111,20 @@ export class Agent {
     }
     for (const c of checkDefs) {
       const status = str(c, 'Status');
-      if (status !== '' && !isHealthStatus(status)) throw badRequest("Status for checks must 'passing', 'warning', 'critical'");
+      if (status !== '' && !isHealthStatus(status))
+        throw badRequest("Status for checks must 'passing', 'warning', 'critical'");
     }
     const port = num(d, 'Port');
     const tagged: Record<string, TaggedAddress> = {};
     const rawTagged = sub(d, 'TaggedAddresses') as Record<string, Decoded> | undefined;
-    for (const [k, v] of Object.entries(rawTagged ?? {})) tagged[k] = { Address: str(v, 'Address'), Port: num(v, 'Port') };
+    for (const [k, v] of Object.entries(rawTagged ?? {}))
+      tagged[k] = { Address: str(v, 'Address'), Port: num(v, 'Port') };
     // agent.validateService (a 500, like every AddService error); it checks lan_ipv6 twice and never wan_ipv6.
-    for (const [key, want] of [['lan_ipv4', 4], ['wan_ipv4', 4], ['lan_ipv6', 6]] as const) {
+    for (const [key, want] of [
+      ['lan_ipv4', 4],
+      ['wan_ipv4', 4],
+      ['lan_ipv6', 6],
+    ] as const) {
       const ta = tagged[key];
       if (ta !== undefined && isIP(ta.Address) !== want) {
         throw serverError(`Service tagged address ${JSON.stringify(key)} must be a valid ipv${want} address`);
@@ -141,7 +154,10 @@ export class Agent {
       TaggedAddresses: sortKeys(tagged),
       Meta: sortKeys(meta),
       Port: port,
-      Weights: weights === undefined ? { Passing: 1, Warning: 1 } : { Passing: num(weights, 'Passing'), Warning: num(weights, 'Warning') },
+      Weights:
+        weights === undefined
+          ? { Passing: 1, Warning: 1 }
+          : { Passing: num(weights, 'Passing'), Warning: num(weights, 'Warning') },
       EnableTagOverride: bool(d, 'EnableTagOverride'),
       Proxy: d.Proxy ?? { Mode: '', MeshGateway: {}, Expose: {} },
       Connect: d.Connect ?? {},
@@ -150,7 +166,9 @@ export class Agent {
     // Snapshot of the current check states: re-registering keeps status and output of checks that already exist.
     const snapshot = new Map<string, { Status: HealthStatus; Output: string }>();
     for (const [cid, c] of this.#checks) snapshot.set(cid, { Status: c.rec.Status, Output: c.rec.Output });
-    const existing = new Set([...this.#checks.values()].filter((c) => c.rec.ServiceID === id).map((c) => c.rec.CheckID));
+    const existing = new Set(
+      [...this.#checks.values()].filter((c) => c.rec.ServiceID === id).map((c) => c.rec.CheckID),
+    );
 
     this.#services.set(id, svc);
     this.#catalog.ensureService(svc);
@@ -194,7 +212,15 @@ export class Agent {
     const cid = `${SERVICE_MAINT_PREFIX}${id}`;
     if (enable) {
       if (this.#checks.has(cid)) return;
-      this.#install(maintenanceCheck(this.#node, cid, 'Service Maintenance Mode', reason === '' ? DEFAULT_SERVICE_MAINT_REASON : reason, svc));
+      this.#install(
+        maintenanceCheck(
+          this.#node,
+          cid,
+          'Service Maintenance Mode',
+          reason === '' ? DEFAULT_SERVICE_MAINT_REASON : reason,
+          svc,
+        ),
+      );
       this.#log.info({ service: id }, 'service is now in maintenance mode');
     } else if (this.#checks.has(cid)) {
       this.#removeCheck(cid);
@@ -206,12 +232,18 @@ export class Agent {
   nodeMaintenance(enable: boolean, reason: string): void {
     if (enable) {
       if (this.#checks.has(NODE_MAINT_CHECK_ID)) return;
-      this.#install(maintenanceCheck(this.#node, NODE_MAINT_CHECK_ID, 'Node Maintenance Mode', reason === '' ? DEFAULT_NODE_MAINT_REASON : reason));
+      this.#install(
+        maintenanceCheck(
+          this.#node,
+          NODE_MAINT_CHECK_ID,
+          'Node Maintenance Mode',
+          reason === '' ? DEFAULT_NODE_MAINT_REASON : reason,
+        ),
+      );
     } else if (this.#checks.has(NODE_MAINT_CHECK_ID)) {
       this.#removeCheck(NODE_MAINT_CHECK_ID);
     }
   }
-
 
   // ---- checks ------------------------------------------------------------------------------
 
@@ -230,12 +262,14 @@ export class Agent {
       if (svc === undefined) throw notFound(`ServiceID ${JSON.stringify(serviceId)} does not exist`);
     }
     if ((strs(d, 'ScriptArgs')?.length ?? 0) > 0) {
-      throw serverError("Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true");
+      throw serverError(
+        "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true",
+      );
     }
-    const cid = str(d, 'CheckID') === '' ? name : str(d, 'CheckID');
+    const cid = str(d, 'ID') === '' ? name : str(d, 'ID');
     // Consul snapshots an existing check and pushes its status and output back through UpdateCheck afterwards.
     const existing = this.#checks.get(cid)?.rec;
-    const local = this.#buildCheck(d, cid, svc);
+    const local = this.#buildCheck(d, cid, svc, true);
     this.#install(local);
     if (existing !== undefined) this.#update(local, existing.Status, existing.Output);
   }
@@ -257,12 +291,17 @@ export class Agent {
     this.#update(c, status, out);
   }
 
-
-
-  #buildCheck(d: Decoded, cid: string, svc: Unindexed<ServiceRec> | undefined): LocalCheck {
-    return buildLocalCheck(d, cid, svc, this.#node, (msg) => {
-      this.#log.warn({ check: cid }, msg);
-    });
+  #buildCheck(d: Decoded, cid: string, svc: Unindexed<ServiceRec> | undefined, standalone = false): LocalCheck {
+    return buildLocalCheck(
+      d,
+      cid,
+      svc,
+      this.#node,
+      (msg) => {
+        this.#log.warn({ check: cid }, msg);
+      },
+      standalone,
+    );
   }
 
   /** Adds or replaces a local check, starts its timer or probe, and syncs it. */
@@ -274,7 +313,12 @@ export class Agent {
     if (c.kind === 'ttl') this.#armTtl(c);
     if (c.kind === 'http' || c.kind === 'tcp') {
       // Consul staggers the first run randomly within one interval.
-      c.timer = this.#clock.setTimeout(() => { this.#runProbe(c); }, Math.floor(this.#random() * c.intervalMs));
+      c.timer = this.#clock.setTimeout(
+        () => {
+          this.#runProbe(c);
+        },
+        Math.floor(this.#random() * c.intervalMs),
+      );
     }
   }
 
@@ -299,19 +343,21 @@ export class Agent {
     c.timer = this.#clock.setTimeout(() => {
       if (c.stopped) return;
       this.#log.warn({ check: c.rec.CheckID }, 'Check missed TTL, is now critical');
-      const out = c.lastOutput === '' ? 'TTL expired' : `TTL expired (last output before timeout follows): ${c.lastOutput}`;
+      const out =
+        c.lastOutput === '' ? 'TTL expired' : `TTL expired (last output before timeout follows): ${c.lastOutput}`;
       this.#update(c, 'critical', out);
     }, c.ttlMs);
   }
 
   #runProbe(c: LocalCheck): void {
     if (c.stopped || this.#closed) return;
-    const probe: Promise<ProbeResult> =
-      c.http !== undefined ? probeHttp(c.http) : probeTcp(c.tcp ?? '', c.timeoutMs);
+    const probe: Promise<ProbeResult> = c.http !== undefined ? probeHttp(c.http) : probeTcp(c.tcp ?? '', c.timeoutMs);
     void probe.then((r) => {
       if (c.stopped || this.#closed) return;
       this.#applyProbe(c, r.status, truncateOutput(r.output, c.outputMaxSize));
-      c.timer = this.#clock.setTimeout(() => { this.#runProbe(c); }, c.intervalMs);
+      c.timer = this.#clock.setTimeout(() => {
+        this.#runProbe(c);
+      }, c.intervalMs);
     });
   }
 
@@ -386,5 +432,3 @@ export class Agent {
     for (const c of this.#checks.values()) this.#stop(c);
   }
 }
-
-

@@ -67,7 +67,9 @@ export class WatchHub {
           resolve();
         },
       };
-      const timer = clock.setTimeout(() => { waiter.wake(); }, ms);
+      const timer = clock.setTimeout(() => {
+        waiter.wake();
+      }, ms);
       signal.listen(waiter.wake);
       for (const t of topics) {
         let set = this.#topics.get(t);

@@ -16,7 +16,11 @@ export const systemClock: Clock = {
   setTimeout(fn, ms) {
     const t = setTimeout(fn, Math.max(0, Math.min(ms, 2_147_483_647)));
     t.unref();
-    return { cancel: () => { clearTimeout(t); } };
+    return {
+      cancel: () => {
+        clearTimeout(t);
+      },
+    };
   },
 };
 
@@ -63,7 +67,8 @@ export class ManualClock implements Clock {
       this.#timers = this.#timers.filter((t) => !t.cancelled);
       let next: ManualTimer | undefined;
       for (const t of this.#timers) {
-        if (t.at <= target && (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq))) next = t;
+        if (t.at <= target && (next === undefined || t.at < next.at || (t.at === next.at && t.seq < next.seq)))
+          next = t;
       }
       if (next === undefined) break;
       this.#now = Math.max(this.#now, next.at);

@@ -73,7 +73,12 @@ export interface BlockingRead {
 }
 
 /** Runs a blocking query and answers with the built value and the metadata headers. */
-export async function blockingRead(state: RegistryState, ctx: RequestCtx, read: BlockingRead, meta = readMeta(state, ctx)): Promise<Reply> {
+export async function blockingRead(
+  state: RegistryState,
+  ctx: RequestCtx,
+  read: BlockingRead,
+  meta = readMeta(state, ctx),
+): Promise<Reply> {
   // Built before the wait, so a wake-up storm only appends the index.
   const keyBase = `${ctx.method} ${ctx.path}?${ctx.query.encode('index', 'wait', 'token', 'pretty')}#`;
   const index = await blockUntilChanged(state.ix.hub, state.clock, meta, read.source, ctx.signal);
@@ -86,7 +91,10 @@ export async function blockingRead(state: RegistryState, ctx: RequestCtx, read: 
   return reply;
 }
 
-export const jsonWithMeta = (value: unknown) => (_index: number, headers: Record<string, string>): Reply => json(value, headers);
+export const jsonWithMeta =
+  (value: unknown) =>
+  (_index: number, headers: Record<string, string>): Reply =>
+    json(value, headers);
 
 /** Body decoding with Consul's 400 "Request decode failed: …". */
 export function decodeRequest(ctx: RequestCtx, schema: Schema): Decoded {

@@ -44,15 +44,23 @@ function jsonKind(v: unknown): string {
 function goTypeName(t: FieldType): string {
   if (typeof t === 'string') {
     switch (t) {
-      case 'string': return 'string';
-      case 'int': return 'int';
-      case 'uint': return 'uint64';
-      case 'bool': return 'bool';
+      case 'string':
+        return 'string';
+      case 'int':
+        return 'int';
+      case 'uint':
+        return 'uint64';
+      case 'bool':
+        return 'bool';
       case 'duration':
-      case 'lockDelay': return 'time.Duration';
-      case 'strings': return '[]string';
-      case 'stringMap': return 'map[string]string';
-      case 'raw': return 'interface {}';
+      case 'lockDelay':
+        return 'time.Duration';
+      case 'strings':
+        return '[]string';
+      case 'stringMap':
+        return 'map[string]string';
+      case 'raw':
+        return 'interface {}';
     }
   }
   if ('struct' in t) return t.struct.goName;
@@ -104,7 +112,10 @@ function decodeValue(v: unknown, t: FieldType, field: string): unknown {
         if (typeof v !== 'object' || Array.isArray(v)) throw typeError(v, field, t);
         const out: Record<string, string> = {};
         for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-          if (x === null) { out[k] = ''; continue; }
+          if (x === null) {
+            out[k] = '';
+            continue;
+          }
           if (typeof x !== 'string') throw typeError(x, field, 'string');
           out[k] = x;
         }
@@ -204,9 +215,11 @@ export function decodeBody(body: Buffer | undefined, schema: Schema): Decoded {
 export const str = (d: Decoded, k: string, dflt = ''): string => (typeof d[k] === 'string' ? d[k] : dflt);
 export const num = (d: Decoded, k: string, dflt = 0): number => (typeof d[k] === 'number' ? d[k] : dflt);
 export const bool = (d: Decoded, k: string, dflt = false): boolean => (typeof d[k] === 'boolean' ? d[k] : dflt);
-export const strs = (d: Decoded, k: string): string[] | undefined => (Array.isArray(d[k]) ? (d[k] as string[]) : undefined);
+export const strs = (d: Decoded, k: string): string[] | undefined =>
+  Array.isArray(d[k]) ? (d[k] as string[]) : undefined;
 export const strMap = (d: Decoded, k: string): Record<string, string> | undefined =>
   typeof d[k] === 'object' && d[k] !== null && !Array.isArray(d[k]) ? (d[k] as Record<string, string>) : undefined;
 export const sub = (d: Decoded, k: string): Decoded | undefined =>
   typeof d[k] === 'object' && d[k] !== null && !Array.isArray(d[k]) ? (d[k] as Decoded) : undefined;
-export const subs = (d: Decoded, k: string): Decoded[] | undefined => (Array.isArray(d[k]) ? (d[k] as Decoded[]) : undefined);
+export const subs = (d: Decoded, k: string): Decoded[] | undefined =>
+  Array.isArray(d[k]) ? (d[k] as Decoded[]) : undefined;

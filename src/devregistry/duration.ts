@@ -3,8 +3,8 @@
 const UNITS: Readonly<Record<string, number>> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3, // U+00B5 micro sign
-  'μs': 1e3, // U+03BC Greek mu
+  µs: 1e3, // U+00B5 micro sign
+  μs: 1e3, // U+03BC Greek mu
   ms: 1e6,
   s: 1e9,
   m: 60e9,
@@ -33,13 +33,15 @@ export function parseGoDuration(input: string): number {
     const num = /^(\d*)(?:\.(\d*))?/.exec(s);
     const whole = num?.[1] ?? '';
     const frac = num?.[2];
-    if (whole === '' && (frac === undefined || frac === '')) throw new DurationError(`time: invalid duration ${quoted}`);
+    if (whole === '' && (frac === undefined || frac === ''))
+      throw new DurationError(`time: invalid duration ${quoted}`);
     s = s.slice(num?.[0].length ?? 0);
     const unitMatch = /^[^\d.]+/.exec(s);
     if (unitMatch === null) throw new DurationError(`time: missing unit in duration ${quoted}`);
     const unitName = unitMatch[0];
     const unit = UNITS[unitName];
-    if (unit === undefined) throw new DurationError(`time: unknown unit ${JSON.stringify(unitName)} in duration ${quoted}`);
+    if (unit === undefined)
+      throw new DurationError(`time: unknown unit ${JSON.stringify(unitName)} in duration ${quoted}`);
     s = s.slice(unitName.length);
     const value = Number(`${whole === '' ? '0' : whole}.${frac ?? '0'}`) * unit;
     total += value;

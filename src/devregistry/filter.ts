@@ -8,7 +8,11 @@ type Value = string | number | boolean;
 type Node =
   | { op: 'and' | 'or'; left: Node; right: Node }
   | { op: 'not'; inner: Node }
-  | { op: '==' | '!=' | 'contains' | 'not contains' | 'in' | 'not in' | 'matches' | 'not matches'; sel: string[]; value: Value }
+  | {
+      op: '==' | '!=' | 'contains' | 'not contains' | 'in' | 'not in' | 'matches' | 'not matches';
+      sel: string[];
+      value: Value;
+    }
   | { op: 'empty' | 'not empty'; sel: string[] };
 
 class FilterSyntaxError extends Error {}
@@ -24,7 +28,10 @@ function tokenize(src: string): Token[] {
   let i = 0;
   while (i < src.length) {
     const c = src.charAt(i);
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     const start = i;
     if (c === '"' || c === '`') {
       let s = '';
@@ -38,23 +45,31 @@ function tokenize(src: string): Token[] {
         }
         s += src.charAt(i++);
       }
-      if (i >= src.length) throw new FilterSyntaxError(`${posText(start)}: rule "stringLiteral": Unterminated string literal`);
+      if (i >= src.length)
+        throw new FilterSyntaxError(`${posText(start)}: rule "stringLiteral": Unterminated string literal`);
       i++;
       out.push({ kind: 'string', text: s, pos: start });
     } else if (c === '=' || c === '!') {
-      if (src.charAt(i + 1) !== '=') throw new FilterSyntaxError(`${posText(i)}: no match found, expected: "!=" or "=="`);
+      if (src.charAt(i + 1) !== '=')
+        throw new FilterSyntaxError(`${posText(i)}: no match found, expected: "!=" or "=="`);
       out.push({ kind: 'op', text: src.slice(i, i + 2), pos: start });
       i += 2;
-    } else if (c === '(') { out.push({ kind: 'lparen', text: c, pos: i++ }); }
-    else if (c === ')') { out.push({ kind: 'rparen', text: c, pos: i++ }); }
-    else if (c === '.') { out.push({ kind: 'dot', text: c, pos: i++ }); }
-    else if (c === '[') { out.push({ kind: 'lbrack', text: c, pos: i++ }); }
-    else if (c === ']') { out.push({ kind: 'rbrack', text: c, pos: i++ }); }
-    else if (/[-0-9]/.test(c)) {
+    } else if (c === '(') {
+      out.push({ kind: 'lparen', text: c, pos: i++ });
+    } else if (c === ')') {
+      out.push({ kind: 'rparen', text: c, pos: i++ });
+    } else if (c === '.') {
+      out.push({ kind: 'dot', text: c, pos: i++ });
+    } else if (c === '[') {
+      out.push({ kind: 'lbrack', text: c, pos: i++ });
+    } else if (c === ']') {
+      out.push({ kind: 'rbrack', text: c, pos: i++ });
+    } else if (/[-0-9]/.test(c)) {
       const m = /^-?\d+(\.\d+)?/.exec(src.slice(i));
       if (m === null) throw new FilterSyntaxError(`${posText(i)}: rule "number": Invalid number literal`);
       i += m[0].length;
-      if (/[a-zA-Z_]/.test(src.charAt(i))) throw new FilterSyntaxError(`${posText(start)}: rule "number": Invalid number literal`);
+      if (/[a-zA-Z_]/.test(src.charAt(i)))
+        throw new FilterSyntaxError(`${posText(start)}: rule "number": Invalid number literal`);
       out.push({ kind: 'number', text: m[0], pos: start });
     } else if (/[a-zA-Z_]/.test(c)) {
       const m = /^[a-zA-Z0-9_/-]+/.exec(src.slice(i));
@@ -148,13 +163,22 @@ class Parser {
       if (t.kind === 'dot') {
         this.#i++;
         const id = this.#next();
-        if (id.kind !== 'ident') { this.#i--; this.#fail('[a-zA-Z0-9_]'); }
+        if (id.kind !== 'ident') {
+          this.#i--;
+          this.#fail('[a-zA-Z0-9_]');
+        }
         sel.push(id.text);
       } else if (t.kind === 'lbrack') {
         this.#i++;
         const s = this.#next();
-        if (s.kind !== 'string') { this.#i--; this.#fail('"\\""'); }
-        if (this.#next().kind !== 'rbrack') { this.#i--; this.#fail('"]"'); }
+        if (s.kind !== 'string') {
+          this.#i--;
+          this.#fail('"\\""');
+        }
+        if (this.#next().kind !== 'rbrack') {
+          this.#i--;
+          this.#fail('"]"');
+        }
         sel.push(s.text);
       } else {
         return sel;
@@ -185,8 +209,14 @@ class Parser {
     }
     if (this.#isWord('is')) {
       this.#i++;
-      if (this.#isWord('empty')) { this.#i++; return { op: 'empty', sel }; }
-      if (this.#isWord('not') && this.#isWord('empty', 1)) { this.#i += 2; return { op: 'not empty', sel }; }
+      if (this.#isWord('empty')) {
+        this.#i++;
+        return { op: 'empty', sel };
+      }
+      if (this.#isWord('not') && this.#isWord('empty', 1)) {
+        this.#i += 2;
+        return { op: 'not empty', sel };
+      }
       this.#fail('"empty" or "not"');
     }
     for (const word of ['contains', 'matches'] as const) {
@@ -221,9 +251,21 @@ function resolve(obj: unknown, sel: readonly string[]): unknown {
   let cur: unknown = obj;
   for (const part of sel) {
     if (cur instanceof Projection) {
-      cur = new Projection(cur.values.map((v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? field(v as Record<string, unknown>, part) : undefined)));
+      cur = new Projection(
+        cur.values.map((v) =>
+          v !== null && typeof v === 'object' && !Array.isArray(v)
+            ? field(v as Record<string, unknown>, part)
+            : undefined,
+        ),
+      );
     } else if (Array.isArray(cur)) {
-      cur = new Projection(cur.map((v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? field(v as Record<string, unknown>, part) : undefined)));
+      cur = new Projection(
+        cur.map((v: unknown) =>
+          v !== null && typeof v === 'object' && !Array.isArray(v)
+            ? field(v as Record<string, unknown>, part)
+            : undefined,
+        ),
+      );
     } else if (cur !== null && typeof cur === 'object') {
       cur = field(cur as Record<string, unknown>, part);
     } else {
@@ -233,8 +275,10 @@ function resolve(obj: unknown, sel: readonly string[]): unknown {
   return cur;
 }
 
-const eqScalar = (a: unknown, b: Value): boolean => (typeof a === 'string' || typeof a === 'number' || typeof a === 'boolean') && String(a) === String(b);
-const eq = (a: unknown, b: Value): boolean => (a instanceof Projection ? a.values.some((v) => eqScalar(v, b)) : eqScalar(a, b));
+const eqScalar = (a: unknown, b: Value): boolean =>
+  (typeof a === 'string' || typeof a === 'number' || typeof a === 'boolean') && String(a) === String(b);
+const eq = (a: unknown, b: Value): boolean =>
+  a instanceof Projection ? a.values.some((v) => eqScalar(v, b)) : eqScalar(a, b);
 
 function contains(v: unknown, needle: Value): boolean {
   if (v instanceof Projection) return v.values.some((x) => contains(x, needle));
@@ -246,14 +290,21 @@ function contains(v: unknown, needle: Value): boolean {
 
 function evaluate(n: Node, obj: unknown): boolean {
   switch (n.op) {
-    case 'and': return evaluate(n.left, obj) && evaluate(n.right, obj);
-    case 'or': return evaluate(n.left, obj) || evaluate(n.right, obj);
-    case 'not': return !evaluate(n.inner, obj);
+    case 'and':
+      return evaluate(n.left, obj) && evaluate(n.right, obj);
+    case 'or':
+      return evaluate(n.left, obj) || evaluate(n.right, obj);
+    case 'not':
+      return !evaluate(n.inner, obj);
     case 'empty':
     case 'not empty': {
       const raw = resolve(obj, n.sel);
       const v = raw instanceof Projection ? raw.values : raw;
-      const isEmpty = v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) ||
+      const isEmpty =
+        v === undefined ||
+        v === null ||
+        v === '' ||
+        (Array.isArray(v) && v.length === 0) ||
         (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0);
       return n.op === 'empty' ? isEmpty : !isEmpty;
     }
@@ -261,11 +312,18 @@ function evaluate(n: Node, obj: unknown): boolean {
       const v = resolve(obj, n.sel);
       let r: boolean;
       switch (n.op) {
-        case '==': case '!=': r = eq(v, n.value); break;
-        case 'in': case 'not in': case 'contains': case 'not contains':
+        case '==':
+        case '!=':
+          r = eq(v, n.value);
+          break;
+        case 'in':
+        case 'not in':
+        case 'contains':
+        case 'not contains':
           r = contains(v, n.value);
           break;
-        case 'matches': case 'not matches': {
+        case 'matches':
+        case 'not matches': {
           const values = v instanceof Projection ? v.values : [v];
           try {
             const re = new RegExp(String(n.value));
@@ -287,7 +345,8 @@ export function compileFilter(expr: string): (obj: unknown) => boolean {
     const ast = new Parser(tokenize(expr)).parse();
     return (obj) => evaluate(ast, obj);
   } catch (err) {
-    if (err instanceof FilterSyntaxError) throw serverError(`Failed to create boolean expression evaluator: ${err.message}`);
+    if (err instanceof FilterSyntaxError)
+      throw serverError(`Failed to create boolean expression evaluator: ${err.message}`);
     throw err;
   }
 }

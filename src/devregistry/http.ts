@@ -26,8 +26,19 @@ export interface RequestCtx {
 }
 
 export type Reply =
-  | { readonly kind: 'json'; readonly value: unknown; readonly status?: number; readonly headers?: Record<string, string> }
-  | { readonly kind: 'text'; readonly text: string | Buffer; readonly status: number; readonly contentType?: string; readonly headers?: Record<string, string> }
+  | {
+      readonly kind: 'json';
+      readonly value: unknown;
+      readonly status?: number;
+      readonly headers?: Record<string, string>;
+    }
+  | {
+      readonly kind: 'text';
+      readonly text: string | Buffer;
+      readonly status: number;
+      readonly contentType?: string;
+      readonly headers?: Record<string, string>;
+    }
   | { readonly kind: 'empty'; readonly status?: number; readonly headers?: Record<string, string> };
 
 export interface Endpoint {
@@ -98,7 +109,8 @@ function match(endpoints: readonly Endpoint[], path: string): { ep: Endpoint; re
 }
 
 /** Go's net/http answer to a request it cannot parse. */
-const GO_BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request';
+const GO_BAD_REQUEST =
+  'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request';
 
 export function buildHttpServer(options: HttpOptions): FastifyInstance {
   // Connections already answered with "Connection: close": bytes still arriving on them are not another request.
@@ -137,7 +149,8 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
   // Consul ignores Content-Type; fastify would refuse a malformed one with 415 before any handler runs.
   app.addHook('onRequest', (req, _reply, done) => {
     const ct = req.headers['content-type'];
-    if (ct !== undefined && !/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;.*)?$/.test(ct)) req.headers['content-type'] = 'application/octet-stream';
+    if (ct !== undefined && !/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+\s*(;.*)?$/.test(ct))
+      req.headers['content-type'] = 'application/octet-stream';
     done();
   });
   app.removeAllContentTypeParsers();
@@ -148,9 +161,13 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     reply.header('X-Consul-Default-Acl-Policy', policy);
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).type('text/plain; charset=utf-8').send(`Request body too large, max size: ${BODY_LIMIT} bytes`);
+      return reply
+        .code(413)
+        .type('text/plain; charset=utf-8')
+        .send(`Request body too large, max size: ${BODY_LIMIT} bytes`);
     }
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const status =
+      typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     options.logger.warn({ err }, 'request failed');
     return reply.code(status).type('text/plain; charset=utf-8').send(err.message);
   });
@@ -166,7 +183,10 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
     const found = match(options.endpoints, path);
     if (found === undefined) {
       // The index handler is not wrapped, so no ACL-policy header here.
-      return reply.code(404).type('text/plain; charset=utf-8').send(path.includes('/v1/') ? INVALID_PATH : NOT_V1_PATH);
+      return reply
+        .code(404)
+        .type('text/plain; charset=utf-8')
+        .send(path.includes('/v1/') ? INVALID_PATH : NOT_V1_PATH);
     }
     const { ep, rest } = found;
     reply.header('X-Consul-Default-Acl-Policy', policy);
@@ -175,7 +195,10 @@ export function buildHttpServer(options: HttpOptions): FastifyInstance {
     if (!query.valid) return reply.code(500).send();
     const method = req.method;
     if (method === 'OPTIONS') {
-      return reply.code(200).header('Allow', ['OPTIONS', ...ep.methods].join(',')).send();
+      return reply
+        .code(200)
+        .header('Allow', ['OPTIONS', ...ep.methods].join(','))
+        .send();
     }
     if (!ep.methods.includes(method)) {
       return reply
@@ -234,7 +257,10 @@ function send(reply: FastifyReply, r: Reply, pretty: boolean): FastifyReply {
       return reply;
     }
     case 'text':
-      return reply.code(r.status).header('Content-Type', r.contentType ?? 'text/plain; charset=utf-8').send(r.text);
+      return reply
+        .code(r.status)
+        .header('Content-Type', r.contentType ?? 'text/plain; charset=utf-8')
+        .send(r.text);
     case 'empty':
       return reply.code(r.status ?? 200).send();
   }

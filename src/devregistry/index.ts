@@ -109,7 +109,18 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
   const agent = new Agent({ catalog, clock, logger, nodeName, datacenter });
   const kv = new KvStore(ix, clock);
   const sessions = new SessionStore(ix, clock, catalog, kv);
-  const state: RegistryState = { ix, catalog, agent, kv, sessions, clock, nodeName, datacenter, address, cache: new ReadCache() };
+  const state: RegistryState = {
+    ix,
+    catalog,
+    agent,
+    kv,
+    sessions,
+    clock,
+    nodeName,
+    datacenter,
+    address,
+    cache: new ReadCache(),
+  };
 
   const app = buildHttpServer({
     endpoints: [
@@ -162,7 +173,9 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     get waiting() {
       return ix.hub.waiting;
     },
-    reap: () => { agent.reap(); },
+    reap: () => {
+      agent.reap();
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -111,7 +111,15 @@ export class KvStore {
     }
     const idx = this.#ix.next();
     this.#write(
-      { LockIndex: lockIndex, Key: key, Flags: flags, Value: value, Session: session, CreateIndex: existing?.CreateIndex ?? idx, ModifyIndex: idx },
+      {
+        LockIndex: lockIndex,
+        Key: key,
+        Flags: flags,
+        Value: value,
+        Session: session,
+        CreateIndex: existing?.CreateIndex ?? idx,
+        ModifyIndex: idx,
+      },
       idx,
     );
     return true;

@@ -60,7 +60,8 @@ export function truncateOutput(output: string, max: number): string {
 
 export function validateMeta(meta: Record<string, string>): void {
   const entries = Object.entries(meta);
-  if (entries.length > 64) throw badRequest('Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs');
+  if (entries.length > 64)
+    throw badRequest('Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs');
   for (const [k, v] of entries) {
     let reason: string | undefined;
     if (k === '') reason = 'Key cannot be blank';
@@ -68,7 +69,8 @@ export function validateMeta(meta: Record<string, string>): void {
     else if (k.length > 128) reason = 'Key is too long (limit: 128 characters)';
     else if (k.startsWith('consul-')) reason = "Key prefix 'consul-' is reserved for internal use";
     else if (v.length > 512) reason = 'Value is too long (limit: 512 characters)';
-    if (reason !== undefined) throw badRequest(`Invalid Service Meta: Couldn't load metadata pair ('${k}', '${v}'): ${reason}`);
+    if (reason !== undefined)
+      throw badRequest(`Invalid Service Meta: Couldn't load metadata pair ('${k}', '${v}'): ${reason}`);
   }
 }
 
@@ -84,11 +86,15 @@ export function validateCheckType(d: Decoded): string | undefined {
   const intervalCheck = isScript || ['HTTP', 'TCP', 'UDP', 'GRPC', 'H2PING', 'OSService'].some((k) => str(d, k) !== '');
   const isAlias = str(d, 'AliasNode') !== '' || str(d, 'AliasService') !== '';
   if (interval > 0 && ttl > 0) return 'Interval and TTL cannot both be specified';
-  if (intervalCheck && interval <= 0) return 'Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks';
+  if (intervalCheck && interval <= 0)
+    return 'Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks';
   if (intervalCheck && isAlias) return 'Interval cannot be set for Alias checks';
   if (isAlias && ttl > 0) return 'TTL must be not be set for Alias checks';
   if (!intervalCheck && !isAlias && ttl <= 0) return 'TTL must be > 0 for TTL checks';
   if (num(d, 'OutputMaxSize') < 0) return 'MaxOutputMaxSize must be positive';
+  if (num(d, 'FailuresBeforeWarning') > num(d, 'FailuresBeforeCritical')) {
+    return "FailuresBeforeWarning can't be higher than FailuresBeforeCritical";
+  }
   return undefined;
 }
 
@@ -101,7 +107,7 @@ export function checkKind(d: Decoded): { kind: CheckKind; type: string } {
   if (str(d, 'H2PING') !== '') return { kind: 'other', type: 'h2ping' };
   if (str(d, 'OSService') !== '') return { kind: 'other', type: 'os_service' };
   if (str(d, 'AliasNode') !== '' || str(d, 'AliasService') !== '') return { kind: 'other', type: 'alias' };
-  return { kind: 'other', type: 'script' };
+  return { kind: 'other', type: '' };
 }
 
 export function newLocalCheck(rec: Unindexed<CheckRec>, kind: CheckKind): LocalCheck {
@@ -125,7 +131,13 @@ export function newLocalCheck(rec: Unindexed<CheckRec>, kind: CheckKind): LocalC
 }
 
 /** Consul's _service_maintenance:<id> / _node_maintenance check. */
-export function maintenanceCheck(node: string, cid: string, name: string, notes: string, svc?: Unindexed<ServiceRec>): LocalCheck {
+export function maintenanceCheck(
+  node: string,
+  cid: string,
+  name: string,
+  notes: string,
+  svc?: Unindexed<ServiceRec>,
+): LocalCheck {
   return newLocalCheck(
     {
       Node: node,
@@ -149,11 +161,12 @@ export function maintenanceCheck(node: string, cid: string, name: string, notes:
 
 /** A LocalCheck from a decoded CheckType; DCSA below the 1 m floor is raised (and `warn` told). */
 export function buildLocalCheck(
-d: Decoded,
-cid: string,
-svc: Unindexed<ServiceRec> | undefined,
-node: string,
-warn: (msg: string) => void,
+  d: Decoded,
+  cid: string,
+  svc: Unindexed<ServiceRec> | undefined,
+  node: string,
+  warn: (msg: string) => void,
+  standalone = false,
 ): LocalCheck {
   const { kind, type } = checkKind(d);
   const ttlNs = num(d, 'TTL');
@@ -173,8 +186,9 @@ warn: (msg: string) => void,
       ServiceName: svc?.Service ?? '',
       ServiceTags: svc?.Tags ?? [],
       Type: type,
-      Interval: intervalNs > 0 ? formatGoDuration(intervalNs) : '',
-      Timeout: timeoutNs > 0 ? formatGoDuration(timeoutNs) : '',
+      // addServiceInternal leaves zero durations empty; CheckDefinition.HealthCheck always formats them ("0s").
+      Interval: intervalNs > 0 || standalone ? formatGoDuration(intervalNs) : '',
+      Timeout: timeoutNs > 0 || standalone ? formatGoDuration(timeoutNs) : '',
       ExposedPort: 0,
       // Agent-registered checks reach the catalog without a Definition (only catalog/register and txn set one).
       Definition: {},

@@ -27,11 +27,17 @@ export function probeHttp(p: HttpProbe): Promise<ProbeResult> {
     try {
       url = new URL(p.url);
     } catch (err) {
-      resolve({ status: 'critical', output: `parse ${JSON.stringify(p.url)}: ${err instanceof Error ? err.message : String(err)}` });
+      resolve({
+        status: 'critical',
+        output: `parse ${JSON.stringify(p.url)}: ${err instanceof Error ? err.message : String(err)}`,
+      });
       return;
     }
     const method = p.method === '' ? 'GET' : p.method;
-    const headers: Record<string, string | string[]> = { 'User-Agent': 'Consul Health Check', Accept: 'text/plain, text/*, */*' };
+    const headers: Record<string, string | string[]> = {
+      'User-Agent': 'Consul Health Check',
+      Accept: 'text/plain, text/*, */*',
+    };
     for (const [k, v] of Object.entries(p.header)) headers[k] = v;
     const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
     let settled = false;
@@ -40,26 +46,36 @@ export function probeHttp(p: HttpProbe): Promise<ProbeResult> {
       settled = true;
       resolve(r);
     };
-    const req = fn(url, { method, headers, timeout: p.timeoutMs, rejectUnauthorized: !p.tlsSkipVerify, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        if (size < p.outputMaxSize) chunks.push(c);
-        size += c.length;
-      });
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).subarray(0, p.outputMaxSize).toString('utf8');
-        const code = res.statusCode ?? 0;
-        const output = `HTTP ${method} ${p.url}: ${code} ${res.statusMessage ?? STATUS_CODES[code] ?? ''} Output: ${body}`;
-        const status: HealthStatus = code >= 200 && code <= 299 ? 'passing' : code === 429 ? 'warning' : 'critical';
-        finish({ status, output });
-      });
-      res.on('error', (err) => { finish({ status: 'critical', output: err.message }); });
-    });
+    const req = fn(
+      url,
+      { method, headers, timeout: p.timeoutMs, rejectUnauthorized: !p.tlsSkipVerify, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < p.outputMaxSize) chunks.push(c);
+          size += c.length;
+        });
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).subarray(0, p.outputMaxSize).toString('utf8');
+          const code = res.statusCode ?? 0;
+          const output = `HTTP ${method} ${p.url}: ${code} ${res.statusMessage ?? STATUS_CODES[code] ?? ''} Output: ${body}`;
+          const status: HealthStatus = code >= 200 && code <= 299 ? 'passing' : code === 429 ? 'warning' : 'critical';
+          finish({ status, output });
+        });
+        res.on('error', (err) => {
+          finish({ status: 'critical', output: err.message });
+        });
+      },
+    );
     req.on('timeout', () => {
-      req.destroy(new Error(`Get "${p.url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`));
+      req.destroy(
+        new Error(`Get "${p.url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`),
+      );
     });
-    req.on('error', (err) => { finish({ status: 'critical', output: err.message }); });
+    req.on('error', (err) => {
+      finish({ status: 'critical', output: err.message });
+    });
     req.end(p.body === '' ? undefined : p.body);
   });
 }

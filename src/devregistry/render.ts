@@ -12,7 +12,11 @@ export function encodeJson(value: unknown, pretty: boolean): string {
   } catch (err) {
     // BigInt (uint64 KV flags) is the one thing JSON.stringify refuses; only then pay for a replacer.
     if (!(err instanceof TypeError)) throw err;
-    text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${BIG}${v.toString()}` : v), pretty ? 4 : undefined);
+    text = JSON.stringify(
+      value,
+      (_k, v: unknown) => (typeof v === 'bigint' ? `${BIG}${v.toString()}` : v),
+      pretty ? 4 : undefined,
+    );
     text = text.replace(/"\\u0000big:(\d+)"/g, '$1');
   }
   text = text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -73,7 +77,9 @@ export function agentServiceJson(s: Unindexed<ServiceRec>, datacenter: string): 
   return out;
 }
 
-export function checkJson(c: Unindexed<CheckRec> & { CreateIndex?: number; ModifyIndex?: number }): Record<string, unknown> {
+export function checkJson(
+  c: Unindexed<CheckRec> & { CreateIndex?: number; ModifyIndex?: number },
+): Record<string, unknown> {
   return {
     Node: c.Node,
     CheckID: c.CheckID,

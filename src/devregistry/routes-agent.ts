@@ -36,7 +36,8 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
       methods: PUT,
       handler: (ctx) => {
         const d = decodeRequest(ctx, SERVICE_DEFINITION);
-        const replace = ctx.query.has('replace-existing-checks') && ['', 'true'].includes(ctx.query.get('replace-existing-checks'));
+        const replace =
+          ctx.query.has('replace-existing-checks') && ['', 'true'].includes(ctx.query.get('replace-existing-checks'));
         agent.registerService(d, replace);
         return empty();
       },
@@ -72,7 +73,10 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
       pattern: '/v1/agent/services',
       methods: GET,
       handler: (ctx) => {
-        const list = applyFilter(ctx.query.get('filter'), agent.services().map((s) => agentServiceJson(s, state.datacenter)));
+        const list = applyFilter(
+          ctx.query.get('filter'),
+          agent.services().map((s) => agentServiceJson(s, state.datacenter)),
+        );
         const out: Record<string, unknown> = {};
         for (const s of list) out[String(s.ID)] = s;
         return json(sortKeys(out));
@@ -116,7 +120,11 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
           return healthReply(ctx, 404, reason, { AggregatedStatus: 'critical', Service: null, Checks: null });
         }
         const h = serviceHealth(state, svc.ID);
-        return healthReply(ctx, h.code, h.status, { AggregatedStatus: h.status, Service: agentServiceJson(svc, state.datacenter), Checks: h.checks });
+        return healthReply(ctx, h.code, h.status, {
+          AggregatedStatus: h.status,
+          Service: agentServiceJson(svc, state.datacenter),
+          Checks: h.checks,
+        });
       },
     },
     {
@@ -129,7 +137,11 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
         const result: unknown[] = [];
         for (const svc of agent.services().filter((s) => s.Service === ctx.rest)) {
           const h = serviceHealth(state, svc.ID);
-          result.push({ AggregatedStatus: h.status, Service: agentServiceJson(svc, state.datacenter), Checks: h.checks });
+          result.push({
+            AggregatedStatus: h.status,
+            Service: agentServiceJson(svc, state.datacenter),
+            Checks: h.checks,
+          });
           if (code === 404 || code < h.code) {
             code = h.code;
             status = h.status;
@@ -142,7 +154,10 @@ export function agentRoutes(state: RegistryState): Endpoint[] {
       pattern: '/v1/agent/checks',
       methods: GET,
       handler: (ctx) => {
-        const list = applyFilter(ctx.query.get('filter'), agent.checks().map((c) => checkJson(c)));
+        const list = applyFilter(
+          ctx.query.get('filter'),
+          agent.checks().map((c) => checkJson(c)),
+        );
         const out: Record<string, unknown> = {};
         for (const c of list) out[String(c.CheckID)] = c;
         return json(sortKeys(out));
@@ -242,8 +257,16 @@ function serviceHealth(state: RegistryState, serviceId: string): { code: number;
 function healthReply(ctx: RequestCtx, code: number, reason: string, value: unknown): Reply {
   const accept = ctx.headers.accept;
   const format = ctx.query.get('format');
-  const text = (typeof accept === 'string' && accept.startsWith('text/plain')) || (format !== '' ? format === 'text' : false);
-  if (text) return { kind: 'text', status: code, text: reason, contentType: 'text/plain', headers: { 'X-Consul-Reason': reason } };
+  const text =
+    (typeof accept === 'string' && accept.startsWith('text/plain')) || (format !== '' ? format === 'text' : false);
+  if (text)
+    return {
+      kind: 'text',
+      status: code,
+      text: reason,
+      contentType: 'text/plain',
+      headers: { 'X-Consul-Reason': reason },
+    };
   return { kind: 'json', status: code, value, headers: { 'X-Consul-Reason': reason } };
 }
 

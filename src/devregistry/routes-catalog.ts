@@ -20,20 +20,25 @@ export function catalogRoutes(state: RegistryState): Endpoint[] {
       handler: (ctx) => {
         const meta = readMeta(state, ctx);
         const filter = filterOf(ctx.query.get('filter'));
-        return blockingRead(state, ctx, {
-          source: { index: () => state.ix.table('services'), topics: () => [CATALOG_TOPIC] },
-          build: (_idx, headers) => {
-            const out: Record<string, string[]> = {};
-            if (nodeMetaMatches(catalog.node, ctx)) {
-              for (const s of catalog.services()) {
-                if (!filter(serviceNodeJson(catalog.node, s))) continue;
-                const tags = (out[s.Service] ??= []);
-                for (const t of s.Tags) if (!tags.includes(t)) tags.push(t);
+        return blockingRead(
+          state,
+          ctx,
+          {
+            source: { index: () => state.ix.table('services'), topics: () => [CATALOG_TOPIC] },
+            build: (_idx, headers) => {
+              const out: Record<string, string[]> = {};
+              if (nodeMetaMatches(catalog.node, ctx)) {
+                for (const s of catalog.services()) {
+                  if (!filter(serviceNodeJson(catalog.node, s))) continue;
+                  const tags = (out[s.Service] ??= []);
+                  for (const t of s.Tags) if (!tags.includes(t)) tags.push(t);
+                }
               }
-            }
-            return json(sortKeys(out), headers);
+              return json(sortKeys(out), headers);
+            },
           },
-        }, meta);
+          meta,
+        );
       },
     },
     {
@@ -44,14 +49,19 @@ export function catalogRoutes(state: RegistryState): Endpoint[] {
         if (name === '') throw badRequest('Missing service name');
         const meta = readMeta(state, ctx);
         const filter = filterOf(ctx.query.get('filter'));
-        return blockingRead(state, ctx, {
-          source: { index: () => catalog.serviceIndex(name, false), topics: () => catalog.serviceTopics(name) },
-          build: (_idx, headers) => {
-            const node = catalog.node;
-            const list = nodeMetaMatches(node, ctx) ? withTags(catalog.instances(name), ctx.query.getAll('tag')) : [];
-            return json(list.map((s) => serviceNodeJson(node, s)).filter(filter), headers);
+        return blockingRead(
+          state,
+          ctx,
+          {
+            source: { index: () => catalog.serviceIndex(name, false), topics: () => catalog.serviceTopics(name) },
+            build: (_idx, headers) => {
+              const node = catalog.node;
+              const list = nodeMetaMatches(node, ctx) ? withTags(catalog.instances(name), ctx.query.getAll('tag')) : [];
+              return json(list.map((s) => serviceNodeJson(node, s)).filter(filter), headers);
+            },
           },
-        }, meta);
+          meta,
+        );
       },
     },
     {
@@ -60,13 +70,18 @@ export function catalogRoutes(state: RegistryState): Endpoint[] {
       handler: (ctx) => {
         const meta = readMeta(state, ctx);
         const filter = filterOf(ctx.query.get('filter'));
-        return blockingRead(state, ctx, {
-          source: { index: () => state.ix.table('nodes'), topics: () => [CATALOG_TOPIC] },
-          build: (_idx, headers) => {
-            const nodes = nodeMetaMatches(catalog.node, ctx) ? [nodeJson(catalog.node)] : [];
-            return json(nodes.filter(filter), headers);
+        return blockingRead(
+          state,
+          ctx,
+          {
+            source: { index: () => state.ix.table('nodes'), topics: () => [CATALOG_TOPIC] },
+            build: (_idx, headers) => {
+              const nodes = nodeMetaMatches(catalog.node, ctx) ? [nodeJson(catalog.node)] : [];
+              return json(nodes.filter(filter), headers);
+            },
           },
-        }, meta);
+          meta,
+        );
       },
     },
     {
@@ -77,18 +92,23 @@ export function catalogRoutes(state: RegistryState): Endpoint[] {
         if (name === '') throw badRequest('Missing node name');
         const meta = readMeta(state, ctx);
         const filter = filterOf(ctx.query.get('filter'));
-        return blockingRead(state, ctx, {
-          source: { index: () => state.ix.max('nodes', 'services'), topics: () => [CATALOG_TOPIC] },
-          build: (_idx, headers) => {
-            if (name !== catalog.node.Node) return json(null, headers);
-            const services: Record<string, unknown> = {};
-            for (const s of catalog.services()) {
-              const j = nodeServiceJson(s);
-              if (filter(j)) services[s.ID] = j;
-            }
-            return json({ Node: nodeJson(catalog.node), Services: sortKeys(services) }, headers);
+        return blockingRead(
+          state,
+          ctx,
+          {
+            source: { index: () => state.ix.max('nodes', 'services'), topics: () => [CATALOG_TOPIC] },
+            build: (_idx, headers) => {
+              if (name !== catalog.node.Node) return json(null, headers);
+              const services: Record<string, unknown> = {};
+              for (const s of catalog.services()) {
+                const j = nodeServiceJson(s);
+                if (filter(j)) services[s.ID] = j;
+              }
+              return json({ Node: nodeJson(catalog.node), Services: sortKeys(services) }, headers);
+            },
           },
-        }, meta);
+          meta,
+        );
       },
     },
     { pattern: '/v1/catalog/datacenters', methods: GET, public: true, handler: () => json([state.datacenter]) },

@@ -77,7 +77,9 @@ export function healthRoutes(state: RegistryState): Endpoint[] {
             source: { index: () => catalog.serviceIndex(name, true), topics: () => catalog.serviceTopics(name) },
             build: (_idx, headers) => {
               const node = catalog.node;
-              const services = nodeMetaMatches(node, ctx) ? withTags(catalog.instances(name), ctx.query.getAll('tag')) : [];
+              const services = nodeMetaMatches(node, ctx)
+                ? withTags(catalog.instances(name), ctx.query.getAll('tag'))
+                : [];
               const nodeChecks = catalog.nodeChecks().sort(byCheckId);
               let out = services.map((s) => ({
                 Node: nodeJson(node),
@@ -102,14 +104,23 @@ export function healthRoutes(state: RegistryState): Endpoint[] {
         const meta = readMeta(state, ctx);
         const filterExpr = ctx.query.get('filter');
         if (filterExpr !== '') compileFilter(filterExpr);
-        return blockingRead(state, ctx, {
-          source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
-          build: (idx, headers) => {
-            const ids = new Set(catalog.instances(name).map((s) => s.ID));
-            const checks = catalog.checks().filter((c) => ids.has(c.ServiceID)).sort(byCheckId).map(checkJson);
-            return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
+        return blockingRead(
+          state,
+          ctx,
+          {
+            source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
+            build: (idx, headers) => {
+              const ids = new Set(catalog.instances(name).map((s) => s.ID));
+              const checks = catalog
+                .checks()
+                .filter((c) => ids.has(c.ServiceID))
+                .sort(byCheckId)
+                .map(checkJson);
+              return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
+            },
           },
-        }, meta);
+          meta,
+        );
       },
     },
     {
@@ -121,13 +132,18 @@ export function healthRoutes(state: RegistryState): Endpoint[] {
         const meta = readMeta(state, ctx);
         const filterExpr = ctx.query.get('filter');
         if (filterExpr !== '') compileFilter(filterExpr);
-        return blockingRead(state, ctx, {
-          source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
-          build: (idx, headers) => {
-            const checks = node === catalog.node.Node ? catalog.checks().sort(byCheckId).map(checkJson) : [];
-            return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
+        return blockingRead(
+          state,
+          ctx,
+          {
+            source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
+            build: (idx, headers) => {
+              const checks = node === catalog.node.Node ? catalog.checks().sort(byCheckId).map(checkJson) : [];
+              return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
+            },
           },
-        }, meta);
+          meta,
+        );
       },
     },
     {
@@ -139,17 +155,22 @@ export function healthRoutes(state: RegistryState): Endpoint[] {
         const meta = readMeta(state, ctx);
         const filterExpr = ctx.query.get('filter');
         if (filterExpr !== '') compileFilter(filterExpr);
-        return blockingRead(state, ctx, {
-          source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
-          build: (idx, headers) => {
-            const checks = catalog
-              .checks()
-              .filter((c) => wanted === 'any' || c.Status === wanted)
-              .sort(byCheckId)
-              .map(checkJson);
-            return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
+        return blockingRead(
+          state,
+          ctx,
+          {
+            source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
+            build: (idx, headers) => {
+              const checks = catalog
+                .checks()
+                .filter((c) => wanted === 'any' || c.Status === wanted)
+                .sort(byCheckId)
+                .map(checkJson);
+              return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
+            },
           },
-        }, meta);
+          meta,
+        );
       },
     },
   ];

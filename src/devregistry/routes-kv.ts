@@ -32,51 +32,66 @@ export function kvRoutes(state: RegistryState): Endpoint[] {
     const meta = readMeta(state, ctx);
     if (ctx.query.has('keys')) {
       const sep = ctx.query.has('separator') ? ctx.query.get('separator') : ctx.query.get('seperator');
-      return blockingRead(state, ctx, {
-        source: { index: () => kv.prefixIndex(key), topics },
-        build: (_idx, headers) => {
-          const keys: string[] = [];
-          for (const e of kv.list(key)) {
-            let k = e.Key;
-            if (sep !== '') {
-              const at = k.indexOf(sep, key.length);
-              if (at !== -1) k = k.slice(0, at + sep.length);
+      return blockingRead(
+        state,
+        ctx,
+        {
+          source: { index: () => kv.prefixIndex(key), topics },
+          build: (_idx, headers) => {
+            const keys: string[] = [];
+            for (const e of kv.list(key)) {
+              let k = e.Key;
+              if (sep !== '') {
+                const at = k.indexOf(sep, key.length);
+                if (at !== -1) k = k.slice(0, at + sep.length);
+              }
+              if (keys[keys.length - 1] !== k) keys.push(k);
             }
-            if (keys[keys.length - 1] !== k) keys.push(k);
-          }
-          if (keys.length === 0 && key !== '') return { kind: 'empty', status: 404, headers };
-          return json(keys, headers);
+            if (keys.length === 0 && key !== '') return { kind: 'empty', status: 404, headers };
+            return json(keys, headers);
+          },
         },
-      }, meta);
+        meta,
+      );
     }
     if (ctx.query.has('recurse')) {
-      return blockingRead(state, ctx, {
-        source: { index: () => kv.prefixIndex(key), topics },
-        build: (_idx, headers) => {
-          const list = kv.list(key);
-          if (list.length === 0) return { kind: 'empty', status: 404, headers };
-          return json(list.map(kvJson), headers);
+      return blockingRead(
+        state,
+        ctx,
+        {
+          source: { index: () => kv.prefixIndex(key), topics },
+          build: (_idx, headers) => {
+            const list = kv.list(key);
+            if (list.length === 0) return { kind: 'empty', status: 404, headers };
+            return json(list.map(kvJson), headers);
+          },
         },
-      }, meta);
+        meta,
+      );
     }
     if (key === '') throw badRequest('Missing key name');
-    return blockingRead(state, ctx, {
-      source: { index: () => kv.get(key)?.ModifyIndex ?? kv.tableIndex(), topics },
-      build: (_idx, headers) => {
-        const e = kv.get(key);
-        if (e === undefined) return { kind: 'empty', status: 404, headers };
-        if (ctx.query.has('raw')) {
-          return {
-            kind: 'text',
-            status: 200,
-            text: e.Value ?? Buffer.alloc(0),
-            contentType: 'text/plain',
-            headers: { ...headers, 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': 'sandbox' },
-          };
-        }
-        return json([kvJson(e)], headers);
+    return blockingRead(
+      state,
+      ctx,
+      {
+        source: { index: () => kv.get(key)?.ModifyIndex ?? kv.tableIndex(), topics },
+        build: (_idx, headers) => {
+          const e = kv.get(key);
+          if (e === undefined) return { kind: 'empty', status: 404, headers };
+          if (ctx.query.has('raw')) {
+            return {
+              kind: 'text',
+              status: 200,
+              text: e.Value ?? Buffer.alloc(0),
+              contentType: 'text/plain',
+              headers: { ...headers, 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': 'sandbox' },
+            };
+          }
+          return json([kvJson(e)], headers);
+        },
       },
-    }, meta);
+      meta,
+    );
   };
 
   const put = (ctx: RequestCtx): Reply => {
@@ -119,4 +134,3 @@ export function kvRoutes(state: RegistryState): Endpoint[] {
     },
   ];
 }
-

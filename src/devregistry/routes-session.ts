@@ -12,10 +12,15 @@ export function sessionRoutes(state: RegistryState): Endpoint[] {
   const { sessions } = state;
   const list = (ctx: RequestCtx, pick: () => SessionRec[]) => {
     const meta = readMeta(state, ctx);
-    return blockingRead(state, ctx, {
-      source: { index: () => sessions.index(), topics },
-      build: (_idx, headers) => json(pick(), headers),
-    }, meta);
+    return blockingRead(
+      state,
+      ctx,
+      {
+        source: { index: () => sessions.index(), topics },
+        build: (_idx, headers) => json(pick(), headers),
+      },
+      meta,
+    );
   };
   const missing = (ctx: RequestCtx): string => {
     if (ctx.rest === '') throw badRequest('Missing session');

@@ -2,48 +2,72 @@
 import type { Schema } from './decode.ts';
 
 const WEIGHTS: Schema = { goName: 'structs.Weights', fields: { Passing: { type: 'int' }, Warning: { type: 'int' } } };
-const SERVICE_ADDRESS: Schema = { goName: 'structs.ServiceAddress', fields: { Address: { type: 'string' }, Port: { type: 'int' } } };
+const SERVICE_ADDRESS: Schema = {
+  goName: 'structs.ServiceAddress',
+  fields: { Address: { type: 'string' }, Port: { type: 'int' } },
+};
 
-const CHECK_FIELDS = {
-  CheckID: { type: 'string', aliases: ['ID', 'check_id'] },
+// structs.CheckType (inside a service registration): its UnmarshalJSON accepts exactly these snake_case aliases.
+const CHECK_TYPE_FIELDS = {
+  CheckID: { type: 'string' },
   Name: { type: 'string' },
   Status: { type: 'string' },
   Notes: { type: 'string' },
-  ServiceID: { type: 'string', aliases: ['service_id'] },
-  TTL: { type: 'duration' },
+  ScriptArgs: { type: 'strings', aliases: ['args', 'script_args'] },
   HTTP: { type: 'string' },
-  Method: { type: 'string' },
-  Header: { type: { map: 'strings' } },
-  Body: { type: 'string' },
-  DisableRedirects: { type: 'bool', aliases: ['disable_redirects'] },
-  TCP: { type: 'string' },
-  TCPUseTLS: { type: 'bool', aliases: ['tcp_use_tls'] },
-  UDP: { type: 'string' },
-  GRPC: { type: 'string' },
-  GRPCUseTLS: { type: 'bool', aliases: ['grpc_use_tls'] },
-  H2PING: { type: 'string', aliases: ['h2ping'] },
+  H2PING: { type: 'string' },
   H2PingUseTLS: { type: 'bool', aliases: ['h2ping_use_tls'] },
-  OSService: { type: 'string', aliases: ['os_service'] },
+  Header: { type: { map: 'strings' } },
+  Method: { type: 'string' },
+  Body: { type: 'string' },
+  DisableRedirects: { type: 'bool' },
+  TCP: { type: 'string' },
+  TCPUseTLS: { type: 'bool' },
+  UDP: { type: 'string' },
   Interval: { type: 'duration' },
-  Timeout: { type: 'duration' },
-  TLSServerName: { type: 'string', aliases: ['tls_server_name'] },
-  TLSSkipVerify: { type: 'bool', aliases: ['tls_skip_verify'] },
+  AliasNode: { type: 'string' },
+  AliasService: { type: 'string' },
   DockerContainerID: { type: 'string', aliases: ['docker_container_id'] },
   Shell: { type: 'string' },
-  ScriptArgs: { type: 'strings', aliases: ['Args', 'script_args'] },
-  AliasNode: { type: 'string', aliases: ['alias_node'] },
-  AliasService: { type: 'string', aliases: ['alias_service'] },
+  GRPC: { type: 'string' },
+  GRPCUseTLS: { type: 'bool', aliases: ['grpc_use_tls'] },
+  OSService: { type: 'string' },
+  TLSServerName: { type: 'string', aliases: ['tls_server_name'] },
+  TLSSkipVerify: { type: 'bool', aliases: ['tls_skip_verify'] },
+  Timeout: { type: 'duration' },
+  TTL: { type: 'duration' },
+  SuccessBeforePassing: { type: 'int' },
+  FailuresBeforeWarning: { type: 'int' },
+  FailuresBeforeCritical: { type: 'int' },
+  ProxyHTTP: { type: 'string' },
+  ProxyGRPC: { type: 'string' },
   DeregisterCriticalServiceAfter: { type: 'duration', aliases: ['deregister_critical_service_after'] },
-  SuccessBeforePassing: { type: 'int', aliases: ['success_before_passing'] },
-  FailuresBeforeWarning: { type: 'int', aliases: ['failures_before_warning'] },
-  FailuresBeforeCritical: { type: 'int', aliases: ['failures_before_critical'] },
-  OutputMaxSize: { type: 'int', aliases: ['output_max_size'] },
-  Token: { type: 'string' },
+  OutputMaxSize: { type: 'int' },
+  // Accepted and ignored, as Consul does.
+  ServiceID: { type: 'string', aliases: ['service_id'] },
 } as const;
 
-export const CHECK_TYPE: Schema = { goName: 'structs.CheckType', fields: CHECK_FIELDS };
+export const CHECK_TYPE: Schema = { goName: 'structs.CheckType', fields: CHECK_TYPE_FIELDS };
 
-export const CHECK_DEFINITION: Schema = { goName: 'structs.CheckDefinition', fields: CHECK_FIELDS };
+// structs.CheckDefinition (PUT /v1/agent/check/register): `ID`, not `CheckID`, plus ServiceID and Token.
+const {
+  CheckID: _checkId,
+  ProxyHTTP: _proxyHttp,
+  ProxyGRPC: _proxyGrpc,
+  TCPUseTLS: _tcpUseTls,
+  ServiceID: _serviceId,
+  ...SHARED
+} = CHECK_TYPE_FIELDS;
+export const CHECK_DEFINITION: Schema = {
+  goName: 'structs.CheckDefinition',
+  fields: {
+    ID: { type: 'string' },
+    ...SHARED,
+    ServiceID: { type: 'string', aliases: ['service_id'] },
+    Token: { type: 'string' },
+    DisableRedirects: { type: 'bool', aliases: ['disable_redirects'] },
+  },
+};
 
 export const SERVICE_DEFINITION: Schema = {
   goName: 'structs.ServiceDefinition',
@@ -53,7 +77,7 @@ export const SERVICE_DEFINITION: Schema = {
     Name: { type: 'string' },
     Tags: { type: 'strings' },
     Address: { type: 'string' },
-    SocketPath: { type: 'string', aliases: ['socket_path'] },
+    SocketPath: { type: 'string' },
     TaggedAddresses: { type: { map: { struct: SERVICE_ADDRESS } }, aliases: ['tagged_addresses'] },
     Meta: { type: 'stringMap' },
     Port: { type: 'int' },

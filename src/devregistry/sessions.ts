@@ -79,7 +79,9 @@ export class SessionStore {
         throw err;
       }
       if (ns !== 0 && (ns < MIN_TTL_NS || ns > MAX_TTL_NS)) {
-        throw serverError(`Invalid Session TTL '${ns}', must be between [${formatGoDuration(MIN_TTL_NS)}=${formatGoDuration(MAX_TTL_NS)}]`);
+        throw serverError(
+          `Invalid Session TTL '${ns}', must be between [${formatGoDuration(MIN_TTL_NS)}=${formatGoDuration(MAX_TTL_NS)}]`,
+        );
       }
     }
     let lockDelay = DEFAULT_LOCK_DELAY_NS;
@@ -101,7 +103,8 @@ export class SessionStore {
     }
     for (const cid of legacy ?? []) if (!nodeChecks.includes(cid)) nodeChecks.push(cid);
     if (nodeChecks.length === 0) nodeChecks = null;
-    const serviceChecks = (subs(d, 'ServiceChecks') ?? null)?.map((c) => ({ ID: str(c, 'ID'), Namespace: str(c, 'Namespace') })) ?? null;
+    const serviceChecks =
+      (subs(d, 'ServiceChecks') ?? null)?.map((c) => ({ ID: str(c, 'ID'), Namespace: str(c, 'Namespace') })) ?? null;
     for (const cid of [...(nodeChecks ?? []), ...(serviceChecks ?? []).map((c) => c.ID)]) {
       const check = this.#catalog.check(cid);
       if (check === undefined) throw serverError(`Missing check '${cid}' registration`);
@@ -132,7 +135,12 @@ export class SessionStore {
     if (rec.TTL === '') return;
     const ms = (parseGoDuration(rec.TTL) / 1e6) * TTL_MULTIPLIER;
     if (ms <= 0) return;
-    this.#timers.set(rec.ID, this.#clock.setTimeout(() => { this.destroy(rec.ID); }, ms));
+    this.#timers.set(
+      rec.ID,
+      this.#clock.setTimeout(() => {
+        this.destroy(rec.ID);
+      }, ms),
+    );
   }
 
   /** Resets the TTL timer; undefined when the session is unknown. */

@@ -17,7 +17,9 @@ async function health(name: string, query = ''): Promise<HealthEntry[]> {
   return r.json<HealthEntry[]>();
 }
 
-async function agentChecks(): Promise<Record<string, { Status: string; Output: string; Name: string; ServiceID: string; Type: string; Notes: string }>> {
+async function agentChecks(): Promise<
+  Record<string, { Status: string; Output: string; Name: string; ServiceID: string; Type: string; Notes: string }>
+> {
   return (await raw(t, 'GET', '/v1/agent/checks')).json();
 }
 
@@ -37,7 +39,10 @@ describe('PUT /v1/agent/service/register', () => {
     assert.equal(check.Name, `Service '${name}' check`);
     assert.equal(check.Status, 'critical');
     assert.equal(check.Type, 'ttl');
-    assert.ok(e.Checks.some((c) => c.CheckID === 'serfHealth' && c.Status === 'passing'), 'node check serfHealth is listed');
+    assert.ok(
+      e.Checks.some((c) => c.CheckID === 'serfHealth' && c.Status === 'passing'),
+      'node check serfHealth is listed',
+    );
     assert.equal(e.Checks[0]!.ServiceID, '', 'node checks come first');
   });
 
@@ -46,7 +51,10 @@ describe('PUT /v1/agent/service/register', () => {
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
     const r = await putJson(t, '/v1/agent/service/register', {
       Name: id,
-      Checks: [{ TTL: '30s', Status: 'passing' }, { TTL: '30s', Status: 'warning' }],
+      Checks: [
+        { TTL: '30s', Status: 'passing' },
+        { TTL: '30s', Status: 'warning' },
+      ],
     });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.text, '');
@@ -75,7 +83,10 @@ describe('PUT /v1/agent/service/register', () => {
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
     await putJson(t, '/v1/agent/service/register', {
       Name: id,
-      Checks: [{ CheckID: `${id}-a`, TTL: '30s' }, { CheckID: `${id}-b`, TTL: '30s' }],
+      Checks: [
+        { CheckID: `${id}-a`, TTL: '30s' },
+        { CheckID: `${id}-b`, TTL: '30s' },
+      ],
     });
     assert.equal((await raw(t, 'PUT', `/v1/agent/check/pass/${id}-a?note=fine`)).status, 200);
     await putJson(t, '/v1/agent/service/register', { Name: id, Check: { CheckID: `${id}-a`, TTL: '30s' } });
@@ -83,7 +94,10 @@ describe('PUT /v1/agent/service/register', () => {
     assert.equal(checks[`${id}-a`]?.Status, 'passing', 'status preserved');
     assert.equal(checks[`${id}-a`]?.Output, 'fine', 'output preserved');
     assert.ok(checks[`${id}-b`] !== undefined, 'check missing from the new definition is kept');
-    await putJson(t, '/v1/agent/service/register?replace-existing-checks', { Name: id, Check: { CheckID: `${id}-a`, TTL: '30s' } });
+    await putJson(t, '/v1/agent/service/register?replace-existing-checks', {
+      Name: id,
+      Check: { CheckID: `${id}-a`, TTL: '30s' },
+    });
     checks = await agentChecks();
     assert.equal(checks[`${id}-b`], undefined, 'removed with replace-existing-checks');
     assert.equal(checks[`${id}-a`]?.Status, 'passing');
@@ -93,7 +107,9 @@ describe('PUT /v1/agent/service/register', () => {
     const id = uniq('tagged');
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
     await putJson(t, '/v1/agent/service/register', { Name: id, Address: '10.1.2.3', Port: 7 });
-    const svc = (await raw(t, 'GET', `/v1/agent/service/${id}`)).json<{ TaggedAddresses: Record<string, { Address: string; Port: number }> }>();
+    const svc = (await raw(t, 'GET', `/v1/agent/service/${id}`)).json<{
+      TaggedAddresses: Record<string, { Address: string; Port: number }>;
+    }>();
     assert.deepEqual(svc.TaggedAddresses.lan_ipv4, { Address: '10.1.2.3', Port: 7 });
     assert.deepEqual(svc.TaggedAddresses.wan_ipv4, { Address: '10.1.2.3', Port: 7 });
   });
@@ -103,16 +119,61 @@ describe('PUT /v1/agent/service/register', () => {
     ['malformed JSON', '{"Name": ', 400, /^Request decode failed: /],
     ['not JSON at all', 'hello', 400, /^Request decode failed: invalid character 'h'/],
     ['unknown field', '{"Name":"x","Bogus":1}', 400, /^Request decode failed: json: unknown field "Bogus"$/],
-    ['bad duration', '{"Name":"x","Check":{"TTL":"abc"}}', 400, /^Request decode failed: time: invalid duration "abc"$/],
-    ['duration without unit', '{"Name":"x","Check":{"TTL":"10"}}', 400, /^Request decode failed: time: missing unit in duration "10"$/],
-    ['wrong type', '{"Name":"x","Port":"80"}', 400, /^Request decode failed: json: cannot unmarshal string into Go struct field/],
+    [
+      'bad duration',
+      '{"Name":"x","Check":{"TTL":"abc"}}',
+      400,
+      /^Request decode failed: time: invalid duration "abc"$/,
+    ],
+    [
+      'duration without unit',
+      '{"Name":"x","Check":{"TTL":"10"}}',
+      400,
+      /^Request decode failed: time: missing unit in duration "10"$/,
+    ],
+    [
+      'wrong type',
+      '{"Name":"x","Port":"80"}',
+      400,
+      /^Request decode failed: json: cannot unmarshal string into Go struct field/,
+    ],
     ['missing name', '{"Port":1}', 400, /^Missing service name$/],
-    ['interval and TTL', '{"Name":"x","Check":{"TTL":"1s","Interval":"1s"}}', 400, /^Invalid check: Interval and TTL cannot both be specified$/],
-    ['HTTP without interval', '{"Name":"x","Check":{"HTTP":"http://127.0.0.1:1/"}}', 400, /^Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks$/],
-    ['check without type', '{"Name":"x","Check":{"DeregisterCriticalServiceAfter":"1m"}}', 400, /^Invalid check: TTL must be > 0 for TTL checks$/],
-    ['bad status', '{"Name":"x","Check":{"TTL":"1s","Status":"ok"}}', 400, /^Status for checks must 'passing', 'warning', 'critical'$/],
-    ['bad meta key', '{"Name":"x","Meta":{"a b":"1"}}', 400, /^Invalid Service Meta: Couldn't load metadata pair \('a b', '1'\): Key contains invalid characters$/],
-    ['reserved meta prefix', '{"Name":"x","Meta":{"consul-x":"1"}}', 400, /^Invalid Service Meta: .*reserved for internal use$/],
+    [
+      'interval and TTL',
+      '{"Name":"x","Check":{"TTL":"1s","Interval":"1s"}}',
+      400,
+      /^Invalid check: Interval and TTL cannot both be specified$/,
+    ],
+    [
+      'HTTP without interval',
+      '{"Name":"x","Check":{"HTTP":"http://127.0.0.1:1/"}}',
+      400,
+      /^Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks$/,
+    ],
+    [
+      'check without type',
+      '{"Name":"x","Check":{"DeregisterCriticalServiceAfter":"1m"}}',
+      400,
+      /^Invalid check: TTL must be > 0 for TTL checks$/,
+    ],
+    [
+      'bad status',
+      '{"Name":"x","Check":{"TTL":"1s","Status":"ok"}}',
+      400,
+      /^Status for checks must 'passing', 'warning', 'critical'$/,
+    ],
+    [
+      'bad meta key',
+      '{"Name":"x","Meta":{"a b":"1"}}',
+      400,
+      /^Invalid Service Meta: Couldn't load metadata pair \('a b', '1'\): Key contains invalid characters$/,
+    ],
+    [
+      'reserved meta prefix',
+      '{"Name":"x","Meta":{"consul-x":"1"}}',
+      400,
+      /^Invalid Service Meta: .*reserved for internal use$/,
+    ],
   ];
   for (const [what, body, status, text] of badBodies) {
     it(`rejects ${what} with ${status} and Consul's message`, async () => {
@@ -123,7 +184,10 @@ describe('PUT /v1/agent/service/register', () => {
   }
 
   it('refuses an invalid lan_ipv4 tagged address (500, from the agent)', async () => {
-    const r = await putJson(t, '/v1/agent/service/register', { Name: uniq('badtag'), TaggedAddresses: { lan_ipv4: { Address: 'not-an-ip', Port: 1 } } });
+    const r = await putJson(t, '/v1/agent/service/register', {
+      Name: uniq('badtag'),
+      TaggedAddresses: { lan_ipv4: { Address: 'not-an-ip', Port: 1 } },
+    });
     assert.equal(r.status, 500);
     assert.match(r.text, /Service tagged address "lan_ipv4" must be a valid ipv4 address/);
   });
@@ -133,7 +197,10 @@ describe('PUT /v1/agent/service/register', () => {
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
     const r = await putJson(t, '/v1/agent/service/register', { Name: id, Check: {} });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual((await health(id))[0]!.Checks.filter((c) => c.ServiceID === id), []);
+    assert.deepEqual(
+      (await health(id))[0]!.Checks.filter((c) => c.ServiceID === id),
+      [],
+    );
   });
 });
 
@@ -147,16 +214,22 @@ describe('deregister, maintenance and unknown IDs', () => {
     assert.equal(Object.keys(checks).filter((k) => k.includes(id)).length, 0);
   });
 
-  it('answers 404 with Consul\'s message for an unknown service ID', async () => {
+  it("answers 404 with Consul's message for an unknown service ID", async () => {
     const r = await raw(t, 'PUT', '/v1/agent/service/deregister/no-such-service-xyz');
     assert.equal(r.status, 404);
-    assert.equal(r.text, 'Unknown service ID "no-such-service-xyz". Ensure that the service ID is passed, not the service name.');
+    assert.equal(
+      r.text,
+      'Unknown service ID "no-such-service-xyz". Ensure that the service ID is passed, not the service name.',
+    );
   });
 
-  it('answers 404 with Consul\'s message for an unknown check ID on pass', async () => {
+  it("answers 404 with Consul's message for an unknown check ID on pass", async () => {
     const r = await raw(t, 'PUT', '/v1/agent/check/pass/no-such-check-xyz');
     assert.equal(r.status, 404);
-    assert.equal(r.text, 'Unknown check ID "no-such-check-xyz". Ensure that the check ID is passed, not the check name.');
+    assert.equal(
+      r.text,
+      'Unknown check ID "no-such-check-xyz". Ensure that the check ID is passed, not the check name.',
+    );
   });
 
   it('service maintenance adds a critical _service_maintenance check; the instance stays but not with ?passing', async (ctx) => {
@@ -183,7 +256,10 @@ describe('deregister, maintenance and unknown IDs', () => {
     await putJson(t, '/v1/agent/service/register', { Name: id });
     assert.equal((await raw(t, 'PUT', `/v1/agent/service/maintenance/${id}?enable=true`)).status, 200);
     const m = (await agentChecks())[`_service_maintenance:${id}`];
-    assert.equal(m?.Notes, 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.');
+    assert.equal(
+      m?.Notes,
+      'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.',
+    );
   });
 
   it('maintenance validates enable', async (ctx) => {
@@ -230,7 +306,7 @@ describe('checks: register and TTL updates', () => {
     assert.equal(r.text, "Invalid check status: 'fine'");
   });
 
-  it('truncates output longer than 4096 bytes with Consul\'s suffix', async (ctx) => {
+  it("truncates output longer than 4096 bytes with Consul's suffix", async (ctx) => {
     const id = uniq('long');
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
     await putJson(t, '/v1/agent/service/register', { Name: id, Check: { CheckID: `${id}:ttl`, TTL: '30s' } });
@@ -253,6 +329,9 @@ describe('checks: register and TTL updates', () => {
     r = await putJson(t, '/v1/agent/check/register', { Name: uniq('x'), TTL: '30s', ServiceID: 'no-such-service-xyz' });
     assert.equal(r.status, 404);
     assert.equal(r.text, 'ServiceID "no-such-service-xyz" does not exist');
+    r = await putJson(t, '/v1/agent/check/register', { Name: uniq('x'), CheckID: 'c', TTL: '30s' });
+    assert.equal(r.status, 400, 'CheckDefinition has ID, not CheckID');
+    assert.equal(r.text, 'Request decode failed: json: unknown field "CheckID"');
     r = await putJson(t, '/v1/agent/check/register', { Name: uniq('x'), TTL: '30s', Status: 'fine' });
     assert.equal(r.status, 400);
     assert.equal(r.text, 'Bad check status');
@@ -320,7 +399,10 @@ describe('agent-local health and hash blocking', () => {
   it('health/service/id answers 200 / 429 / 503 with the aggregated status', async (ctx) => {
     const id = uniq('ahealth');
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${id}`));
-    await putJson(t, '/v1/agent/service/register', { Name: id, Check: { CheckID: `${id}:ttl`, TTL: '30s', Status: 'passing' } });
+    await putJson(t, '/v1/agent/service/register', {
+      Name: id,
+      Check: { CheckID: `${id}:ttl`, TTL: '30s', Status: 'passing' },
+    });
     let r = await raw(t, 'GET', `/v1/agent/health/service/id/${id}`);
     assert.equal(r.status, 200);
     const body = r.json<{ AggregatedStatus: string; Service: { ID: string }; Checks: { CheckID: string }[] }>();

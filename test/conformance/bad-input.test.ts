@@ -18,7 +18,12 @@ describe('bad input', () => {
     ['non-numeric index', '/v1/health/service/x?index=abc', 400, 'Invalid index'],
     ['wait in days', '/v1/catalog/services?index=1&wait=1d', 400, 'Invalid wait time'],
     ['wait without unit', '/v1/catalog/services?index=1&wait=10', 400, 'Invalid wait time'],
-    ['stale with consistent', '/v1/catalog/services?stale&consistent', 400, 'Cannot specify ?stale with ?consistent, conflicting semantics.'],
+    [
+      'stale with consistent',
+      '/v1/catalog/services?stale&consistent',
+      400,
+      'Cannot specify ?stale with ?consistent, conflicting semantics.',
+    ],
     ['non-numeric flags', '/v1/kv/x?flags=abc', 500, /^strconv.ParseUint: parsing "abc": invalid syntax$/],
   ];
   for (const [what, path, status, text] of cases) {
@@ -36,7 +41,7 @@ describe('bad input', () => {
     assert.equal(r.status, 400);
   });
 
-  it('invalid percent-encoding in the query is an empty 500 (url.ParseQuery fails in Consul\'s wrapper)', async () => {
+  it("invalid percent-encoding in the query is an empty 500 (url.ParseQuery fails in Consul's wrapper)", async () => {
     const r = await raw(t, 'GET', '/v1/catalog/services?index=%zz');
     assert.equal(r.status, 500);
     assert.equal(r.text, '');
@@ -72,13 +77,17 @@ describe('bad input', () => {
   });
 
   it('a body with an odd content type is still decoded', async () => {
-    const r = await raw(t, 'PUT', '/v1/agent/service/register', '{"Bogus":1}', { 'Content-Type': 'application/x-whatever' });
+    const r = await raw(t, 'PUT', '/v1/agent/service/register', '{"Bogus":1}', {
+      'Content-Type': 'application/x-whatever',
+    });
     assert.equal(r.status, 400);
     assert.equal(r.text, 'Request decode failed: json: unknown field "Bogus"');
   });
 
   it('a malformed content type is ignored too', async () => {
-    const r = await raw(t, 'PUT', '/v1/agent/service/register', '{"Bogus":1}', { 'Content-Type': 'not a media type///' });
+    const r = await raw(t, 'PUT', '/v1/agent/service/register', '{"Bogus":1}', {
+      'Content-Type': 'not a media type///',
+    });
     assert.equal(r.status, 400);
     assert.equal(r.text, 'Request decode failed: json: unknown field "Bogus"');
   });

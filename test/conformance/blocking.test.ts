@@ -14,7 +14,10 @@ after(async () => {
 const indexOf = (r: { headers: Headers }): number => Number(r.headers.get('x-consul-index'));
 
 async function registerTtl(name: string, status = 'passing'): Promise<void> {
-  const r = await putJson(t, '/v1/agent/service/register', { Name: name, Check: { CheckID: `${name}:ttl`, TTL: '60s', Status: status } });
+  const r = await putJson(t, '/v1/agent/service/register', {
+    Name: name,
+    Check: { CheckID: `${name}:ttl`, TTL: '60s', Status: status },
+  });
   assert.equal(r.status, 200, r.text);
 }
 
@@ -48,7 +51,11 @@ describe('blocking queries', () => {
     const r = await pending;
     assert.ok(indexOf(r) > idx);
     assert.ok(Date.now() - start < 30_000);
-    assert.equal(r.json<{ Checks: { Status: string; CheckID: string }[] }[]>()[0]!.Checks.find((c) => c.CheckID === `${name}:ttl`)?.Status, 'critical');
+    assert.equal(
+      r.json<{ Checks: { Status: string; CheckID: string }[] }[]>()[0]!.Checks.find((c) => c.CheckID === `${name}:ttl`)
+        ?.Status,
+      'critical',
+    );
   });
 
   it('an identical TTL pass does not wake watchers; the timeout returns the same index', async (ctx) => {
@@ -131,9 +138,15 @@ describe('blocking queries', () => {
     const name = uniq('watch');
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${name}`));
     await registerTtl(name);
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- consul's Watch calls the method on the client itself
-    const watch = t.consul.watch({ method: t.consul.health.service, options: { service: name, passing: true } as never }); // options typing is lower-case only
-    ctx.after(() => { watch.end(); });
+    // The options typing is lower-case only, hence the cast.
+    const watch = t.consul.watch({
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- consul's Watch calls it on the client itself
+      method: t.consul.health.service,
+      options: { service: name, passing: true } as never,
+    });
+    ctx.after(() => {
+      watch.end();
+    });
     const seen: number[] = [];
     const done = new Promise<void>((resolve, reject) => {
       watch.on('error', reject);

@@ -33,8 +33,14 @@ describe('GET /v1/health/service/:service', () => {
     await register(name, `${name}-c`, { Check: { TTL: '30s' } });
     assert.equal((await health(`/v1/health/service/${name}`)).length, 3);
     const passing = await health(`/v1/health/service/${name}?passing`);
-    assert.deepEqual(passing.map((e) => e.Service.ID), [`${name}-p`]);
-    assert.deepEqual((await health(`/v1/health/service/${name}?passing=true`)).map((e) => e.Service.ID), [`${name}-p`]);
+    assert.deepEqual(
+      passing.map((e) => e.Service.ID),
+      [`${name}-p`],
+    );
+    assert.deepEqual(
+      (await health(`/v1/health/service/${name}?passing=true`)).map((e) => e.Service.ID),
+      [`${name}-p`],
+    );
     assert.equal((await health(`/v1/health/service/${name}?passing=false`)).length, 3);
     const bad = await raw(t, 'GET', `/v1/health/service/${name}?passing=yes`);
     assert.equal(bad.status, 400);
@@ -59,7 +65,10 @@ describe('GET /v1/health/service/:service', () => {
     await register(name, `${name}-2`, { Tags: ['blue'] });
     assert.equal((await health(`/v1/health/service/${name.toUpperCase()}`)).length, 2);
     assert.equal((await health(`/v1/health/service/${name}?tag=BLUE`)).length, 2);
-    assert.deepEqual((await health(`/v1/health/service/${name}?tag=blue&tag=GPU`)).map((e) => e.Service.ID), [`${name}-1`]);
+    assert.deepEqual(
+      (await health(`/v1/health/service/${name}?tag=blue&tag=GPU`)).map((e) => e.Service.ID),
+      [`${name}-1`],
+    );
   });
 
   it('filters with bexpr on Service.Meta and Service.Tags', async (ctx) => {
@@ -70,9 +79,18 @@ describe('GET /v1/health/service/:service', () => {
     await register(name, `${name}-1`, { Meta: { version: '2' }, Tags: ['gpu'] });
     await register(name, `${name}-2`, { Meta: { version: '1' } });
     const q = (f: string): string => `/v1/health/service/${name}?filter=${encodeURIComponent(f)}`;
-    assert.deepEqual((await health(q('Service.Meta.version == "2"'))).map((e) => e.Service.ID), [`${name}-1`]);
-    assert.deepEqual((await health(q('"gpu" in Service.Tags'))).map((e) => e.Service.ID), [`${name}-1`]);
-    assert.deepEqual((await health(q('"gpu" not in Service.Tags'))).map((e) => e.Service.ID), [`${name}-2`]);
+    assert.deepEqual(
+      (await health(q('Service.Meta.version == "2"'))).map((e) => e.Service.ID),
+      [`${name}-1`],
+    );
+    assert.deepEqual(
+      (await health(q('"gpu" in Service.Tags'))).map((e) => e.Service.ID),
+      [`${name}-1`],
+    );
+    assert.deepEqual(
+      (await health(q('"gpu" not in Service.Tags'))).map((e) => e.Service.ID),
+      [`${name}-2`],
+    );
     assert.equal((await health(q('Service.Meta.version == "1" or Service.Meta.version == "2"'))).length, 2);
     const bad = await raw(t, 'GET', q('Service.Meta.version ==='));
     assert.equal(bad.status, 500);
@@ -120,7 +138,10 @@ describe('other health reads', () => {
     ctx.after(() => raw(t, 'PUT', `/v1/agent/service/deregister/${name}`));
     await register(name, name, { Check: { CheckID: `${name}:c`, TTL: '30s', Status: 'warning' } });
     const checks = (await raw(t, 'GET', `/v1/health/checks/${name}`)).json<{ CheckID: string }[]>();
-    assert.deepEqual(checks.map((c) => c.CheckID), [`${name}:c`]);
+    assert.deepEqual(
+      checks.map((c) => c.CheckID),
+      [`${name}:c`],
+    );
     const nodeChecks = (await raw(t, 'GET', `/v1/health/node/${t.node}`)).json<{ CheckID: string }[]>();
     assert.ok(nodeChecks.some((c) => c.CheckID === 'serfHealth'));
     assert.ok(nodeChecks.some((c) => c.CheckID === `${name}:c`));
@@ -170,7 +191,10 @@ describe('catalog', () => {
   it('nodes, node/:node and datacenters', async () => {
     const nodes = (await raw(t, 'GET', '/v1/catalog/nodes')).json<{ Node: string }[]>();
     assert.ok(nodes.some((n) => n.Node === t.node));
-    const node = (await raw(t, 'GET', `/v1/catalog/node/${t.node}`)).json<{ Node: { Node: string }; Services: Record<string, unknown> }>();
+    const node = (await raw(t, 'GET', `/v1/catalog/node/${t.node}`)).json<{
+      Node: { Node: string };
+      Services: Record<string, unknown>;
+    }>();
     assert.equal(node.Node.Node, t.node);
     assert.ok('consul' in node.Services || Object.keys(node.Services).length >= 0);
     assert.equal((await raw(t, 'GET', '/v1/catalog/node/no-such-node-xyz')).text, 'null');
@@ -181,9 +205,9 @@ describe('catalog', () => {
 
 describe('status', () => {
   it('leader and peers', async () => {
-    const leader = (await t.consul.status.leader());
+    const leader = await t.consul.status.leader();
     assert.match(leader, /:\d+$/);
-    const peers = (await t.consul.status.peers());
+    const peers = await t.consul.status.peers();
     assert.ok(peers.includes(leader));
   });
 });

@@ -75,7 +75,10 @@ describe('KV', () => {
     ctx.after(() => raw(t, 'DELETE', `/v1/kv/${p}?recurse`));
     for (const k of ['b/2', 'a/x/1', 'a/y', 'c']) await raw(t, 'PUT', `/v1/kv/${p}/${k}`, k);
     const rec = (await raw(t, 'GET', `/v1/kv/${p}/?recurse`)).json<KvRow[]>();
-    assert.deepEqual(rec.map((e) => e.Key), [`${p}/a/x/1`, `${p}/a/y`, `${p}/b/2`, `${p}/c`]);
+    assert.deepEqual(
+      rec.map((e) => e.Key),
+      [`${p}/a/x/1`, `${p}/a/y`, `${p}/b/2`, `${p}/c`],
+    );
     const keys = (await raw(t, 'GET', `/v1/kv/${p}/?keys&separator=/`)).json<string[]>();
     assert.deepEqual(keys, [`${p}/a/`, `${p}/b/`, `${p}/c`]);
     const all = (await raw(t, 'GET', `/v1/kv/${p}/?keys`)).json<string[]>();

@@ -56,13 +56,13 @@ describe('sessions', () => {
   });
 
   it('through the consul client', async () => {
-    const created = (await t.consul.session.create({ name: uniq('c'), ttl: '30s' })); // typed fields are lower-case only
+    const created = await t.consul.session.create({ name: uniq('c'), ttl: '30s' }); // typed fields are lower-case only
     const info = (await t.consul.session.info(created.ID)) as SessionJson;
     assert.equal(info.TTL, '30s');
     await t.consul.session.destroy(created.ID);
   });
 
-  it('rejects bad Behavior and TTL with Consul\'s errors', async () => {
+  it("rejects bad Behavior and TTL with Consul's errors", async () => {
     let r = await putJson(t, '/v1/session/create', { Behavior: 'explode' });
     assert.equal(r.status, 500);
     assert.match(r.text, /Invalid Behavior setting 'explode'/);

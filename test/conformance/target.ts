@@ -46,7 +46,9 @@ export async function openTarget(): Promise<Target> {
     secure: u.protocol === 'https:',
     ...(token === undefined ? {} : { defaults: { token } }),
   });
-  const self = (await (await fetch(`${url}/v1/agent/self`, { headers: token === undefined ? {} : { 'X-Consul-Token': token } })).json()) as {
+  const self = (await (
+    await fetch(`${url}/v1/agent/self`, { headers: token === undefined ? {} : { 'X-Consul-Token': token } })
+  ).json()) as {
     Config: { NodeName: string; Datacenter: string };
   };
   return {
@@ -84,10 +86,11 @@ export async function raw(
   });
   const text = await res.text();
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
-  return { status: res.status, headers: res.headers, text, json: <T,>() => JSON.parse(text) as T };
+  return { status: res.status, headers: res.headers, text, json: <T>() => JSON.parse(text) as T };
 }
 
-export const putJson = (t: Target, path: string, value: unknown): Promise<RawResponse> => raw(t, 'PUT', path, JSON.stringify(value));
+export const putJson = (t: Target, path: string, value: unknown): Promise<RawResponse> =>
+  raw(t, 'PUT', path, JSON.stringify(value));
 
 /** Polls until `cond` holds (for state that settles asynchronously on a real agent). */
 export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 50): Promise<void> {
@@ -102,5 +105,13 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs 
 export interface HealthEntry {
   Node: { Node: string; Address: string };
   Service: { ID: string; Service: string; Tags: string[]; Address: string; Port: number; Meta: Record<string, string> };
-  Checks: { CheckID: string; Name: string; Status: string; Output: string; Notes: string; ServiceID: string; Type: string }[];
+  Checks: {
+    CheckID: string;
+    Name: string;
+    Status: string;
+    Output: string;
+    Notes: string;
+    ServiceID: string;
+    Type: string;
+  }[];
 }

@@ -4,7 +4,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock, startTestRegistry, type DevRegistry } from '../helpers/dev-registry.ts';
 
-async function req(reg: DevRegistry, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; index: number }> {
+async function req(
+  reg: DevRegistry,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string; index: number }> {
   const res = await fetch(`${reg.url}${path}`, {
     method,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -143,7 +148,8 @@ describe('sessions on the manual clock', () => {
   it('lock-delay blocks re-acquiring a released lock until it runs out', async () => {
     const clock = new ManualClock();
     await using reg = await startTestRegistry({ clock });
-    const a = (JSON.parse((await req(reg, 'PUT', '/v1/session/create', { LockDelay: '15s' })).text) as { ID: string }).ID;
+    const a = (JSON.parse((await req(reg, 'PUT', '/v1/session/create', { LockDelay: '15s' })).text) as { ID: string })
+      .ID;
     const b = (JSON.parse((await req(reg, 'PUT', '/v1/session/create')).text) as { ID: string }).ID;
     assert.equal((await req(reg, 'PUT', `/v1/kv/lk?acquire=${a}`, 'x')).text, 'true');
     await req(reg, 'PUT', `/v1/session/destroy/${a}`);
@@ -158,7 +164,8 @@ describe('sessions on the manual clock', () => {
     await using reg = await startTestRegistry({ clock: new ManualClock() });
     const mk = async (body: unknown): Promise<number> => {
       const { ID } = JSON.parse((await req(reg, 'PUT', '/v1/session/create', body)).text) as { ID: string };
-      return (JSON.parse((await req(reg, 'GET', `/v1/session/info/${ID}`)).text) as { LockDelay: number }[])[0]!.LockDelay;
+      return (JSON.parse((await req(reg, 'GET', `/v1/session/info/${ID}`)).text) as { LockDelay: number }[])[0]!
+        .LockDelay;
     };
     assert.equal(await mk({ LockDelay: 5 }), 5e9);
     assert.equal(await mk({ LockDelay: 2_000_000_000 }), 2e9);
@@ -191,7 +198,9 @@ describe('blocking waits on the manual clock', () => {
     await using reg = await startTestRegistry({ clock });
     const first = await req(reg, 'GET', '/v1/catalog/services');
     let done = false;
-    const pending = req(reg, 'GET', `/v1/catalog/services?index=${first.index}`).then(() => { done = true; });
+    const pending = req(reg, 'GET', `/v1/catalog/services?index=${first.index}`).then(() => {
+      done = true;
+    });
     await until(() => reg.waiting > 0);
     clock.advance(299_000);
     await new Promise((r) => setTimeout(r, 50));

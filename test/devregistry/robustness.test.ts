@@ -19,7 +19,11 @@ function send(reg: DevRegistry, agent: Agent, method: string, path: string, body
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, index: Number(res.headers['x-consul-index'] ?? 0), text: Buffer.concat(chunks).toString() });
+        resolve({
+          status: res.statusCode ?? 0,
+          index: Number(res.headers['x-consul-index'] ?? 0),
+          text: Buffer.concat(chunks).toString(),
+        });
       });
     });
     req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
@@ -29,16 +33,68 @@ function send(reg: DevRegistry, agent: Agent, method: string, path: string, body
 }
 
 const segment = fc.oneof(
-  fc.constantFrom('v1', 'agent', 'service', 'register', 'deregister', 'check', 'pass', 'update', 'health', 'catalog', 'kv', 'session', 'create', 'info', 'status', 'leader', 'services', 'maintenance', 'state', 'any', 'node', 'x'),
+  fc.constantFrom(
+    'v1',
+    'agent',
+    'service',
+    'register',
+    'deregister',
+    'check',
+    'pass',
+    'update',
+    'health',
+    'catalog',
+    'kv',
+    'session',
+    'create',
+    'info',
+    'status',
+    'leader',
+    'services',
+    'maintenance',
+    'state',
+    'any',
+    'node',
+    'x',
+  ),
   fc.stringMatching(/^[A-Za-z0-9%._~-]{0,8}$/),
 );
 const queryPart = fc.oneof(
-  fc.constantFrom('index=1', 'index=-1', 'index=99999999999999999999', 'wait=1ms', 'wait=2x', 'passing', 'recurse', 'keys', 'raw', 'cas=0', 'acquire=a', 'flags=1', 'filter=a%20%3D%3D', 'stale', 'consistent', 'tag=a', 'dc=dc2', 'pretty', '%zz', 'a;b'),
+  fc.constantFrom(
+    'index=1',
+    'index=-1',
+    'index=99999999999999999999',
+    'wait=1ms',
+    'wait=2x',
+    'passing',
+    'recurse',
+    'keys',
+    'raw',
+    'cas=0',
+    'acquire=a',
+    'flags=1',
+    'filter=a%20%3D%3D',
+    'stale',
+    'consistent',
+    'tag=a',
+    'dc=dc2',
+    'pretty',
+    '%zz',
+    'a;b',
+  ),
   fc.stringMatching(/^[A-Za-z0-9=%&+-]{0,10}$/),
 );
 const bodies = fc.oneof(
   fc.constant(undefined),
-  fc.constantFrom('{}', '{"Name":"x","Check":{"TTL":"1s"}}', '{"Name":1}', '[', 'null', '{"Status":"passing"}', '{"LockDelay":"5s"}'),
+  fc.constantFrom(
+    '{}',
+    '{"Name":"x","Check":{"TTL":"1s"}}',
+    '{"Name":1}',
+    '[',
+    'null',
+    '{"Status":"passing"}',
+    '{"LockDelay":"5s"}',
+  ),
   fc.string({ maxLength: 40 }),
 );
 
@@ -76,14 +132,18 @@ describe('robustness', () => {
         const s = connect(reg.port, '127.0.0.1', () => s.write(bytes));
         let got = '';
         s.on('data', (c: Buffer) => (got += c.toString()));
-        s.on('close', () => { resolve(got); });
+        s.on('close', () => {
+          resolve(got);
+        });
         s.on('error', reject);
         s.setTimeout(10_000, () => s.destroy());
       });
     for (const bytes of ['GARBAGE\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n']) {
       assert.match(await exchange(bytes), /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n400 Bad Request$/);
     }
-    const chunked = await exchange('GET /%/v1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n');
+    const chunked = await exchange(
+      'GET /%/v1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+    );
     assert.equal(chunked.match(/HTTP\/1\.1 /g)?.length, 1, chunked);
   });
 
@@ -93,8 +153,16 @@ describe('robustness', () => {
     try {
       const ops = fc.array(
         fc.oneof(
-          fc.record({ op: fc.constant('reg' as const), n: fc.integer({ min: 0, max: 2 }), tag: fc.constantFrom('a', 'b') }),
-          fc.record({ op: fc.constant('pass' as const), n: fc.integer({ min: 0, max: 2 }), note: fc.constantFrom('', 'x') }),
+          fc.record({
+            op: fc.constant('reg' as const),
+            n: fc.integer({ min: 0, max: 2 }),
+            tag: fc.constantFrom('a', 'b'),
+          }),
+          fc.record({
+            op: fc.constant('pass' as const),
+            n: fc.integer({ min: 0, max: 2 }),
+            note: fc.constantFrom('', 'x'),
+          }),
           fc.record({ op: fc.constant('fail' as const), n: fc.integer({ min: 0, max: 2 }) }),
           fc.record({ op: fc.constant('dereg' as const), n: fc.integer({ min: 0, max: 2 }) }),
         ),
@@ -105,7 +173,16 @@ describe('robustness', () => {
           let last = (await send(reg, agent, 'GET', '/v1/health/service/web')).index;
           for (const o of list) {
             const id = `web-${o.n}`;
-            if (o.op === 'reg') await send(reg, agent, 'PUT', '/v1/agent/service/register', Buffer.from(JSON.stringify({ Name: 'web', ID: id, Tags: [o.tag], Check: { CheckID: `${id}:ttl`, TTL: '1h' } })));
+            if (o.op === 'reg')
+              await send(
+                reg,
+                agent,
+                'PUT',
+                '/v1/agent/service/register',
+                Buffer.from(
+                  JSON.stringify({ Name: 'web', ID: id, Tags: [o.tag], Check: { CheckID: `${id}:ttl`, TTL: '1h' } }),
+                ),
+              );
             if (o.op === 'pass') await send(reg, agent, 'PUT', `/v1/agent/check/pass/${id}:ttl?note=${o.note}`);
             if (o.op === 'fail') await send(reg, agent, 'PUT', `/v1/agent/check/fail/${id}:ttl`);
             if (o.op === 'dereg') await send(reg, agent, 'PUT', `/v1/agent/service/deregister/${id}`);
@@ -131,9 +208,17 @@ describe('robustness', () => {
     await using reg = await startTestRegistry();
     const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
     try {
-      await send(reg, agent, 'PUT', '/v1/agent/service/register', Buffer.from(JSON.stringify({ Name: 'many', Check: { CheckID: 'many:ttl', TTL: '1h', Status: 'passing' } })));
+      await send(
+        reg,
+        agent,
+        'PUT',
+        '/v1/agent/service/register',
+        Buffer.from(JSON.stringify({ Name: 'many', Check: { CheckID: 'many:ttl', TTL: '1h', Status: 'passing' } })),
+      );
       const idx = (await send(reg, agent, 'GET', '/v1/health/service/many')).index;
-      const watchers = Array.from({ length: 200 }, () => send(reg, agent, 'GET', `/v1/health/service/many?index=${idx}&wait=60s`));
+      const watchers = Array.from({ length: 200 }, () =>
+        send(reg, agent, 'GET', `/v1/health/service/many?index=${idx}&wait=60s`),
+      );
       const deadline = Date.now() + 30_000;
       while (reg.waiting < 200) {
         assert.ok(Date.now() < deadline, 'watchers did not block');

@@ -28,7 +28,8 @@ async function checkStatus(reg: DevRegistry, id: string): Promise<string | undef
 describe('ACL mode', () => {
   it('requires the token on every API call except status and datacenters', async () => {
     await using reg = await startTestRegistry({ aclToken: 's3cret' });
-    const get = (path: string, headers: Record<string, string> = {}): Promise<Response> => fetch(`${reg.url}${path}`, { headers });
+    const get = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
+      fetch(`${reg.url}${path}`, { headers });
     const r = await get('/v1/agent/services');
     assert.equal(r.status, 403);
     assert.equal(await r.text(), 'ACL not found');
@@ -38,7 +39,11 @@ describe('ACL mode', () => {
     assert.equal((await get('/v1/agent/services', { Authorization: 'Bearer s3cret' })).status, 200);
     assert.equal((await get('/v1/agent/services', { Authorization: 'bearer s3cret' })).status, 200);
     assert.equal((await get('/v1/agent/services?token=s3cret')).status, 200);
-    assert.equal((await get('/v1/agent/services?token=wrong', { 'X-Consul-Token': 's3cret' })).status, 403, '?token wins');
+    assert.equal(
+      (await get('/v1/agent/services?token=wrong', { 'X-Consul-Token': 's3cret' })).status,
+      403,
+      '?token wins',
+    );
     assert.equal((await get('/v1/kv/x')).status, 403);
     assert.equal((await get('/v1/status/leader')).status, 200);
     assert.equal((await get('/v1/catalog/datacenters')).status, 200);
@@ -64,7 +69,10 @@ describe('connections and lifecycle', () => {
     await first.text();
     const watchers = Array.from({ length: 20 }, () =>
       fetch(`${reg.url}/v1/catalog/services?index=${idx}&wait=5m`).then(
-        async (r) => { await r.text(); return 'answered'; },
+        async (r) => {
+          await r.text();
+          return 'answered';
+        },
         () => 'closed',
       ),
     );
@@ -80,7 +88,9 @@ describe('connections and lifecycle', () => {
   it('a client that goes away frees its watcher', async () => {
     await using reg = await startTestRegistry();
     const ac = new AbortController();
-    const pending = fetch(`${reg.url}/v1/catalog/services?index=999999&wait=5m`, { signal: ac.signal }).catch(() => undefined);
+    const pending = fetch(`${reg.url}/v1/catalog/services?index=999999&wait=5m`, { signal: ac.signal }).catch(
+      () => undefined,
+    );
     await until(() => reg.waiting === 1);
     ac.abort();
     await pending;
@@ -89,7 +99,10 @@ describe('connections and lifecycle', () => {
 
   it('rejects bodies over the 8 MiB read limit with 413 and keeps serving', async () => {
     await using reg = await startTestRegistry();
-    const r = await fetch(`${reg.url}/v1/agent/service/register`, { method: 'PUT', body: Buffer.alloc(9 * 1024 * 1024, 0x20) });
+    const r = await fetch(`${reg.url}/v1/agent/service/register`, {
+      method: 'PUT',
+      body: Buffer.alloc(9 * 1024 * 1024, 0x20),
+    });
     assert.equal(r.status, 413);
     await r.text();
     assert.equal((await fetch(`${reg.url}/v1/status/leader`)).status, 200);
@@ -98,11 +111,18 @@ describe('connections and lifecycle', () => {
   it('registers the consul service and a passing serfHealth node check at start', async () => {
     await using reg = await startTestRegistry({ node: 'n1', datacenter: 'lab' });
     const r = await fetch(`${reg.url}/v1/health/service/consul`);
-    const [entry] = (await r.json()) as { Node: { Node: string; Datacenter: string }; Service: { Port: number }; Checks: { CheckID: string; Status: string }[] }[];
+    const [entry] = (await r.json()) as {
+      Node: { Node: string; Datacenter: string };
+      Service: { Port: number };
+      Checks: { CheckID: string; Status: string }[];
+    }[];
     assert.equal(entry?.Node.Node, 'n1');
     assert.equal(entry.Node.Datacenter, 'lab');
     assert.equal(entry.Service.Port, 8300);
-    assert.deepEqual(entry.Checks.map((c) => [c.CheckID, c.Status]), [['serfHealth', 'passing']]);
+    assert.deepEqual(
+      entry.Checks.map((c) => [c.CheckID, c.Status]),
+      [['serfHealth', 'passing']],
+    );
     assert.equal((await fetch(`${reg.url}/v1/catalog/services?dc=other`)).status, 500);
   });
 });
@@ -115,18 +135,31 @@ describe('probes', () => {
       res.end('body');
     });
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-    t.after(() => new Promise<void>((r) => target.close(() => { r(); })));
+    t.after(
+      () =>
+        new Promise<void>((r) =>
+          target.close(() => {
+            r();
+          }),
+        ),
+    );
     const port = (target.address() as AddressInfo).port;
     const clock = new ManualClock();
     await using reg = await startTestRegistry({ clock });
     await fetch(`${reg.url}/v1/agent/service/register`, {
       method: 'PUT',
-      body: JSON.stringify({ Name: 'web', Check: { CheckID: 'web:http', HTTP: `http://127.0.0.1:${port}/health`, Interval: '1s', Timeout: '2s' } }),
+      body: JSON.stringify({
+        Name: 'web',
+        Check: { CheckID: 'web:http', HTTP: `http://127.0.0.1:${port}/health`, Interval: '1s', Timeout: '2s' },
+      }),
     });
     assert.equal(await checkStatus(reg, 'web:http'), 'critical');
     clock.advance(1_000);
     await until(async () => (await checkStatus(reg, 'web:http')) === 'passing');
-    const checks = (await (await fetch(`${reg.url}/v1/agent/checks`)).json()) as Record<string, { Output: string; Interval: string }>;
+    const checks = (await (await fetch(`${reg.url}/v1/agent/checks`)).json()) as Record<
+      string,
+      { Output: string; Interval: string }
+    >;
     assert.equal(checks['web:http']?.Output, `HTTP GET http://127.0.0.1:${port}/health: 200 OK Output: body`);
     assert.equal(checks['web:http'].Interval, '1s');
     code = 429;
@@ -145,7 +178,14 @@ describe('probes', () => {
     const srv = createTcpServer((s) => s.destroy());
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as AddressInfo).port;
-    t.after(() => new Promise<void>((r) => srv.close(() => { r(); })));
+    t.after(
+      () =>
+        new Promise<void>((r) =>
+          srv.close(() => {
+            r();
+          }),
+        ),
+    );
     const clock = new ManualClock();
     await using reg = await startTestRegistry({ clock });
     await fetch(`${reg.url}/v1/agent/check/register`, {
@@ -154,7 +194,11 @@ describe('probes', () => {
     });
     clock.advance(5_000);
     await until(async () => (await checkStatus(reg, 'tcp')) === 'passing');
-    await new Promise<void>((r) => srv.close(() => { r(); }));
+    await new Promise<void>((r) =>
+      srv.close(() => {
+        r();
+      }),
+    );
     await until(async () => {
       clock.advance(5_000);
       return (await checkStatus(reg, 'tcp')) === 'critical';
@@ -180,7 +224,9 @@ describe('spear-mesh registry (CLI)', () => {
     const idx = first.headers.get('x-consul-index') ?? '1';
     const watchers = Array.from({ length: 5 }, () =>
       fetch(`${child.url}/v1/catalog/services?index=${idx}&wait=5m`).then(
-        async (r) => { await r.text(); },
+        async (r) => {
+          await r.text();
+        },
         () => undefined,
       ),
     );
@@ -197,20 +243,26 @@ describe('spear-mesh registry (CLI)', () => {
   });
 
   it('rejects an unknown flag with exit code 2 naming it', async () => {
-    await assert.rejects(run(process.execPath, [BIN, 'registry', '--frobnicate']), (err: { code?: number; stderr?: string }) => {
-      assert.equal(err.code, 2);
-      assert.match(err.stderr ?? '', /--frobnicate/);
-      return true;
-    });
+    await assert.rejects(
+      run(process.execPath, [BIN, 'registry', '--frobnicate']),
+      (err: { code?: number; stderr?: string }) => {
+        assert.equal(err.code, 2);
+        assert.match(err.stderr ?? '', /--frobnicate/);
+        return true;
+      },
+    );
   });
 
   it('exits 1 with a message when the port is taken', async () => {
     await using reg = await startTestRegistry();
-    await assert.rejects(run(process.execPath, [BIN, 'registry', '--listen', `127.0.0.1:${reg.port}`]), (err: { code?: number; stderr?: string }) => {
-      assert.equal(err.code, 1);
-      assert.match(err.stderr ?? '', /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
-      return true;
-    });
+    await assert.rejects(
+      run(process.execPath, [BIN, 'registry', '--listen', `127.0.0.1:${reg.port}`]),
+      (err: { code?: number; stderr?: string }) => {
+        assert.equal(err.code, 1);
+        assert.match(err.stderr ?? '', /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+        return true;
+      },
+    );
   });
 
   it('rejects a malformed --listen and prints help with --help', async () => {

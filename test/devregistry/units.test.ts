@@ -24,7 +24,7 @@ describe('Go durations', () => {
     assert.equal(parseGoDuration('.5s'), 5e8);
   });
 
-  it('rejects what Go rejects, with Go\'s messages', () => {
+  it("rejects what Go rejects, with Go's messages", () => {
     assert.throws(() => parseGoDuration('abc'), { message: 'time: invalid duration "abc"' });
     assert.throws(() => parseGoDuration('10'), { message: 'time: missing unit in duration "10"' });
     assert.throws(() => parseGoDuration('1d'), { message: 'time: unknown unit "d" in duration "1d"' });
@@ -52,7 +52,7 @@ describe('Go durations', () => {
 });
 
 describe('query strings', () => {
-  it('follows Go\'s url.ParseQuery: flags, repeats, + as space, bad escapes dropped', () => {
+  it("follows Go's url.ParseQuery: flags, repeats, + as space, bad escapes dropped", () => {
     const q = new GoQuery('passing&tag=a&tag=b+c&bad=%zz&x=%41');
     assert.equal(q.has('passing'), true);
     assert.equal(q.get('passing'), '');
@@ -74,37 +74,71 @@ describe('query strings', () => {
     assert.equal(parseUint64('+1'), undefined);
   });
 
-  it('parses blocking parameters with Consul\'s errors', () => {
-    assert.deepEqual(parseQueryMeta(new GoQuery('index=5&wait=2s&stale')), { consistency: 'stale', minIndex: 5n, waitMs: 2000, dc: '' });
-    assert.throws(() => parseQueryMeta(new GoQuery('wait=5')), (e: unknown) => e instanceof HttpError && e.message === 'Invalid wait time');
-    assert.throws(() => parseQueryMeta(new GoQuery('index=x')), (e: unknown) => e instanceof HttpError && e.message === 'Invalid index');
+  it("parses blocking parameters with Consul's errors", () => {
+    assert.deepEqual(parseQueryMeta(new GoQuery('index=5&wait=2s&stale')), {
+      consistency: 'stale',
+      minIndex: 5n,
+      waitMs: 2000,
+      dc: '',
+    });
+    assert.throws(
+      () => parseQueryMeta(new GoQuery('wait=5')),
+      (e: unknown) => e instanceof HttpError && e.message === 'Invalid wait time',
+    );
+    assert.throws(
+      () => parseQueryMeta(new GoQuery('index=x')),
+      (e: unknown) => e instanceof HttpError && e.message === 'Invalid index',
+    );
   });
 
   it('applies the default, the cap and at most wait/16 of jitter', () => {
-    assert.equal(queryTimeoutMs(0, () => 0), 300_000);
-    assert.equal(queryTimeoutMs(-5, () => 0), 300_000);
-    assert.equal(queryTimeoutMs(3_600_000, () => 0), 600_000);
+    assert.equal(
+      queryTimeoutMs(0, () => 0),
+      300_000,
+    );
+    assert.equal(
+      queryTimeoutMs(-5, () => 0),
+      300_000,
+    );
+    assert.equal(
+      queryTimeoutMs(3_600_000, () => 0),
+      600_000,
+    );
     assert.ok(queryTimeoutMs(16_000, () => 0.999999) < 17_000);
-    assert.equal(queryTimeoutMs(1, () => 0.5), 1);
+    assert.equal(
+      queryTimeoutMs(1, () => 0.5),
+      1,
+    );
   });
 });
 
 describe('body decoding', () => {
   const decode = (s: string): Record<string, unknown> => decodeBody(Buffer.from(s), SERVICE_DEFINITION);
   it('matches keys case-insensitively and accepts aliases', () => {
-    const d = decode('{"name":"a","TAGS":["x"],"enable_tag_override":true,"check":{"ttl":"5s","deregister_critical_service_after":90000000000}}');
+    const d = decode(
+      '{"name":"a","TAGS":["x"],"enable_tag_override":true,"check":{"ttl":"5s","deregister_critical_service_after":90000000000}}',
+    );
     assert.equal(d.Name, 'a');
     assert.deepEqual(d.Tags, ['x']);
     assert.equal(d.EnableTagOverride, true);
     assert.deepEqual(d.Check, { TTL: 5e9, DeregisterCriticalServiceAfter: 9e10 });
   });
-  it('reports Go\'s errors', () => {
-    assert.throws(() => decode(''), (e: unknown) => e instanceof DecodeError && e.message === 'EOF');
+  it("reports Go's errors", () => {
+    assert.throws(
+      () => decode(''),
+      (e: unknown) => e instanceof DecodeError && e.message === 'EOF',
+    );
     assert.throws(() => decode('{"Nope":1}'), { message: 'json: unknown field "Nope"' });
-    assert.throws(() => decode('{"Port":"1"}'), { message: 'json: cannot unmarshal string into Go struct field ServiceDefinition.Port of type int' });
-    assert.throws(() => decode('{"Check":{"TTL":true}}'), { message: 'json: cannot unmarshal bool into Go struct field ServiceDefinition.Check.TTL of type time.Duration' });
+    assert.throws(() => decode('{"Port":"1"}'), {
+      message: 'json: cannot unmarshal string into Go struct field ServiceDefinition.Port of type int',
+    });
+    assert.throws(() => decode('{"Check":{"TTL":true}}'), {
+      message: 'json: cannot unmarshal bool into Go struct field ServiceDefinition.Check.TTL of type time.Duration',
+    });
     assert.throws(() => decode('{"Name": "a"'), { message: 'unexpected EOF' });
-    assert.throws(() => decode('"str"'), { message: 'json: cannot unmarshal string into Go value of type structs.ServiceDefinition' });
+    assert.throws(() => decode('"str"'), {
+      message: 'json: cannot unmarshal string into Go value of type structs.ServiceDefinition',
+    });
   });
   it('treats null as absent', () => {
     assert.deepEqual(decode('{"Name":"a","Tags":null,"Check":null}'), { Name: 'a' });
@@ -130,23 +164,48 @@ describe('filter expressions', () => {
     assert.deepEqual(ids('zone in Service.Meta'), ['a']);
     assert.deepEqual(ids(''), ['a', 'b']);
     const withChecks = [
-      { ID: 'x', Checks: [{ CheckID: 'serfHealth', Status: 'passing' }, { CheckID: 's', Status: 'critical' }] },
+      {
+        ID: 'x',
+        Checks: [
+          { CheckID: 'serfHealth', Status: 'passing' },
+          { CheckID: 's', Status: 'critical' },
+        ],
+      },
       { ID: 'y', Checks: [{ CheckID: 'serfHealth', Status: 'passing' }] },
     ];
-    assert.deepEqual(applyFilter('Checks.Status == critical', withChecks).map((i) => i.ID), ['x']);
-    assert.deepEqual(applyFilter('Checks.Status != critical', withChecks).map((i) => i.ID), ['y']);
-    assert.deepEqual(applyFilter('Checks.CheckID contains "serf"', withChecks).map((i) => i.ID), ['x', 'y']);
+    assert.deepEqual(
+      applyFilter('Checks.Status == critical', withChecks).map((i) => i.ID),
+      ['x'],
+    );
+    assert.deepEqual(
+      applyFilter('Checks.Status != critical', withChecks).map((i) => i.ID),
+      ['y'],
+    );
+    assert.deepEqual(
+      applyFilter('Checks.CheckID contains "serf"', withChecks).map((i) => i.ID),
+      ['x', 'y'],
+    );
   });
-  it('rejects bad syntax with Consul\'s 500 prefix', () => {
+  it("rejects bad syntax with Consul's 500 prefix", () => {
     for (const bad of ['foo', 'Service.ID ==', '(Service.ID == "a"', 'Service.ID = "a"', '"unterminated']) {
-      assert.throws(() => compileFilter(bad), (e: unknown) => e instanceof HttpError && e.status === 500 && e.message.startsWith('Failed to create boolean expression evaluator: '), bad);
+      assert.throws(
+        () => compileFilter(bad),
+        (e: unknown) =>
+          e instanceof HttpError &&
+          e.status === 500 &&
+          e.message.startsWith('Failed to create boolean expression evaluator: '),
+        bad,
+      );
     }
   });
 });
 
 describe('JSON encoding', () => {
   it('escapes HTML characters like Go and prints uint64 flags as numbers', () => {
-    assert.equal(encodeJson({ a: '<&>', f: 18446744073709551615n }, false), '{"a":"\\u003c\\u0026\\u003e","f":18446744073709551615}');
+    assert.equal(
+      encodeJson({ a: '<&>', f: 18446744073709551615n }, false),
+      '{"a":"\\u003c\\u0026\\u003e","f":18446744073709551615}',
+    );
     assert.equal(encodeJson([1], true), '[\n    1\n]\n');
   });
 });

@@ -28,7 +28,10 @@ export function spawnRegistry(args: readonly string[] = [], timeoutMs = 30_000):
   });
   const exited = new Promise<number | null>((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => { resolve(code); });
+    else
+      child.once('exit', (code) => {
+        resolve(code);
+      });
   });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {

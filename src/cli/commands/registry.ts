@@ -68,7 +68,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     });
   } catch (err) {
     // Typically EADDRINUSE or EACCES from listen().
-    process.stderr.write(`spear-mesh registry: cannot listen on ${listen.host}:${listen.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `spear-mesh registry: cannot listen on ${listen.host}:${listen.port}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     logger.flush();
     return 1;
   }
