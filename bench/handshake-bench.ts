@@ -6,7 +6,7 @@ import { buildJwks, generateSigningKeyPair } from '../src/auth/keys.ts';
 import { mintToken } from '../src/auth/mint.ts';
 import { quantile, round } from './lib/measure.ts';
 import { RawMeshConnection } from './lib/raw-mesh-conn.ts';
-import { spawnBenchSpearlet, type BenchSpearletConfig } from './lib/spearlet-process.ts';
+import { sampleProc, spawnBenchSpearlet, type BenchSpearletConfig } from './lib/spearlet-process.ts';
 
 export type HandshakeAlg = 'HS256' | 'EdDSA';
 
@@ -25,6 +25,10 @@ export interface HandshakeRow {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly failures: number;
+  /** CPU time (user + system) the spearlet process spent per handshake during the measurement. */
+  readonly spearletCpuUsPerHandshake: number;
+  /** 1 s / spearletCpuUsPerHandshake: handshakes one fully busy core of the spearlet could do, clients aside. */
+  readonly perSpearletCoreSec: number;
 }
 
 export interface HandshakeBenchResult {
@@ -80,7 +84,10 @@ export async function runHandshakeBench(options: HandshakeBenchOptions = {}): Pr
     const spearlet = await spawnBenchSpearlet(cfg);
     try {
       await loop(spearlet.port, token, concurrency, warmupMs);
+      const before = await sampleProc(spearlet.pid);
       const r = await loop(spearlet.port, token, concurrency, durationMs);
+      const after = await sampleProc(spearlet.pid);
+      const cpuUs = ((after.cpuSec - before.cpuSec) * 1e6) / Math.max(1, r.lat.length);
       const sorted = r.lat.sort((a, b) => a - b);
       rows.push({
         alg,
@@ -89,6 +96,8 @@ export async function runHandshakeBench(options: HandshakeBenchOptions = {}): Pr
         p50Ms: round(quantile(sorted, 0.5), 2),
         p99Ms: round(quantile(sorted, 0.99), 2),
         failures: r.failures,
+        spearletCpuUsPerHandshake: Math.round(cpuUs),
+        perSpearletCoreSec: cpuUs > 0 ? Math.round(1e6 / cpuUs) : NaN,
       });
     } finally {
       await spearlet.close();

@@ -100,6 +100,7 @@ export const SUITES: readonly Suite[] = [
       const figures = r.rows.flatMap((row) => [
         figure('handshake', `${row.alg} handshakes/s (${r.concurrency} in flight)`, row.handshakesPerSec, '/s', { op: '>=', value: 2000 }),
         figure('handshake', `${row.alg} handshake p50`, row.p50Ms, 'ms'),
+        figure('handshake', `${row.alg} spearlet CPU per handshake (${row.perSpearletCoreSec}/s per spearlet core)`, row.spearletCpuUsPerHandshake, 'us'),
         figure('handshake', `${row.alg} refused or failed handshakes`, row.failures, 'count', { op: '<=', value: 0 }),
       ]);
       return { detail: r, figures };
