@@ -18,7 +18,7 @@ export interface AdminTarget {
   readonly metricsContentType: string;
   /** Starts a drain; the promise settles when it is over. */
   drain(options?: { timeoutMs?: number }): Promise<unknown>;
-  /** Drill faults (`partition`); exposed only with `enableDrills`. */
+  /** Drill faults (`partition`, `freeze`, `kill`); exposed only with `enableDrills`. */
   injectFault?(fault: string, durationMs: number): void;
 }
 
@@ -90,7 +90,7 @@ export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}
             type: 'object',
             required: ['fault', 'durationMs'],
             properties: {
-              fault: { type: 'string', enum: ['partition'] },
+              fault: { type: 'string', enum: ['partition', 'freeze', 'kill'] },
               durationMs: { type: 'integer', minimum: 0, maximum: 600_000 },
             },
           },

@@ -13,7 +13,9 @@ export async function postFault(adminUrl: string, fault: string, durationMs: num
     signal: AbortSignal.timeout(5000),
   });
   if (res.status !== 200 && res.status !== 202) {
-    throw new Error(`${adminUrl}/v1/faults answered ${res.status}: ${await res.text()} (is the spearlet running with --enable-drills?)`);
+    throw new Error(
+      `${adminUrl}/v1/faults answered ${res.status}: ${await res.text()} (is the spearlet running with --enable-drills?)`,
+    );
   }
 }
 
@@ -63,7 +65,51 @@ export class LocalInjector implements FaultInjector {
   }
 }
 
-/** Injects faults into spearlets elsewhere through their admin fault endpoint. */
+/**
+ * Injects faults into a spearlet process on this host (for example one started by `spear-mesh up`) with signals;
+ * partition, which needs the spearlet's cooperation, goes to its admin fault endpoint.
+ */
+export class ProcessInjector implements FaultInjector {
+  readonly #pid: number;
+  readonly #adminUrl: string;
+  readonly #faultForMs: number;
+
+  constructor(pid: number, adminUrl: string, faultForMs: number) {
+    this.#pid = pid;
+    this.#adminUrl = adminUrl;
+    this.#faultForMs = faultForMs;
+  }
+
+  async inject(fault: Fault): Promise<void> {
+    if (fault === 'kill') process.kill(this.#pid, 'SIGKILL');
+    else if (fault === 'freeze') process.kill(this.#pid, 'SIGSTOP');
+    else if (fault === 'drain') process.kill(this.#pid, 'SIGTERM');
+    else if (fault === 'partition') await postFault(this.#adminUrl, 'partition', this.#faultForMs);
+    else throw new Error('registry-down needs a local mesh: run the drill without --consul');
+  }
+
+  heal(fault: Fault): Promise<void> {
+    if (fault === 'freeze') process.kill(this.#pid, 'SIGCONT');
+    return Promise.resolve();
+  }
+}
+
+/** The pid of a spearlet whose admin API is on this host and whose process this user may signal, else undefined. */
+export async function localSpearletPid(adminUrl: string): Promise<number | undefined> {
+  const host = new URL(adminUrl).hostname;
+  if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) return undefined;
+  try {
+    const res = await fetch(`${adminUrl}/v1/info`, { signal: AbortSignal.timeout(2000) });
+    const info = (await res.json()) as { pid?: unknown };
+    if (typeof info.pid !== 'number') return undefined;
+    process.kill(info.pid, 0);
+    return info.pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Injects faults into spearlets elsewhere through their admin fault endpoint (spearlets run with --enable-drills). */
 export class AdminInjector implements FaultInjector {
   readonly #adminUrl: (target: string) => string;
   readonly #faultForMs: number;

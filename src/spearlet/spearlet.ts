@@ -260,6 +260,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     for (const s of this.#sessions) inFlight += s.inFlight;
     return {
       spearlet: this.#o.id,
+      pid: process.pid,
       version: VERSION,
       proto: PROTOCOL_VERSION,
       zone: this.#o.zone ?? null,
@@ -288,18 +289,39 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
    * Drill fault: for `durationMs` every session stops reading and answering (PINGs included) without closing, as if
    * the network black-holed it. Only the admin API of a spearlet run with drills enabled exposes this.
    */
+  /**
+   * Drill faults, for spearlets run with drills enabled: `partition` stops reading and answering on every session
+   * for `durationMs` without closing anything; `freeze` blocks the whole process (as SIGSTOP would) for `durationMs`;
+   * `kill` ends the process at once (as SIGKILL would). freeze and kill start on the next turn of the event loop, so
+   * the admin API can answer first.
+   */
   injectFault(fault: string, durationMs: number): void {
-    if (fault !== 'partition') throw new TypeError(`unknown fault ${fault}`);
     if (!Number.isSafeInteger(durationMs) || durationMs < 0)
       throw new TypeError('durationMs must be a non-negative integer');
-    clearTimeout(this.#partitionTimer);
-    this.#log.warn({ durationMs }, 'drill: partition');
-    for (const s of this.#sessions) s.freeze();
-    this.#partitionTimer = setTimeout(() => {
-      this.#partitionTimer = undefined;
-      this.#log.warn('drill: partition healed');
-      for (const s of this.#sessions) s.thaw();
-    }, durationMs).unref();
+    this.#log.warn({ fault, durationMs }, 'drill: fault injected');
+    switch (fault) {
+      case 'partition':
+        clearTimeout(this.#partitionTimer);
+        for (const s of this.#sessions) s.freeze();
+        this.#partitionTimer = setTimeout(() => {
+          this.#partitionTimer = undefined;
+          this.#log.warn('drill: partition healed');
+          for (const s of this.#sessions) s.thaw();
+        }, durationMs).unref();
+        return;
+      case 'freeze':
+        setTimeout(() => {
+          // Blocks this thread: no reads, no timers, no heartbeats, exactly like a stopped process.
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, durationMs);
+          this.#log.warn('drill: freeze over');
+        }, 20);
+        return;
+      case 'kill':
+        setTimeout(() => process.kill(process.pid, 'SIGKILL'), 20);
+        return;
+      default:
+        throw new TypeError(`unknown fault ${fault}`);
+    }
   }
 
   // ---- drain and close -------------------------------------------------------------

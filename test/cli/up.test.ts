@@ -28,12 +28,18 @@ describe('spear-mesh up', () => {
     const consul = (await up.waitForLine(/export CONSUL_HTTP_ADDR=(\S+)/))[1]!;
     const token = (await up.waitForLine(/export SPEAR_TOKEN=(\S+)/))[1]!;
     const secretFile = (await up.waitForLine(/secret file (\S+)\)/))[1]!;
-    const healthy = await up.waitForLine(/spearlets=3\/3 passing sessions=(\d+) req\/s=\S+ errors=0 .* sent=([1-9]\d*) failed=0/);
+    const healthy = await up.waitForLine(
+      /spearlets=3\/3 passing sessions=(\d+) req\/s=\S+ errors=0 .* sent=([1-9]\d*) failed=0/,
+    );
     assert.ok(Number(healthy[1]) >= 3, 'the demo agent holds a session on every spearlet');
 
     const status = await runCli(['status', '--json', '--consul', consul]);
     assert.equal(status.code, 0, status.stderr);
-    const report = JSON.parse(status.stdout) as { consul: string; service: string; spearlets: Record<string, unknown>[] };
+    const report = JSON.parse(status.stdout) as {
+      consul: string;
+      service: string;
+      spearlets: Record<string, unknown>[];
+    };
     assert.equal(report.service, 'spearlet');
     assert.equal(report.spearlets.length, 3);
     for (const s of report.spearlets) {
@@ -45,17 +51,28 @@ describe('spear-mesh up', () => {
       assert.ok(Array.isArray(s.checks));
     }
 
-    const one = await runCli(['call', '--method', 'echo', '--data', 'ping', '--json'], { CONSUL_HTTP_ADDR: consul, SPEAR_TOKEN: token });
+    const one = await runCli(['call', '--method', 'echo', '--data', 'ping', '--json'], {
+      CONSUL_HTTP_ADDR: consul,
+      SPEAR_TOKEN: token,
+    });
     assert.equal(one.code, 0, one.stderr);
     const answer = JSON.parse(one.stdout) as { ok: boolean; body: string; latencyMs: number };
     assert.deepEqual([answer.ok, answer.body], [true, 'ping']);
     assert.equal(typeof answer.latencyMs, 'number');
 
-    const many = await runCli(['call', '--method', 'echo', '--count', '50', '--concurrency', '5', '--idempotent', '--json', '--consul', consul], {
-      SPEAR_TOKEN: token,
-    });
+    const many = await runCli(
+      ['call', '--method', 'echo', '--count', '50', '--concurrency', '5', '--idempotent', '--json', '--consul', consul],
+      {
+        SPEAR_TOKEN: token,
+      },
+    );
     assert.equal(many.code, 0, many.stderr);
-    const summary = JSON.parse(many.stdout) as { count: number; succeeded: number; failed: number; latencyMs: Record<string, number> };
+    const summary = JSON.parse(many.stdout) as {
+      count: number;
+      succeeded: number;
+      failed: number;
+      latencyMs: Record<string, number>;
+    };
     assert.deepEqual([summary.count, summary.succeeded, summary.failed], [50, 50, 0]);
     assert.ok(summary.latencyMs.p50! > 0 && summary.latencyMs.p99! >= summary.latencyMs.p50!);
 
@@ -63,6 +80,33 @@ describe('spear-mesh up', () => {
     assert.equal(bad.code, 1, 'a tampered token fails the call');
 
     assert.equal((await processesMatching(secretFile)).length, 3, 'three spearlet processes');
+
+    // A drill against this running mesh signals its spearlet processes (they run on this host).
+    const drill = await runCli([
+      'drill',
+      '--consul',
+      consul,
+      '--token',
+      token,
+      '--fault',
+      'kill',
+      '--duration',
+      '3s',
+      '--rate',
+      '100',
+      '--json',
+    ]);
+    const drillReport = JSON.parse(drill.stdout) as {
+      fault: string;
+      target: string;
+      lost: number;
+      sent: number;
+      passed: boolean;
+    };
+    assert.deepEqual([drillReport.fault, drillReport.target, drillReport.lost, drillReport.passed], ['kill', 'spearlet-1', 0, true]);
+    assert.equal(drill.code, 0, drill.stderr);
+    assert.equal((await processesMatching(secretFile)).length, 2, 'the drill killed one spearlet');
+
     up.child.kill('SIGINT');
     const { code } = await up.exited;
     assert.equal(code, 0);

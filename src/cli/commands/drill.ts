@@ -8,7 +8,7 @@ import { createLogger } from '../../util/logger.ts';
 import { LocalMesh } from '../local-mesh.ts';
 import { collectStatus } from '../mesh-status.ts';
 import { durationOption, intOption, parseCommandArgs } from '../options.ts';
-import { AdminInjector, LocalInjector } from '../../drill/injectors.ts';
+import { AdminInjector, LocalInjector, ProcessInjector, localSpearletPid } from '../../drill/injectors.ts';
 import { FAULTS, formatReport, type Fault } from '../../drill/report.ts';
 import { runDrill, type FaultInjector } from '../../drill/run-drill.ts';
 import { renderDrillSvg } from '../../drill/svg-chart.ts';
@@ -126,12 +126,12 @@ export async function run(argv: readonly string[]): Promise<number> {
       if (chosen === undefined)
         throw new ConfigError('--target', `no spearlet ${JSON.stringify(target)} registered in Consul`);
       expected = spearlets.filter((s) => s.health === 'passing').length;
-      const admins = new Map(spearlets.map((s) => [s.id, s.admin]));
-      injector = new AdminInjector((id) => {
-        const admin = admins.get(id);
-        if (admin === undefined || admin === null) throw new Error(`spearlet ${id} advertises no admin port`);
-        return admin;
-      }, faultForMs);
+      const admin = chosen.admin;
+      if (admin === null) throw new ConfigError('--target', `spearlet ${target} advertises no admin port`);
+      // A spearlet on this host (e.g. from `spear-mesh up`) gets real signals; others the admin fault endpoint.
+      const pid = await localSpearletPid(admin);
+      injector =
+        pid !== undefined ? new ProcessInjector(pid, admin, faultForMs) : new AdminInjector(() => admin, faultForMs);
       const token = values.token ?? process.env.SPEAR_TOKEN;
       if (token === undefined) throw new ConfigError('--token', 'a token is required with --consul (or SPEAR_TOKEN)');
       client = await MeshClient.connect({ consul: consulOptions, token, logger });

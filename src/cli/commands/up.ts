@@ -60,7 +60,15 @@ export async function run(argv: readonly string[]): Promise<number> {
   const logger = createLogger({ name: 'spear-mesh-up', level: process.env.SPEAR_LOG_LEVEL ?? 'warn' });
 
   process.stdout.write(`starting the dev registry and ${count} spearlets...\n`);
-  const mesh = await LocalMesh.start({ spearlets: count, registryPort, basePort, heartbeatMs, logger });
+  // Drills enabled: this is a local development mesh, and `spear-mesh drill --consul` may partition its spearlets.
+  const mesh = await LocalMesh.start({
+    spearlets: count,
+    registryPort,
+    basePort,
+    heartbeatMs,
+    spearletArgs: ['--enable-drills'],
+    logger,
+  });
   const consul = createConsulClient({ addr: mesh.consulAddr });
   const token = await mesh.mintToken('demo-agent');
   const joinToken = await mesh.mintToken('local-user', 24 * 3600);
