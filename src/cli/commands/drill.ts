@@ -20,8 +20,9 @@ detection time, recovery time, requests sent/succeeded/failed/retried/lost/dupli
 percentiles before, during and after the fault.
 
 Without --consul it starts its own local mesh (dev registry + spearlet processes) and faults them with
-signals. With --consul it drills an existing mesh (for example one started by 'spear-mesh up') through
-each spearlet's admin fault endpoint, which exists only on spearlets run with --enable-drills.
+signals. With --consul it drills an existing mesh (for example one started by 'spear-mesh up'): a target
+on this host is signalled (pid from its admin API), a remote one gets the admin fault endpoint
+(POST /v1/faults, only on spearlets run with --enable-drills) or POST /v1/drain.
 
 Faults:
   kill           SIGKILL the spearlet
