@@ -3,10 +3,27 @@
 // Errors
 export { MeshError, ERROR_CODES, isErrorCode } from './errors.ts';
 export type { ErrorCode, MeshErrorOptions } from './errors.ts';
+export {
+  ConnectFailedError,
+  ConnectionClosedError,
+  SpearletLostError,
+  HeartbeatTimeoutError,
+  HandshakeTimeoutError,
+  DeadlineExceededError,
+  CancelledError,
+  RemoteError,
+} from './conn/errors.ts';
+export {
+  NoSpearletAvailableError,
+  QueueFullError,
+  ClientClosedError,
+  RetryBudgetExhaustedError,
+} from './agent/errors.ts';
 
 // Agents
 export { MeshClient } from './agent/mesh-client.ts';
-export type { MeshClientStats, MeshRequestOptions } from './agent/mesh-client.ts';
+export type { MeshClientStats, MeshRequestOptions, MeshClientEvents } from './agent/mesh-client.ts';
+export type { EndpointStats } from './agent/endpoint-balancer.ts';
 export type { MeshClientOptions } from './agent/options.ts';
 export { POLICY_NAMES } from './balancer/policies.ts';
 export type { PolicyName } from './balancer/policies.ts';
