@@ -30,8 +30,9 @@ export function parseHealthEntries(body: unknown): HealthServiceEntry[] {
     const svc = item.Service;
     if (!isObject(node) || !isObject(svc)) throw bad('missing Node or Service');
     if (typeof svc.ID !== 'string' || typeof svc.Service !== 'string') throw bad('Service.ID/Service missing');
-    if (typeof svc.Port !== 'number' || !Number.isInteger(svc.Port) || svc.Port < 0 || svc.Port > 65535)
-      throw bad('bad Service.Port');
+    // Consul omits Port when it is 0 (omitempty).
+    const port = svc.Port ?? 0;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw bad('bad Service.Port');
     const tags = svc.Tags ?? [];
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw bad('bad Service.Tags');
     const meta = svc.Meta ?? {};
@@ -49,7 +50,7 @@ export function parseHealthEntries(body: unknown): HealthServiceEntry[] {
         Service: svc.Service,
         Tags: tags,
         Address: typeof svc.Address === 'string' ? svc.Address : '',
-        Port: svc.Port,
+        Port: port,
         Meta: meta as Record<string, string>,
       },
       Checks: checks.filter(isObject).map((c) => ({

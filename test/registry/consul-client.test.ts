@@ -135,6 +135,10 @@ describe('ConsulClient (npm consul wrapper)', () => {
     assert.ok((await c.healthService('spearlet', {}).catch((e: unknown) => e)) instanceof RegistryBadResponseError);
     f.handler = () => ({ body: 'yes', headers: { 'content-type': 'application/json' } });
     assert.ok((await c.kvPut('k', 'v').catch((e: unknown) => e)) instanceof RegistryBadResponseError);
+    // Consul omits a zero Port (omitempty): that is a port-0 service, not garbage.
+    f.handler = () => ({ body: [{ Node: {}, Service: { ID: 'a', Service: 'spearlet' } }] });
+    const { entries } = await c.healthService('spearlet', {});
+    assert.equal(entries[0]?.Service.Port, 0);
   });
 
   it('sends the health query parameters and returns the parsed index', async (t) => {
