@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick] [--only NAME[,NAME]] [--separate] [--out FILE]`: runs the suites, prints a table and
 // writes bench/results.json (every comparing figure is a ratio of two sides measured in this same run).
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +58,18 @@ for (const suite of selected) {
   process.stderr.write(`bench: ${suite.name} took ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
+/** The commit measured, with '+dirty' when the work tree has changes; 'unknown' outside a git checkout. */
+function commit(): string {
+  try {
+    const git = (args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src', 'bench']) === '' ? '' : '+dirty'}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const meta = {
+  commit: commit(),
   startedAt,
   finishedAt: new Date().toISOString(),
   node: process.version,
@@ -73,7 +85,7 @@ const meta = {
 await writeFile(out, `${JSON.stringify({ meta, figures, details, errors }, null, 2)}\n`);
 process.stdout.write(
   `${formatTable(figures)}\n\n` +
-    `node ${meta.node}, ${meta.cpus} cpus, load average ${meta.loadAverageBefore.join(' ')} -> ${meta.loadAverageAfter.join(' ')}, echo servers ${meta.echoServers}${ctx.quick ? ', QUICK run' : ''}\n` +
+    `commit ${meta.commit}, node ${meta.node}, ${meta.cpus} cpus, load average ${meta.loadAverageBefore.join(' ')} -> ${meta.loadAverageAfter.join(' ')}, echo servers ${meta.echoServers}${ctx.quick ? ', QUICK run' : ''}\n` +
     `results written to ${out}\n`,
 );
 if (Object.keys(errors).length > 0) process.exitCode = 1;
