@@ -53,6 +53,28 @@ function filterNonPassing<T extends { Checks: Record<string, unknown>[] }>(nodes
 
 export function healthRoutes(state: RegistryState): Endpoint[] {
   const { catalog } = state;
+  /**
+   * A blocking read of catalog checks (keyed on the checks table), narrowed by the predicate `selector()` builds
+   * at each read (the catalog may change while a query blocks), sorted, `?filter`ed.
+   */
+  const checksRead = (ctx: RequestCtx, selector: () => (c: CheckRec) => boolean) => {
+    const meta = readMeta(state, ctx);
+    const filterExpr = ctx.query.get('filter');
+    if (filterExpr !== '') compileFilter(filterExpr);
+    return blockingRead(
+      state,
+      ctx,
+      {
+        source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
+        build: (idx, headers) => {
+          const checks = catalog.checks().filter(selector()).sort(byCheckId).map(checkJson);
+          return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
+        },
+      },
+      meta,
+    );
+  };
+
   return [
     {
       pattern: '/v1/health/service/',
@@ -101,26 +123,10 @@ export function healthRoutes(state: RegistryState): Endpoint[] {
       handler: (ctx) => {
         const name = ctx.rest;
         if (name === '') throw badRequest('Missing service name');
-        const meta = readMeta(state, ctx);
-        const filterExpr = ctx.query.get('filter');
-        if (filterExpr !== '') compileFilter(filterExpr);
-        return blockingRead(
-          state,
-          ctx,
-          {
-            source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
-            build: (idx, headers) => {
-              const ids = new Set(catalog.instances(name).map((s) => s.ID));
-              const checks = catalog
-                .checks()
-                .filter((c) => ids.has(c.ServiceID))
-                .sort(byCheckId)
-                .map(checkJson);
-              return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
-            },
-          },
-          meta,
-        );
+        return checksRead(ctx, () => {
+          const ids = new Set(catalog.instances(name).map((svc) => svc.ID));
+          return (c) => ids.has(c.ServiceID);
+        });
       },
     },
     {
@@ -129,21 +135,7 @@ export function healthRoutes(state: RegistryState): Endpoint[] {
       handler: (ctx) => {
         const node = ctx.rest;
         if (node === '') throw badRequest('Missing node name');
-        const meta = readMeta(state, ctx);
-        const filterExpr = ctx.query.get('filter');
-        if (filterExpr !== '') compileFilter(filterExpr);
-        return blockingRead(
-          state,
-          ctx,
-          {
-            source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
-            build: (idx, headers) => {
-              const checks = node === catalog.node.Node ? catalog.checks().sort(byCheckId).map(checkJson) : [];
-              return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
-            },
-          },
-          meta,
-        );
+        return checksRead(ctx, () => () => node === catalog.node.Node);
       },
     },
     {
@@ -152,25 +144,7 @@ export function healthRoutes(state: RegistryState): Endpoint[] {
       handler: (ctx) => {
         const wanted = ctx.rest;
         if (wanted === '') throw badRequest('Missing check state');
-        const meta = readMeta(state, ctx);
-        const filterExpr = ctx.query.get('filter');
-        if (filterExpr !== '') compileFilter(filterExpr);
-        return blockingRead(
-          state,
-          ctx,
-          {
-            source: { index: () => state.ix.table('checks'), topics: () => [CATALOG_TOPIC] },
-            build: (idx, headers) => {
-              const checks = catalog
-                .checks()
-                .filter((c) => wanted === 'any' || c.Status === wanted)
-                .sort(byCheckId)
-                .map(checkJson);
-              return jsonWithMeta(applyFilter(filterExpr, checks))(idx, headers);
-            },
-          },
-          meta,
-        );
+        return checksRead(ctx, () => (c) => wanted === 'any' || c.Status === wanted);
       },
     },
   ];
