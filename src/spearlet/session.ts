@@ -102,6 +102,8 @@ export class MeshSession {
   #lastSent: number;
   #pingSeq = 0n;
   #receivedSincePing = true;
+  /** When the peer last sent a PING: a peer that pings gets PONGs, which already serve as its liveness. */
+  #lastPingReceived = Number.NEGATIVE_INFINITY;
   #missedHeartbeats = 0;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #tokenTimer: NodeJS.Timeout | undefined;
@@ -259,6 +261,7 @@ export class MeshSession {
         this.#inbound.abort(msg.id, 'CANCELLED', 'the caller cancelled the request', false);
         return;
       case MessageKind.PING:
+        this.#lastPingReceived = this.#host.now();
         this.#send(encodeControl(MessageKind.PONG, msg.id));
         return;
       case MessageKind.PONG:
@@ -443,7 +446,9 @@ export class MeshSession {
       this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${now - this.#lastReceived} ms`);
       return;
     }
-    if (now - this.#lastSent >= this.#config.heartbeatMs) {
+    // No PING to a peer that pinged us within two intervals: our PONGs keep its heartbeat timer fed.
+    const peerPings = now - this.#lastPingReceived < 2 * this.#config.heartbeatMs;
+    if (now - this.#lastSent >= this.#config.heartbeatMs && !peerPings) {
       if (!this.#receivedSincePing) {
         this.#missedHeartbeats++;
         this.#host.metrics.heartbeatsMissed.inc();
