@@ -116,23 +116,48 @@ export class LocalMesh {
     const args = [
       BIN,
       'spearlet',
-      '--id', id,
-      '--zone', zone,
-      '--listen', `127.0.0.1:${port}`,
-      '--admin', `127.0.0.1:${adminPort}`,
-      '--consul', this.consulAddr,
-      '--token-secret-file', this.secretFile,
-      '--issuer', LOCAL_ISSUER,
-      '--audience', LOCAL_AUDIENCE,
+      '--id',
+      id,
+      '--zone',
+      zone,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin',
+      `127.0.0.1:${adminPort}`,
+      '--consul',
+      this.consulAddr,
+      '--token-secret-file',
+      this.secretFile,
+      '--issuer',
+      LOCAL_ISSUER,
+      '--audience',
+      LOCAL_AUDIENCE,
       ...(this.#options.heartbeatMs !== undefined
-        ? ['--heartbeat-ms', String(this.#options.heartbeatMs), '--heartbeat-timeout-ms', String(3 * this.#options.heartbeatMs)]
+        ? [
+            '--heartbeat-ms',
+            String(this.#options.heartbeatMs),
+            '--heartbeat-timeout-ms',
+            String(3 * this.#options.heartbeatMs),
+          ]
         : []),
       ...(this.#options.unixSockets === true ? ['--socket', join(this.#dir, `${id}.sock`)] : []),
       ...(this.#options.spearletArgs ?? []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'warn' } });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'warn' },
+      // Its own process group: a terminal's Ctrl-C reaches only this process, which then drains each spearlet once
+      // (a second signal would make a spearlet skip its drain).
+      detached: true,
+    });
+    const reap = (): void => {
+      // This process is exiting without close(): leave no spearlet behind.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    process.once('exit', reap);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => {
+        process.off('exit', reap);
         resolve({ code, signal });
       });
     });
