@@ -8,6 +8,34 @@ export const REQUEST_DURATION_BUCKETS_SEC: readonly number[] = [
 export type HandshakeResult = 'ok' | 'auth_failed' | 'forbidden' | 'invalid' | 'timeout' | 'limit' | 'draining';
 export type ConnectionRejection = 'invalid_preface' | 'limit' | 'tls';
 
+/**
+ * A number the request path bumps directly; its prom-client metric reads it at scrape time (`collect`), so a request
+ * pays an addition instead of prom-client's label merge and hash.
+ */
+export class Tally {
+  value = 0;
+  inc(n = 1): void {
+    this.value += n;
+  }
+  dec(n = 1): void {
+    this.value -= n;
+  }
+}
+
+/** Per method and status tallies for spear_mesh_requests_total, folded into the counter at scrape time. */
+export class RequestTally {
+  readonly #counts = new Map<string, { method: string; status: string; n: number }>();
+  inc(labels: { method: string; status: string }): void {
+    const key = `${labels.method}\u0000${labels.status}`;
+    const entry = this.#counts.get(key);
+    if (entry === undefined) this.#counts.set(key, { method: labels.method, status: labels.status, n: 1 });
+    else entry.n++;
+  }
+  entries(): IterableIterator<{ method: string; status: string; n: number }> {
+    return this.#counts.values();
+  }
+}
+
 export class SpearletMetrics {
   readonly registry: Registry;
   readonly connectionsOpen: Gauge;
@@ -15,13 +43,13 @@ export class SpearletMetrics {
   readonly connectionsRejected: Counter<'reason'>;
   readonly sessionsOpen: Gauge;
   readonly handshakes: Counter<'result'>;
-  readonly requests: Counter<'method' | 'status'>;
+  readonly requests = new RequestTally();
   readonly requestDuration: Histogram<'method'>;
-  readonly inFlight: Gauge;
+  readonly inFlight = new Tally();
   readonly heartbeatsMissed: Counter;
   readonly heartbeatTimeouts: Counter;
-  readonly bytesIn: Counter;
-  readonly bytesOut: Counter;
+  readonly bytesIn = new Tally();
+  readonly bytesOut = new Tally();
   readonly goaways: Counter<'reason'>;
 
   constructor(labels: { spearlet: string; zone?: string | undefined }) {
@@ -55,11 +83,16 @@ export class SpearletMetrics {
       labelNames: ['result'],
       registers,
     });
-    this.requests = new Counter({
+    const requests = this.requests;
+    new Counter({
       name: 'spear_mesh_requests_total',
       help: 'Requests answered, by method and status',
       labelNames: ['method', 'status'],
       registers,
+      collect() {
+        this.reset();
+        for (const { method, status, n } of requests.entries()) this.inc({ method, status }, n);
+      },
     });
     this.requestDuration = new Histogram({
       name: 'spear_mesh_request_duration_seconds',
@@ -68,7 +101,15 @@ export class SpearletMetrics {
       buckets: [...REQUEST_DURATION_BUCKETS_SEC],
       registers,
     });
-    this.inFlight = new Gauge({ name: 'spear_mesh_requests_in_flight', help: 'Requests being handled', registers });
+    const inFlight = this.inFlight;
+    new Gauge({
+      name: 'spear_mesh_requests_in_flight',
+      help: 'Requests being handled',
+      registers,
+      collect() {
+        this.set(inFlight.value);
+      },
+    });
     this.heartbeatsMissed = new Counter({
       name: 'spear_mesh_heartbeats_missed_total',
       help: 'Heartbeat intervals that passed with nothing received from the peer',
@@ -79,16 +120,20 @@ export class SpearletMetrics {
       help: 'Sessions closed because the peer was silent for the heartbeat timeout',
       registers,
     });
-    this.bytesIn = new Counter({
-      name: 'spear_mesh_bytes_in_total',
-      help: 'Bytes received on client connections',
-      registers,
-    });
-    this.bytesOut = new Counter({
-      name: 'spear_mesh_bytes_out_total',
-      help: 'Bytes written to client connections',
-      registers,
-    });
+    for (const [name, help, tally] of [
+      ['spear_mesh_bytes_in_total', 'Bytes received on client connections', this.bytesIn],
+      ['spear_mesh_bytes_out_total', 'Bytes written to client connections', this.bytesOut],
+    ] as const) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(tally.value);
+        },
+      });
+    }
     this.goaways = new Counter({
       name: 'spear_mesh_goaways_total',
       help: 'GOAWAY frames sent, by reason',
