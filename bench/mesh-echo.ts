@@ -7,6 +7,7 @@ import { MeshClient } from '../src/agent/mesh-client.ts';
 import { mintToken } from '../src/auth/mint.ts';
 import { Spearlet } from '../src/spearlet/spearlet.ts';
 import { RawEchoClient, startMinimalMeshServer, startRawEchoServer } from './raw-echo.ts';
+import { throughput } from './lib/measure.ts';
 
 export interface MeshBenchOptions {
   readonly payloadBytes?: number;
@@ -70,22 +71,6 @@ async function spawnServer(
     });
   });
   return { port, child };
-}
-
-/** `inFlight` loops each keep one request outstanding for `durationMs`; returns completed requests per second. */
-async function throughput(send: () => Promise<unknown>, inFlight: number, durationMs: number): Promise<number> {
-  let done = 0;
-  const started = performance.now();
-  const end = started + durationMs;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < end) {
-        await send();
-        done++;
-      }
-    }),
-  );
-  return (done * 1000) / (performance.now() - started);
 }
 
 /** Median latency of `n` requests sent one after another, in microseconds. */
