@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../util/logger.ts';
-import { Agent } from './agent.ts';
+import { LocalAgent } from './local-agent.ts';
 import { Catalog } from './catalog.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { CONSUL_VERSION, ReadCache, type RegistryState } from './context.ts';
@@ -106,7 +106,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     ExposedPort: 0,
     Definition: {},
   });
-  const agent = new Agent({ catalog, clock, logger, nodeName, datacenter });
+  const agent = new LocalAgent({ catalog, clock, logger, nodeName, datacenter });
   const kv = new KvStore(ix, clock);
   const sessions = new SessionStore(ix, clock, catalog, kv);
   const state: RegistryState = {
