@@ -16,6 +16,7 @@ import { kvRoutes } from './routes-kv.ts';
 import { sessionRoutes } from './routes-session.ts';
 import { statusRoutes } from './routes-status.ts';
 import { SessionStore } from './sessions.ts';
+import { txnRoutes } from './txn.ts';
 
 export type { Clock, TimerHandle } from './clock.ts';
 export { ManualClock, systemClock } from './clock.ts';
@@ -130,6 +131,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
       ...kvRoutes(state),
       ...sessionRoutes(state),
       ...statusRoutes(state),
+      ...txnRoutes(state),
     ],
     aclToken: options.aclToken,
     logger,
@@ -139,6 +141,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
   } catch (err) {
     agent.close();
     sessions.close();
+    kv.close();
     await app.close();
     throw err;
   }
@@ -153,6 +156,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     closed ??= (async () => {
       agent.close();
       sessions.close();
+      kv.close();
       ix.hub.close();
       // Let released watchers write their answers before the sockets go.
       await new Promise((r) => setImmediate(r));
