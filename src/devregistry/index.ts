@@ -6,6 +6,7 @@ import { LocalAgent } from './local-agent.ts';
 import { Catalog } from './catalog.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { CONSUL_VERSION, ReadCache, type RegistryState } from './context.ts';
+import { eventRoutes } from './events.ts';
 import { buildHttpServer } from './http.ts';
 import { Indexes } from './indexes.ts';
 import { KvStore } from './kv.ts';
@@ -132,6 +133,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
       ...sessionRoutes(state),
       ...statusRoutes(state),
       ...txnRoutes(state),
+      ...eventRoutes(state),
     ],
     aclToken: options.aclToken,
     logger,
