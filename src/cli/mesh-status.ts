@@ -1,6 +1,7 @@
 // Collects what `status` and the `up` live view show: every spearlet Consul knows, its health, and the
 // sessions and load its admin API reports.
 import type { ConsulClient, HealthServiceEntry } from '../registry/consul-client.ts';
+import { adminHeaders, checkAdminAuth } from '../admin/admin-client.ts';
 
 export interface SpearletStatus {
   readonly id: string;
@@ -32,9 +33,20 @@ function worst(entry: HealthServiceEntry): string {
   return result;
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown } | null> {
+async function getJson(
+  url: string,
+  timeoutMs: number,
+  token: string | undefined,
+): Promise<{ status: number; body: unknown } | null> {
+  let res: Response;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { headers: adminHeaders(token), signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    return null;
+  }
+  // A refused credential is the user's to fix, not an unreachable spearlet.
+  await checkAdminAuth(url, res);
+  try {
     const text = await res.text();
     let body: unknown = null;
     try {
@@ -57,7 +69,7 @@ function numberField(value: unknown, key: string): number | null {
 export async function collectStatus(
   consul: ConsulClient,
   service = 'spearlet',
-  options: { adminTimeoutMs?: number } = {},
+  options: { adminTimeoutMs?: number; adminToken?: string } = {},
 ): Promise<SpearletStatus[]> {
   const { entries } = await consul.healthService(service, {});
   const timeout = options.adminTimeoutMs ?? 1000;
@@ -66,12 +78,18 @@ export async function collectStatus(
       const meta = entry.Service.Meta;
       const address = entry.Service.Address !== '' ? entry.Service.Address : entry.Node.Address;
       const adminPort = meta.admin_port;
-      const admin = adminPort !== undefined && adminPort !== '' ? `http://${address.includes(':') ? `[${address}]` : address}:${adminPort}` : null;
+      const admin =
+        adminPort !== undefined && adminPort !== ''
+          ? `http://${address.includes(':') ? `[${address}]` : address}:${adminPort}`
+          : null;
       let sessions: number | null = null;
       let inFlight: number | null = null;
       let ready: boolean | null = null;
       if (admin !== null) {
-        const [sess, rdy] = await Promise.all([getJson(`${admin}/v1/sessions`, timeout), getJson(`${admin}/ready`, timeout)]);
+        const [sess, rdy] = await Promise.all([
+          getJson(`${admin}/v1/sessions`, timeout, options.adminToken),
+          getJson(`${admin}/ready`, timeout, undefined),
+        ]);
         if (sess !== null && sess.status === 200) {
           const list = Array.isArray(sess.body) ? sess.body : (sess.body as { sessions?: unknown } | null)?.sessions;
           if (Array.isArray(list)) {
@@ -113,6 +131,10 @@ export function formatStatusTable(rows: readonly SpearletStatus[]): string {
     r.inFlight === null ? '?' : String(r.inFlight),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...body.map(line)].join('\n') + '\n';
 }
