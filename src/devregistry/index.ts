@@ -33,6 +33,17 @@ export interface DevRegistryOptions {
   datacenter?: string;
   /** When set, ACL mode: every request except status/* and catalog/datacenters must carry this token. */
   aclToken?: string;
+  /**
+   * Consul's enable_script_checks: checks with `Args` registered through the API run (default false; without it
+   * they are refused with Consul's 500).
+   */
+  enableScriptChecks?: boolean;
+  /**
+   * Consul's enable_local_script_checks: script checks only from the agent's own configuration. The dev registry
+   * reads no service or check definitions from configuration, so this alone enables nothing; it is accepted so a
+   * Consul config that sets it loads.
+   */
+  enableLocalScriptChecks?: boolean;
   clock?: Clock;
   logger?: Logger;
 }
@@ -108,7 +119,14 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     ExposedPort: 0,
     Definition: {},
   });
-  const agent = new LocalAgent({ catalog, clock, logger, nodeName, datacenter });
+  const agent = new LocalAgent({
+    catalog,
+    clock,
+    logger,
+    nodeName,
+    datacenter,
+    enableScriptChecks: options.enableScriptChecks ?? false,
+  });
   const kv = new KvStore(ix, clock);
   const sessions = new SessionStore(ix, clock, catalog, kv);
   const state: RegistryState = {
@@ -151,7 +169,16 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
   const port = addr.port;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${urlHost}:${port}`;
-  logger.info({ url, node: nodeName, datacenter, acl: options.aclToken !== undefined }, 'dev registry listening');
+  logger.info(
+    {
+      url,
+      node: nodeName,
+      datacenter,
+      acl: options.aclToken !== undefined,
+      scriptChecks: options.enableScriptChecks === true,
+    },
+    'dev registry listening',
+  );
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -7,6 +7,7 @@ import type { Catalog } from './catalog.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 import { badRequest, notFound, serverError } from './http-error.ts';
 import { probeHttp, probeTcp, type ProbeResult } from './probes.ts';
+import { ScriptRunner } from './script-check.ts';
 import { bool, num, str, strMap, strs, sub, subs, type Decoded } from './decode.ts';
 import {
   CHECK_REAP_INTERVAL_MS,
@@ -43,8 +44,13 @@ export interface LocalAgentOptions {
   logger: Logger;
   nodeName: string;
   datacenter: string;
+  /** Consul's enable_script_checks: script checks registered through the API run (off by default). */
+  enableScriptChecks?: boolean;
   random?: () => number;
 }
+
+const SCRIPTS_DISABLED =
+  "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true";
 
 export class LocalAgent {
   readonly #catalog: Catalog;
@@ -52,6 +58,8 @@ export class LocalAgent {
   readonly #log: Logger;
   readonly #node: string;
   readonly #random: () => number;
+  readonly #enableScripts: boolean;
+  readonly #scripts = new ScriptRunner();
   readonly #services = new Map<string, Unindexed<ServiceRec>>();
   readonly #checks = new Map<string, LocalCheck>();
   #reaper: TimerHandle | undefined;
@@ -63,6 +71,7 @@ export class LocalAgent {
     this.#log = options.logger;
     this.#node = options.nodeName;
     this.#random = options.random ?? Math.random;
+    this.#enableScripts = options.enableScriptChecks ?? false;
     this.#armReaper();
   }
 
@@ -131,11 +140,7 @@ export class LocalAgent {
       }
     }
     for (const c of checkDefs) {
-      if ((strs(c, 'ScriptArgs')?.length ?? 0) > 0) {
-        throw serverError(
-          "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true",
-        );
-      }
+      if ((strs(c, 'ScriptArgs')?.length ?? 0) > 0 && !this.#enableScripts) throw serverError(SCRIPTS_DISABLED);
     }
     const ipKind = isIP(address);
     if (ipKind !== 0) {
@@ -261,11 +266,7 @@ export class LocalAgent {
       svc = this.#services.get(serviceId);
       if (svc === undefined) throw notFound(`ServiceID ${JSON.stringify(serviceId)} does not exist`);
     }
-    if ((strs(d, 'ScriptArgs')?.length ?? 0) > 0) {
-      throw serverError(
-        "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true",
-      );
-    }
+    if ((strs(d, 'ScriptArgs')?.length ?? 0) > 0 && !this.#enableScripts) throw serverError(SCRIPTS_DISABLED);
     const cid = str(d, 'ID') === '' ? name : str(d, 'ID');
     // Consul snapshots an existing check and pushes its status and output back through UpdateCheck afterwards.
     const existing = this.#checks.get(cid)?.rec;
@@ -311,7 +312,7 @@ export class LocalAgent {
     this.#checks.set(c.rec.CheckID, c);
     this.#catalog.ensureCheck(c.rec);
     if (c.kind === 'ttl') this.#armTtl(c);
-    if (c.kind === 'http' || c.kind === 'tcp') {
+    if (c.kind === 'http' || c.kind === 'tcp' || c.kind === 'script') {
       // Consul staggers the first run randomly within one interval.
       c.timer = this.#clock.setTimeout(
         () => {
@@ -351,10 +352,16 @@ export class LocalAgent {
 
   #runProbe(c: LocalCheck): void {
     if (c.stopped || this.#closed) return;
-    const probe: Promise<ProbeResult> = c.http !== undefined ? probeHttp(c.http) : probeTcp(c.tcp ?? '', c.timeoutMs);
+    const probe: Promise<ProbeResult> =
+      c.args !== undefined
+        ? this.#scripts.run(c.args, c.timeoutMs, c.outputMaxSize)
+        : c.http !== undefined
+          ? probeHttp(c.http)
+          : probeTcp(c.tcp ?? '', c.timeoutMs);
     void probe.then((r) => {
       if (c.stopped || this.#closed) return;
-      this.#applyProbe(c, r.status, truncateOutput(r.output, c.outputMaxSize));
+      // A script's output is already cut to its last OutputMaxSize bytes (with Consul's "Captured" preface).
+      this.#applyProbe(c, r.status, c.kind === 'script' ? r.output : truncateOutput(r.output, c.outputMaxSize));
       c.timer = this.#clock.setTimeout(() => {
         this.#runProbe(c);
       }, c.intervalMs);
@@ -430,5 +437,11 @@ export class LocalAgent {
     this.#closed = true;
     this.#reaper?.cancel();
     for (const c of this.#checks.values()) this.#stop(c);
+    this.#scripts.close();
+  }
+
+  /** Script check processes running now (for tests). */
+  get runningScripts(): number {
+    return this.#scripts.running;
   }
 }

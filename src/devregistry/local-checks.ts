@@ -4,6 +4,7 @@ import type { TimerHandle } from './clock.ts';
 import { formatGoDuration } from './duration.ts';
 import { HttpError, badRequest, notFound } from './http-error.ts';
 import type { HttpProbe } from './probes.ts';
+import { DEFAULT_SCRIPT_TIMEOUT_MS } from './script-check.ts';
 import { bool, num, str, strs, type Decoded } from './decode.ts';
 import { isHealthStatus, type CheckRec, type ServiceRec, type Unindexed } from './types.ts';
 
@@ -21,7 +22,7 @@ export const DEFAULT_SERVICE_MAINT_REASON =
 export const DEFAULT_NODE_MAINT_REASON =
   'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.';
 
-export type CheckKind = 'ttl' | 'http' | 'tcp' | 'maintenance' | 'other';
+export type CheckKind = 'ttl' | 'http' | 'tcp' | 'script' | 'maintenance' | 'other';
 
 export interface LocalCheck {
   rec: Unindexed<CheckRec>;
@@ -44,6 +45,8 @@ export interface LocalCheck {
   failures: number;
   http?: HttpProbe;
   tcp?: string;
+  /** A script check's command and arguments (run without a shell). */
+  args?: string[];
 }
 
 export const unknownCheck = (id: string): HttpError =>
@@ -100,6 +103,7 @@ export function validateCheckType(d: Decoded): string | undefined {
 
 export function checkKind(d: Decoded): { kind: CheckKind; type: string } {
   if (num(d, 'TTL') > 0) return { kind: 'ttl', type: 'ttl' };
+  if ((strs(d, 'ScriptArgs')?.length ?? 0) > 0) return { kind: 'script', type: 'script' };
   if (str(d, 'HTTP') !== '') return { kind: 'http', type: 'http' };
   if (str(d, 'TCP') !== '') return { kind: 'tcp', type: 'tcp' };
   if (str(d, 'UDP') !== '') return { kind: 'other', type: 'udp' };
@@ -223,6 +227,10 @@ export function buildLocalCheck(
     };
   }
   if (kind === 'tcp') local.tcp = str(d, 'TCP');
+  if (kind === 'script') {
+    local.args = strs(d, 'ScriptArgs') ?? [];
+    if (timeoutNs <= 0) local.timeoutMs = DEFAULT_SCRIPT_TIMEOUT_MS;
+  }
   return local;
 }
 
