@@ -292,6 +292,10 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     if (this.#state !== 'running') reasons.push(this.#state);
     const reg = this.#registration?.state;
     if (reg !== undefined && reg !== 'registered') reasons.push(`registration: ${reg}`);
+    for (const check of this.#o.readinessChecks) {
+      const reason = check();
+      if (reason !== undefined) reasons.push(reason);
+    }
     return { ready: reasons.length === 0, reasons };
   }
 
