@@ -11,15 +11,10 @@ export { mintToken } from './mint.ts';
 export type { MintTokenOptions } from './mint.ts';
 export { generateSigningKeyPair, buildJwks, isSigningAlgorithm, SIGNING_ALGORITHMS } from './keys.ts';
 export type { GeneratedKeyPair, SigningAlgorithm } from './keys.ts';
-export {
-  createStaticJwks,
-  createDynamicJwks,
-  createFunctionJwks,
-  openFileJwks,
-  createRemoteJwks,
-  parseJwks,
-} from './jwks.ts';
-export type { JwksSource, DynamicJwksSource, FileJwksOptions, RemoteJwksOptions } from './jwks.ts';
+export { createStaticJwks, createDynamicJwks, createFunctionJwks, openFileJwks, parseJwks } from './jwks.ts';
+export type { JwksSource, DynamicJwksSource, FileJwksOptions } from './jwks.ts';
+export { createRemoteJwks } from './remote-jwks.ts';
+export type { RemoteJwksOptions, RemoteJwksSource } from './remote-jwks.ts';
 export { methodAllowed, targetRefusal } from './scope.ts';
 export { openConsulJwks } from './consul-jwks.ts';
 export type { KvReader, ConsulJwksOptions } from './consul-jwks.ts';

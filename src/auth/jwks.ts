@@ -3,7 +3,6 @@ import { watchFile, unwatchFile, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   createLocalJWKSet,
-  createRemoteJWKSet,
   errors as joseErrors,
   type JSONWebKeySet,
   type JWTVerifyGetKey,
@@ -13,7 +12,6 @@ import { AuthError, ConfigError } from '../errors.ts';
 
 export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
 export const DEFAULT_JWKS_FILE_POLL_MS = 2_000;
-export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
 
 /** Where a verifier finds public keys. `getKey` picks the key for a token's header (by `kid` and `alg`). */
 export interface JwksSource {
@@ -56,7 +54,7 @@ export function createDynamicJwks(initial?: JSONWebKeySet): DynamicJwksSource {
   return {
     getKey: (header, token): Promise<CryptoKey> => {
       if (local === undefined) {
-        return Promise.reject(new AuthError('AUTH_FAILED', 'key set not loaded yet', { retryable: true }));
+        return Promise.reject(new AuthError('JWKS_UNAVAILABLE', 'key set not loaded yet', { retryable: true }));
       }
       return local(header, token);
     },
@@ -99,7 +97,7 @@ export function createFunctionJwks(
         local = createLocalJWKSet(await load());
       } catch (err) {
         if (local === undefined)
-          throw new AuthError('AUTH_FAILED', 'key set unavailable', { cause: err, retryable: true });
+          throw new AuthError('JWKS_UNAVAILABLE', 'key set unavailable', { cause: err, retryable: true });
         // Keep the last good set when a reload fails.
       } finally {
         pending = undefined;
@@ -173,26 +171,4 @@ export async function openFileJwks(path: string, options: FileJwksOptions = {}):
       return Promise.resolve();
     },
   };
-}
-
-export interface RemoteJwksOptions {
-  cooldownMs?: number;
-  timeoutMs?: number;
-  cacheMaxAgeMs?: number;
-}
-
-/** A key set fetched over HTTP(S), cached, refetched on an unknown kid no more than once per cooldown. */
-export function createRemoteJwks(url: string | URL, options: RemoteJwksOptions = {}): JwksSource {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError('jwks', `not a URL: ${String(url)}`);
-  }
-  const remote = createRemoteJWKSet(parsed, {
-    cooldownDuration: options.cooldownMs ?? DEFAULT_JWKS_COOLDOWN_MS,
-    timeoutDuration: options.timeoutMs ?? DEFAULT_JWKS_TIMEOUT_MS,
-    ...(options.cacheMaxAgeMs !== undefined ? { cacheMaxAge: options.cacheMaxAgeMs } : {}),
-  });
-  return { getKey: (header, token) => remote(header, token), close: () => Promise.resolve() };
 }

@@ -174,7 +174,7 @@ export function mapJoseError(err: unknown): AuthError {
         return new AuthError('TOKEN_INVALID', 'token is malformed', { cause: err });
       case joseErrors.JWKSTimeout.code:
       case joseErrors.JWKSInvalid.code:
-        return new AuthError('AUTH_FAILED', 'key set unavailable', { cause: err, retryable: true });
+        return new AuthError('JWKS_UNAVAILABLE', 'key set unavailable', { cause: err, retryable: true });
       default:
         break;
     }

@@ -5,6 +5,7 @@ import type { Logger } from '../util/logger.ts';
 import type { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
 import { MessageKind, encodeJson } from '../wire/index.ts';
 import { sniffPreface } from './listener.ts';
+import { PendingHandshakes, readHelloFrame } from './hello-gate.ts';
 
 /**
  * Takes over a connection whose preface was a legacy secret. `firstBytes` are the bytes that followed the preface in
@@ -19,8 +20,12 @@ const MAX_OVER_LIMIT_SOCKETS = 64;
 const OVER_LIMIT_PREFACE_MS = 1000;
 
 export interface AcceptorHost {
+  /** Authenticated connections (checked by the spearlet when a HELLO is admitted). */
   readonly maxConnections: number;
   readonly handshakeTimeoutMs: number;
+  readonly maxHelloSize: number;
+  readonly maxPendingHandshakes: number;
+  readonly maxPendingHandshakesPerSource: number;
   readonly metrics: SpearletMetrics;
   readonly logger: Logger;
   readonly now: () => number;
@@ -34,10 +39,28 @@ export interface AcceptorHost {
 export class ConnectionAcceptor {
   readonly #host: AcceptorHost;
   readonly #sockets = new Set<Socket>();
+  readonly #established = new Set<Socket>();
+  readonly #pending: PendingHandshakes;
   #overLimit = 0;
 
   constructor(host: AcceptorHost) {
     this.#host = host;
+    this.#pending = new PendingHandshakes(host.maxPendingHandshakes, host.maxPendingHandshakesPerSource);
+  }
+
+  /** Connections past their handshake (mesh sessions after WELCOME, legacy agents), counted against maxConnections. */
+  get established(): number {
+    return this.#established.size;
+  }
+
+  /** Connections still in their handshake. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** The handshake on `socket` succeeded: it no longer counts as pending. */
+  handshakeDone(socket: Socket): void {
+    if (this.#pending.delete(socket) && !socket.destroyed) this.#established.add(socket);
   }
 
   /** Connections counted against maxConnections (mesh, legacy and those still in the preface). */
@@ -52,8 +75,11 @@ export class ConnectionAcceptor {
       return;
     }
     socket.on('error', () => undefined); // errors end in 'close'; sessions log their own
-    if (this.#sockets.size >= this.#host.maxConnections) {
-      this.#refuseOverLimit(socket);
+    // Limits before authentication: unauthenticated sockets have their own caps, so they cannot take the slots of
+    // authenticated agents (maxConnections counts established connections only).
+    const refused = this.#pending.add(socket);
+    if (refused !== undefined) {
+      this.#refuseOverLimit(socket, refused);
       return;
     }
     const { metrics } = this.#host;
@@ -61,6 +87,8 @@ export class ConnectionAcceptor {
     metrics.connectionsOpen.inc();
     socket.once('close', () => {
       this.#sockets.delete(socket);
+      this.#established.delete(socket);
+      this.#pending.delete(socket);
       metrics.connectionsOpen.dec();
     });
     if ('setNoDelay' in socket) socket.setNoDelay(true);
@@ -76,7 +104,7 @@ export class ConnectionAcceptor {
       const { preface, rest } = result;
       if (preface.type === 'mesh') {
         metrics.connectionsTotal.inc({ protocol: 'mesh' });
-        this.#host.startMesh(socket, rest, acceptedAt);
+        this.#readHello(socket, rest, acceptedAt);
         return;
       }
       if (preface.type === 'legacy') {
@@ -88,9 +116,36 @@ export class ConnectionAcceptor {
           this.#host.logger.warn({ err }, 'legacy handler threw');
         }
         if (!taken) this.#rejectPreface(socket);
+        else this.handshakeDone(socket);
         return;
       }
       this.#rejectPreface(socket);
+    });
+  }
+
+  /** Reads the HELLO frame under --max-hello-size, then hands the socket to a mesh session. */
+  #readHello(socket: Socket, rest: Buffer, acceptedAt: number): void {
+    const { metrics, logger } = this.#host;
+    const left = this.#host.handshakeTimeoutMs - (this.#host.now() - acceptedAt);
+    void readHelloFrame(socket, rest, this.#host.maxHelloSize, left).then((r) => {
+      if (r.ok) {
+        this.#host.startMesh(socket, r.bytes, acceptedAt);
+        return;
+      }
+      const remote = socket.remoteAddress ?? 'unix';
+      if (r.reason === 'too_large') {
+        metrics.handshakes.inc({ result: 'invalid' });
+        logger.info({ remote, limit: this.#host.maxHelloSize }, 'HELLO larger than --max-hello-size: refused');
+      } else if (r.reason === 'timeout') {
+        metrics.handshakes.inc({ result: 'timeout' });
+        logger.info({ remote }, 'no complete HELLO before the handshake deadline');
+        const message = `no HELLO within ${this.#host.handshakeTimeoutMs} ms`;
+        socket.end(encodeJson(MessageKind.ERROR, 0n, { code: 'HANDSHAKE_TIMEOUT', message }));
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else {
+        if (r.reason === 'invalid') metrics.handshakes.inc({ result: 'invalid' });
+        socket.destroy();
+      }
     });
   }
 
@@ -107,8 +162,13 @@ export class ConnectionAcceptor {
     socket.destroy();
   }
 
-  #refuseOverLimit(socket: Socket): void {
+  #refuseOverLimit(socket: Socket, cap: 'total' | 'source'): void {
     this.#host.metrics.connectionsRejected.inc({ reason: 'limit' });
+    if (cap === 'source') {
+      // One address holding many unfinished handshakes gets no courtesy reply.
+      socket.destroy();
+      return;
+    }
     if (this.#overLimit >= MAX_OVER_LIMIT_SOCKETS) {
       socket.destroy();
       return;
@@ -117,11 +177,11 @@ export class ConnectionAcceptor {
     socket.once('close', () => {
       this.#overLimit--;
     });
-    const limit = this.#host.maxConnections;
+    const limit = this.#host.maxPendingHandshakes;
     const wait = Math.min(this.#host.handshakeTimeoutMs, OVER_LIMIT_PREFACE_MS);
     void sniffPreface(socket, wait).then((result) => {
       if (result?.preface.type === 'mesh' && socket.writable) {
-        const message = `spearlet has ${limit} connections`;
+        const message = `spearlet has ${limit} connections in their handshake`;
         socket.end(encodeJson(MessageKind.ERROR, 0n, { code: 'CONNECTION_LIMIT', message }));
         setTimeout(() => socket.destroy(), OVER_LIMIT_PREFACE_MS).unref();
       } else {

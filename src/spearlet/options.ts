@@ -80,6 +80,8 @@ export interface SpearletOptions {
   /** Connections still in their handshake (preface, HELLO, token check), in total and per source address. */
   maxPendingHandshakes?: number;
   maxPendingHandshakesPerSource?: number;
+  /** More readiness conditions: each returns why the spearlet is not ready (e.g. no key set yet), or undefined. */
+  readinessChecks?: readonly (() => string | undefined)[];
   logger?: Logger;
   /** Clock in ms since the epoch (tests). */
   now?: () => number;
@@ -116,6 +118,7 @@ export interface ResolvedSpearletOptions {
   readonly maxHelloSize: number;
   readonly maxPendingHandshakes: number;
   readonly maxPendingHandshakesPerSource: number;
+  readonly readinessChecks: readonly (() => string | undefined)[];
 }
 
 const KNOWN: ReadonlySet<string> = new Set([
@@ -150,6 +153,7 @@ const KNOWN: ReadonlySet<string> = new Set([
   'maxHelloSize',
   'maxPendingHandshakes',
   'maxPendingHandshakesPerSource',
+  'readinessChecks',
   'logger',
   'now',
 ]);
@@ -248,6 +252,7 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     enableDrills: o.enableDrills ?? false,
     adminPlugins: Object.freeze([...(o.adminPlugins ?? [])]),
     adminSecurity: o.adminSecurity,
+    readinessChecks: Object.freeze([...(o.readinessChecks ?? [])]),
     maxHelloSize: int('maxHelloSize', o.maxHelloSize, Math.min(DEFAULT_MAX_HELLO_SIZE, maxFrameSize), 64, maxFrameSize),
     maxPendingHandshakes: int('maxPendingHandshakes', o.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1),
     maxPendingHandshakesPerSource: int(

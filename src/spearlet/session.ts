@@ -105,6 +105,8 @@ export class MeshSession {
   /** When the peer last sent a PING: a peer that pings gets PONGs, which already serve as its liveness. */
   #lastPingReceived = Number.NEGATIVE_INFINITY;
   #missedHeartbeats = 0;
+  /** Complete frames received; the heartbeat timeout looks at these, not at bytes. */
+  #framesIn = 0;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #tokenTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -220,16 +222,21 @@ export class MeshSession {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
     this.#host.metrics.bytesIn.inc(chunk.length);
-    this.#lastReceived = this.#host.now();
-    this.#receivedSincePing = true;
+    const framesBefore = this.#framesIn;
     try {
       this.#decoder.push(chunk);
     } catch (err) {
       this.#fail(err);
     }
+    // Liveness counts complete frames only: a peer trickling the bytes of one endless frame is not alive (sec).
+    if (this.#framesIn !== framesBefore) {
+      this.#lastReceived = this.#host.now();
+      this.#receivedSincePing = true;
+    }
   }
 
   #onFrame(body: Buffer): void {
+    this.#framesIn++;
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (this.#queued !== null) {
       // A client may pipeline requests behind HELLO; a flood while we verify the token is a violation.

@@ -99,6 +99,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
       now: this.#now,
       admit: (session, token) => this.#admit(session, token),
       sessionOpened: (session) => {
+        this.#acceptor.handshakeDone(session.socket);
         if (this.#partitionTimer !== undefined) session.freeze();
         this.#sessions.add(session);
         this.metrics.sessionsOpen.set(this.#sessions.size);
@@ -114,6 +115,9 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     this.#acceptor = new ConnectionAcceptor({
       maxConnections: o.maxConnections,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
+      maxHelloSize: o.maxHelloSize,
+      maxPendingHandshakes: o.maxPendingHandshakes,
+      maxPendingHandshakesPerSource: o.maxPendingHandshakesPerSource,
       metrics: this.metrics,
       logger: this.#log,
       now: this.#now,
@@ -230,6 +234,9 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
 
   #admit(_session: MeshSession, token: VerifiedToken): { code: ErrorCode; message: string } | undefined {
     if (this.#state !== 'running') return { code: 'DRAINING', message: `spearlet ${this.#o.id} is ${this.#state}` };
+    if (this.#acceptor.established >= this.#o.maxConnections) {
+      return { code: 'CONNECTION_LIMIT', message: `spearlet has ${this.#o.maxConnections} connections` };
+    }
     const count = this.#perAgent.get(token.sub) ?? 0;
     if (count >= this.#o.maxConnectionsPerAgent) {
       return {
@@ -285,6 +292,10 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     if (this.#state !== 'running') reasons.push(this.#state);
     const reg = this.#registration?.state;
     if (reg !== undefined && reg !== 'registered') reasons.push(`registration: ${reg}`);
+    for (const check of this.#o.readinessChecks) {
+      const reason = check();
+      if (reason !== undefined) reasons.push(reason);
+    }
     return { ready: reasons.length === 0, reasons };
   }
 

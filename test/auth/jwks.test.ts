@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { createTokenVerifier } from '../../src/auth/verify.ts';
 import { mintToken } from '../../src/auth/mint.ts';
 import { buildJwks, generateSigningKeyPair } from '../../src/auth/keys.ts';
-import { createDynamicJwks, createFunctionJwks, createRemoteJwks, openFileJwks } from '../../src/auth/jwks.ts';
+import { createDynamicJwks, createFunctionJwks, openFileJwks } from '../../src/auth/jwks.ts';
+import { createRemoteJwks } from '../../src/auth/remote-jwks.ts';
 import { AuthError, ConfigError } from '../../src/errors.ts';
 
 const claims = { sub: 'agent-1', iss: 'iss', aud: 'aud', expiresInSec: 600 } as const;
@@ -71,12 +72,15 @@ describe('key sets', () => {
     assert.equal(loads, afterFirst + 1);
   });
 
-  it('a dynamic source answers AUTH_FAILED until loaded, then follows updates', async () => {
+  it('a dynamic source answers JWKS_UNAVAILABLE until loaded, then follows updates', async () => {
     const a = await generateSigningKeyPair('RS256', 'a');
     const jwks = createDynamicJwks();
     const verifier = createTokenVerifier({ jwks, issuer: 'iss', audience: 'aud' });
     const token = await mintToken({ privateKey: a.privateJwk, ...claims });
-    await assert.rejects(verifier.verify(token), (e: unknown) => e instanceof AuthError && e.code === 'AUTH_FAILED');
+    await assert.rejects(
+      verifier.verify(token),
+      (e: unknown) => e instanceof AuthError && e.code === 'JWKS_UNAVAILABLE',
+    );
     jwks.update(buildJwks([a.publicJwk]));
     assert.equal(jwks.loaded, true);
     assert.equal((await verifier.verify(token)).sub, 'agent-1');

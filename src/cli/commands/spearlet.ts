@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, MeshError } from '../../errors.ts';
 import { createLogger, type Logger } from '../../util/logger.ts';
 import { readSecretFile, secretFromBytes } from '../../auth/secret.ts';
-import { createRemoteJwks, openFileJwks, type JwksSource } from '../../auth/jwks.ts';
+import { openFileJwks, type JwksSource } from '../../auth/jwks.ts';
+import { createRemoteJwks } from '../../auth/remote-jwks.ts';
 import { openConsulJwks } from '../../auth/consul-jwks.ts';
 import type { TokenVerifierOptions } from '../../auth/verify.ts';
 import { createConsulClient } from '../../registry/consul-client.ts';
@@ -180,6 +181,7 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
   }
   let auth: TokenVerifierOptions;
   let jwks: JwksSource | undefined;
+  const readinessChecks: (() => string | undefined)[] = [];
   if (secretFile !== undefined) {
     auth = { secret: await readSecretFile(secretFile, '--token-secret-file'), issuer, audience };
   } else if (jwksSpec === undefined) {
@@ -196,7 +198,10 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
           '--jwks',
           'an http:// key set can be forged on the way: use https:// (or --jwks-allow-insecure-http)',
         );
-      jwks = createRemoteJwks(jwksSpec);
+      const remote = createRemoteJwks(jwksSpec, { logger });
+      jwks = remote;
+      // Not ready until a valid key set has arrived: no agent could be verified before that.
+      readinessChecks.push(() => (remote.loaded ? undefined : 'jwks: no valid key set yet'));
     } else {
       jwks = await openFileJwks(jwksSpec);
     }
@@ -249,6 +254,7 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
     enableDrills: values['enable-drills'] === true,
     logger,
     ...security.limits,
+    readinessChecks,
     ...(security.adminSecurity !== undefined ? { adminSecurity: security.adminSecurity } : {}),
     ...(zone !== undefined ? { zone } : {}),
     ...(socketPath !== undefined ? { socketPath } : {}),
