@@ -55,6 +55,11 @@ export const ERROR_CODES = [
   'SECRET_REJECTED',
   'DUPLICATE_SECRET',
   'TASK_LOST',
+  'TASK_COMMAND_NOT_ALLOWED',
+  // admin API
+  'ADMIN_UNAUTHORIZED',
+  'ADMIN_FORBIDDEN',
+  'ADMIN_CONTENT_TYPE',
   // configuration
   'CONFIG_INVALID',
 ] as const;

@@ -1,6 +1,9 @@
 // The admin HTTP API of a spearlet (fastify): liveness, readiness, Prometheus metrics, sessions and drain.
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from '../util/logger.ts';
+import { installAdminAuth } from './admin-auth.ts';
+import { allowedHostNames, validateAdminSecurity, type AdminSecurityOptions } from './admin-security.ts';
 
 export interface AdminReadiness {
   readonly ready: boolean;
@@ -28,16 +31,33 @@ export interface AdminAppOptions {
   enableDrills?: boolean;
   /** More routes (e.g. the task runtime's /v1/tasks), registered before the app listens. */
   plugins?: readonly FastifyPluginAsync[];
+  /** Credentials, mTLS, public metrics and extra Host names (docs/security.md); absent = open, loopback only. */
+  security?: AdminSecurityOptions;
 }
 
 export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}): FastifyInstance {
   // Request logs would drown the spearlet's own; the admin API logs warnings and errors only.
-  const app: FastifyInstance =
-    options.logger !== undefined
-      ? (Fastify({
-          loggerInstance: options.logger.child({ component: 'admin' }, { level: 'warn' }),
-        }) as unknown as FastifyInstance)
-      : Fastify({ logger: false });
+  const security = options.security;
+  validateAdminSecurity(security);
+  const tls = security?.tls;
+  const https =
+    tls !== undefined
+      ? // Certificates are requested, not required: probes reach /health and /ready without one; the hook checks.
+        { https: { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } }
+      : {};
+  // The https variant is a different generic instance; every route here is indifferent to the server type.
+  const app: FastifyInstance = (options.logger !== undefined
+    ? Fastify({ ...https, loggerInstance: options.logger.child({ component: 'admin' }, { level: 'warn' }) })
+    : Fastify({ ...https, logger: false })) as unknown as FastifyInstance;
+
+  let hosts: ReadonlySet<string> | undefined;
+  installAdminAuth(app, {
+    security,
+    allowedHosts: () => {
+      hosts ??= allowedHostNames((app.server.address() as AddressInfo | null)?.address ?? '', security?.hosts);
+      return hosts;
+    },
+  });
 
   app.get('/health', () => ({ status: 'ok', spearlet: target.id }));
 

@@ -33,6 +33,8 @@ function httpStatus(code: string): number {
       return 404;
     case 'INVALID_PAYLOAD':
       return 400;
+    case 'TASK_COMMAND_NOT_ALLOWED':
+      return 403;
     case 'TASK_START_FAILED':
       return 422;
     case 'HANDLER_ERROR':

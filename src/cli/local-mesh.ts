@@ -50,6 +50,8 @@ export class LocalMesh {
   readonly #options: LocalMeshOptions;
   readonly #logger: Logger;
   #closed = false;
+  /** Bearer token of every local spearlet's admin API (written to adminTokenFile). */
+  readonly adminToken: string = randomBytes(24).toString('base64url');
 
   private constructor(registry: DevRegistry, dir: string, secret: Uint8Array, options: LocalMeshOptions) {
     this.#registry = registry;
@@ -67,6 +69,7 @@ export class LocalMesh {
     const registry = await startDevRegistry({ host: '127.0.0.1', port: options.registryPort ?? 0 });
     const mesh = new LocalMesh(registry, dir, secret, options);
     try {
+      await writeFile(mesh.adminTokenFile, `${mesh.adminToken}\n`, { mode: 0o600 });
       const count = options.spearlets ?? 3;
       await Promise.all(Array.from({ length: count }, (_, i) => mesh.addSpearlet(`spearlet-${i + 1}`, i)));
     } catch (err) {
@@ -102,6 +105,11 @@ export class LocalMesh {
     return join(this.#dir, 'token-secret');
   }
 
+  /** The admin API token file the local spearlets are started with (--admin-token-file). */
+  get adminTokenFile(): string {
+    return join(this.#dir, 'admin-token');
+  }
+
   /** An HS256 token every local spearlet accepts. */
   mintToken(sub: string, expiresInSec = 3600): Promise<string> {
     return mintToken({ secret: this.#secret, sub, iss: LOCAL_ISSUER, aud: LOCAL_AUDIENCE, expiresInSec });
@@ -128,6 +136,8 @@ export class LocalMesh {
       this.consulAddr,
       '--token-secret-file',
       this.secretFile,
+      '--admin-token-file',
+      this.adminTokenFile,
       '--issuer',
       LOCAL_ISSUER,
       '--audience',

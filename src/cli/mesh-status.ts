@@ -1,6 +1,7 @@
 // Collects what `status` and the `up` live view show: every spearlet Consul knows, its health, and the
 // sessions and load its admin API reports.
 import type { ConsulClient, HealthServiceEntry } from '../registry/consul-client.ts';
+import { adminHeaders, checkAdminAuth } from '../admin/admin-client.ts';
 
 export interface SpearletStatus {
   readonly id: string;
@@ -38,9 +39,20 @@ function worst(entry: HealthServiceEntry): string {
   return result;
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown } | null> {
+async function getJson(
+  url: string,
+  timeoutMs: number,
+  token: string | undefined,
+): Promise<{ status: number; body: unknown } | null> {
+  let res: Response;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { headers: adminHeaders(token), signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    return null;
+  }
+  // A refused credential is the user's to fix, not an unreachable spearlet.
+  await checkAdminAuth(url, res);
+  try {
     const text = await res.text();
     let body: unknown = null;
     try {
@@ -63,7 +75,7 @@ function numberField(value: unknown, key: string): number | null {
 export async function collectStatus(
   consul: ConsulClient,
   service = 'spearlet',
-  options: { adminTimeoutMs?: number } = {},
+  options: { adminTimeoutMs?: number; adminToken?: string } = {},
 ): Promise<SpearletStatus[]> {
   const { entries } = await consul.healthService(service, {});
   const timeout = options.adminTimeoutMs ?? 1000;
@@ -84,7 +96,7 @@ export async function collectStatus(
       let reachable = admin !== null;
       if (admin !== null && isLoopback(host) && !isLoopback(address)) {
         // A loopback-only admin API answers only on the spearlet's own host. It is this one if the open /health names it.
-        const health = await getJson(`${admin}/health`, timeout);
+        const health = await getJson(`${admin}/health`, timeout, undefined);
         const sameSpearlet = health?.status === 200 && (health.body as { spearlet?: unknown } | null)?.spearlet === id;
         if (!sameSpearlet) {
           reachable = false;
@@ -93,8 +105,8 @@ export async function collectStatus(
       }
       if (admin !== null && reachable) {
         const [sess, rdy] = await Promise.all([
-          getJson(`${admin}/v1/sessions`, timeout),
-          getJson(`${admin}/ready`, timeout),
+          getJson(`${admin}/v1/sessions`, timeout, options.adminToken),
+          getJson(`${admin}/ready`, timeout, undefined),
         ]);
         if (sess !== null && sess.status === 200) {
           const list = Array.isArray(sess.body) ? sess.body : (sess.body as { sessions?: unknown } | null)?.sessions;

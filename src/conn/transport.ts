@@ -64,6 +64,9 @@ class SocketTransport implements Transport {
     });
     socket.on('error', (err) => {
       lastError = err;
+      // A TLS socket that hits a fatal error after its handshake (the server's `certificate required` alert, say)
+      // is not destroyed by Node: with writes queued behind the error it never closes. Close it here.
+      socket.destroy();
     });
     socket.on('close', () => {
       if (this.#closed) return;

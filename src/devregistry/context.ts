@@ -1,5 +1,5 @@
 // What the route modules share: the stores, and the blocking-read helper that sets Consul's metadata headers.
-import type { Agent } from './agent.ts';
+import type { LocalAgent } from './local-agent.ts';
 import { blockUntilChanged, type BlockingSource } from './blocking.ts';
 import type { Catalog } from './catalog.ts';
 import type { Clock } from './clock.ts';
@@ -39,7 +39,7 @@ export class ReadCache {
 export interface RegistryState {
   readonly ix: Indexes;
   readonly catalog: Catalog;
-  readonly agent: Agent;
+  readonly agent: LocalAgent;
   readonly kv: KvStore;
   readonly sessions: SessionStore;
   readonly clock: Clock;

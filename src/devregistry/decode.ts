@@ -73,7 +73,7 @@ function typeError(v: unknown, field: string, t: FieldType): DecodeError {
   return new DecodeError(`json: cannot unmarshal ${kind} into Go struct field ${field} of type ${goTypeName(t)}`);
 }
 
-function decodeValue(v: unknown, t: FieldType, field: string): unknown {
+export function decodeValue(v: unknown, t: FieldType, field: string): unknown {
   if (v === null) return undefined;
   if (typeof t === 'string') {
     switch (t) {
@@ -183,11 +183,41 @@ function syntaxMessage(text: string, err: unknown): string {
   return `invalid character ${ch} looking for beginning of value`;
 }
 
+/** Deepest JSON nesting a request body may have. Consul's own bodies need fewer than 10 levels. */
+export const MAX_JSON_DEPTH = 64;
+
 /**
- * Decodes a request body into a struct. An empty body is `EOF`, as Go reports it.
- * Returns canonical field names (the schema's keys).
+ * True when the JSON text nests arrays/objects deeper than `max`. One pass over the bytes, no allocation: it runs
+ * before JSON.parse, so a body of millions of `[` costs a scan, not a parse tree (or the event loop for seconds).
  */
-export function decodeBody(body: Buffer | undefined, schema: Schema): Decoded {
+export function jsonTooDeep(body: Uint8Array, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i];
+    if (inString) {
+      if (b === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) return true;
+    } else if (b === 0x5d || b === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Parses a request body the way Go's Decoder reads its first value: an empty body is `EOF`; text after the first
+ * value is ignored; syntax errors use Go's wording. Bodies nested deeper than MAX_JSON_DEPTH are refused first.
+ */
+export function parseJsonBody(body: Buffer | undefined): unknown {
+  if (body !== undefined && jsonTooDeep(body)) {
+    throw new DecodeError(`json: nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   const text = body === undefined ? '' : body.toString('utf8');
   if (text.trim() === '') throw new DecodeError('EOF');
   let parsed: unknown;
@@ -203,6 +233,12 @@ export function decodeBody(body: Buffer | undefined, schema: Schema): Decoded {
       throw new DecodeError(syntaxMessage(text, err));
     }
   }
+  return parsed;
+}
+
+/** Decodes a request body into a struct. Returns canonical field names (the schema's keys). */
+export function decodeBody(body: Buffer | undefined, schema: Schema): Decoded {
+  const parsed = parseJsonBody(body);
   if (parsed === null) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new DecodeError(`json: cannot unmarshal ${jsonKind(parsed)} into Go value of type ${schema.goName}`);

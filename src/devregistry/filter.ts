@@ -1,12 +1,15 @@
 // A subset of go-bexpr, the `filter` query language, evaluated over the JSON shapes Consul returns.
 // Supported: ==, !=, in, not in, contains, not contains, is empty, is not empty, matches, not matches,
 // and, or, not, parentheses; selectors like Service.Meta.version or Service.Meta["k"].
-import { serverError } from './http-error.ts';
+import { badRequest, serverError } from './http-error.ts';
+
+/** Deepest nesting of parentheses and `not` a filter may have; deeper is a 400 before any recursion can overflow. */
+export const MAX_FILTER_DEPTH = 64;
 
 type Value = string | number | boolean;
 
 type Node =
-  | { op: 'and' | 'or'; left: Node; right: Node }
+  | { op: 'and' | 'or'; items: Node[] }
   | { op: 'not'; inner: Node }
   | {
       op: '==' | '!=' | 'contains' | 'not contains' | 'in' | 'not in' | 'matches' | 'not matches';
@@ -16,6 +19,7 @@ type Node =
   | { op: 'empty' | 'not empty'; sel: string[] };
 
 class FilterSyntaxError extends Error {}
+class FilterTooDeepError extends Error {}
 
 interface Token {
   kind: 'ident' | 'string' | 'number' | 'op' | 'lparen' | 'rparen' | 'dot' | 'lbrack' | 'rbrack' | 'end';
@@ -90,6 +94,7 @@ const posText = (offset: number): string => `1:${offset + 1} (${offset})`;
 class Parser {
   readonly #t: Token[];
   #i = 0;
+  #depth = 0;
   constructor(tokens: Token[]) {
     this.#t = tokens;
   }
@@ -114,31 +119,46 @@ class Parser {
     if (this.#peek().kind !== 'end') this.#fail('"and", "or", [ \\t\\r\\n] or EOF');
     return n;
   }
+  // and/or chains are flat lists, so a long chain costs no stack depth; only nesting does, and it is bounded.
   #or(): Node {
-    let left = this.#and();
+    const first = this.#and();
+    if (!this.#isWord('or')) return first;
+    const items = [first];
     while (this.#isWord('or')) {
       this.#i++;
-      left = { op: 'or', left, right: this.#and() };
+      items.push(this.#and());
     }
-    return left;
+    return { op: 'or', items };
   }
   #and(): Node {
-    let left = this.#not();
+    const first = this.#not();
+    if (!this.#isWord('and')) return first;
+    const items = [first];
     while (this.#isWord('and')) {
       this.#i++;
-      left = { op: 'and', left, right: this.#not() };
+      items.push(this.#not());
     }
-    return left;
+    return { op: 'and', items };
+  }
+  #enter(): void {
+    this.#depth += 1;
+    if (this.#depth > MAX_FILTER_DEPTH)
+      throw new FilterTooDeepError(`filter nested deeper than ${MAX_FILTER_DEPTH} levels`);
   }
   #not(): Node {
     if (this.#isWord('not') && !this.#isWord('in', 1)) {
       this.#i++;
-      return { op: 'not', inner: this.#not() };
+      this.#enter();
+      const inner = this.#not();
+      this.#depth -= 1;
+      return { op: 'not', inner };
     }
     if (this.#peek().kind === 'lparen') {
       this.#i++;
+      this.#enter();
       const n = this.#or();
       if (this.#next().kind !== 'rparen') this.#fail('")"');
+      this.#depth -= 1;
       return n;
     }
     return this.#match();
@@ -291,9 +311,9 @@ function contains(v: unknown, needle: Value): boolean {
 function evaluate(n: Node, obj: unknown): boolean {
   switch (n.op) {
     case 'and':
-      return evaluate(n.left, obj) && evaluate(n.right, obj);
+      return n.items.every((x) => evaluate(x, obj));
     case 'or':
-      return evaluate(n.left, obj) || evaluate(n.right, obj);
+      return n.items.some((x) => evaluate(x, obj));
     case 'not':
       return !evaluate(n.inner, obj);
     case 'empty':
@@ -339,7 +359,10 @@ function evaluate(n: Node, obj: unknown): boolean {
   }
 }
 
-/** Compiles a filter; Consul answers a bad one with 500 "Failed to create boolean expression evaluator: …". */
+/**
+ * Compiles a filter; Consul answers a bad one with 500 "Failed to create boolean expression evaluator: …".
+ * Nesting deeper than MAX_FILTER_DEPTH is a 400 (our limit: Consul's parser has none of its own).
+ */
 export function compileFilter(expr: string): (obj: unknown) => boolean {
   try {
     const ast = new Parser(tokenize(expr)).parse();
@@ -347,6 +370,8 @@ export function compileFilter(expr: string): (obj: unknown) => boolean {
   } catch (err) {
     if (err instanceof FilterSyntaxError)
       throw serverError(`Failed to create boolean expression evaluator: ${err.message}`);
+    if (err instanceof FilterTooDeepError)
+      throw badRequest(`Failed to create boolean expression evaluator: ${err.message}`);
     throw err;
   }
 }

@@ -2,10 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../util/logger.ts';
-import { Agent } from './agent.ts';
+import { LocalAgent } from './local-agent.ts';
 import { Catalog } from './catalog.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { CONSUL_VERSION, ReadCache, type RegistryState } from './context.ts';
+import { eventRoutes } from './events.ts';
 import { buildHttpServer } from './http.ts';
 import { Indexes } from './indexes.ts';
 import { KvStore } from './kv.ts';
@@ -16,6 +17,7 @@ import { kvRoutes } from './routes-kv.ts';
 import { sessionRoutes } from './routes-session.ts';
 import { statusRoutes } from './routes-status.ts';
 import { SessionStore } from './sessions.ts';
+import { txnRoutes } from './txn.ts';
 
 export type { Clock, TimerHandle } from './clock.ts';
 export { ManualClock, systemClock } from './clock.ts';
@@ -106,7 +108,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     ExposedPort: 0,
     Definition: {},
   });
-  const agent = new Agent({ catalog, clock, logger, nodeName, datacenter });
+  const agent = new LocalAgent({ catalog, clock, logger, nodeName, datacenter });
   const kv = new KvStore(ix, clock);
   const sessions = new SessionStore(ix, clock, catalog, kv);
   const state: RegistryState = {
@@ -130,6 +132,8 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
       ...kvRoutes(state),
       ...sessionRoutes(state),
       ...statusRoutes(state),
+      ...txnRoutes(state),
+      ...eventRoutes(state),
     ],
     aclToken: options.aclToken,
     logger,
@@ -139,6 +143,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
   } catch (err) {
     agent.close();
     sessions.close();
+    kv.close();
     await app.close();
     throw err;
   }
@@ -153,6 +158,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
     closed ??= (async () => {
       agent.close();
       sessions.close();
+      kv.close();
       ix.hub.close();
       // Let released watchers write their answers before the sockets go.
       await new Promise((r) => setImmediate(r));

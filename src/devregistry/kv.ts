@@ -1,5 +1,6 @@
-// The KV table: entries, tombstones (so watchers of deleted keys still see the index move), CAS, locks and lock-delay.
-import type { Clock } from './clock.ts';
+// The KV table: entries, tombstones (so watchers of deleted keys still see the index move, until the tombstone GC
+// reaps them as Consul's does), CAS, locks and lock-delay.
+import type { Clock, TimerHandle } from './clock.ts';
 import { serverError } from './http-error.ts';
 import type { Indexes } from './indexes.ts';
 
@@ -17,17 +18,122 @@ export interface KvEntry {
 
 export type SessionExists = (id: string) => boolean;
 
+/** Consul's `tombstone_ttl` default: a tombstone lives at least this long. */
+export const TOMBSTONE_TTL_MS = 15 * 60_000;
+/** Consul's `tombstone_ttl_granularity` default: expiries are rounded up to it and reaped together. */
+export const TOMBSTONE_GRANULARITY_MS = 30_000;
+
+interface ReapBucket {
+  readonly at: number;
+  maxIndex: number;
+}
+
+/** Pending writes of one transaction: a key mapped to its new entry, or to null when it is deleted. */
+export type KvChanges = Map<string, KvEntry | null>;
+
 export class KvStore {
   readonly #ix: Indexes;
   readonly #clock: Clock;
   readonly #entries = new Map<string, KvEntry>();
   readonly #tombstones = new Map<string, number>();
   readonly #lockDelay = new Map<string, number>();
+  /** Tombstone GC hints, oldest first, one per granularity slot (Consul's TombstoneGC). */
+  readonly #buckets: ReapBucket[] = [];
+  #reapTimer: TimerHandle | undefined;
+  #closed = false;
   #sessionExists: SessionExists = () => false;
 
   constructor(ix: Indexes, clock: Clock) {
     this.#ix = ix;
     this.#clock = clock;
+  }
+
+  /** Tombstones held now (for tests and the churn benchmark). */
+  get tombstoneCount(): number {
+    return this.#tombstones.size;
+  }
+
+  sessionExists(id: string): boolean {
+    return this.#sessionExists(id);
+  }
+
+  /** True while a lock-delay blocks acquiring `key`. */
+  lockDelayed(key: string): boolean {
+    const until = this.#lockDelay.get(key);
+    if (until === undefined) return false;
+    if (until > this.#clock.now()) return true;
+    this.#lockDelay.delete(key);
+    return false;
+  }
+
+  /** Stops the tombstone GC timer. */
+  close(): void {
+    this.#closed = true;
+    this.#reapTimer?.cancel();
+    this.#reapTimer = undefined;
+  }
+
+  /**
+   * Records that tombstones up to `idx` may be reaped after TOMBSTONE_TTL_MS, rounded up to the granularity, so
+   * every delete in one 30 s slot shares one reap, as Consul's leader coalesces its hints.
+   */
+  #hint(idx: number): void {
+    const g = TOMBSTONE_GRANULARITY_MS;
+    const at = Math.ceil((this.#clock.now() + TOMBSTONE_TTL_MS) / g) * g;
+    const last = this.#buckets[this.#buckets.length - 1];
+    if (last?.at === at) {
+      last.maxIndex = Math.max(last.maxIndex, idx);
+      return;
+    }
+    this.#buckets.push({ at, maxIndex: idx });
+    if (this.#buckets.length === 1) this.#armReap();
+  }
+
+  #armReap(): void {
+    const head = this.#buckets[0];
+    if (head === undefined || this.#closed) return;
+    this.#reapTimer = this.#clock.setTimeout(() => {
+      this.#reapTimer = undefined;
+      const due = this.#buckets.shift();
+      if (due !== undefined) this.reapTombstones(due.maxIndex);
+      this.#armReap();
+    }, head.at - this.#clock.now());
+  }
+
+  /**
+   * Consul's ReapTombstones: drops every tombstone with an index at or below `index`. The table indexes stay, so a
+   * missing key keeps its index; a prefix whose newest item was a reaped tombstone may report a lower index.
+   */
+  reapTombstones(index: number): void {
+    for (const [k, idx] of this.#tombstones) if (idx <= index) this.#tombstones.delete(k);
+    for (const [k, until] of this.#lockDelay) if (until <= this.#clock.now()) this.#lockDelay.delete(k);
+  }
+
+  #bury(key: string, idx: number): void {
+    this.#tombstones.set(key, idx);
+  }
+
+  /**
+   * Applies a transaction's changes at one index and wakes KV watchers once. Every change is already validated.
+   */
+  commit(changes: KvChanges, idx: number): void {
+    let deleted = false;
+    for (const [key, entry] of changes) {
+      if (entry === null) {
+        if (!this.#entries.delete(key)) continue;
+        this.#bury(key, idx);
+        deleted = true;
+      } else {
+        this.#entries.set(key, entry);
+        this.#tombstones.delete(key);
+      }
+    }
+    this.#ix.bump(idx, 'kvs');
+    if (deleted) {
+      this.#ix.bump(idx, 'tombstones');
+      this.#hint(idx);
+    }
+    this.#ix.hub.notify([KV_TOPIC]);
   }
 
   setSessionLookup(fn: SessionExists): void {
@@ -139,8 +245,9 @@ export class KvStore {
     if (!this.#entries.has(key)) return;
     const idx = this.#ix.next();
     this.#entries.delete(key);
-    this.#tombstones.set(key, idx);
+    this.#bury(key, idx);
     this.#ix.bump(idx, 'kvs', 'tombstones');
+    this.#hint(idx);
     this.#ix.hub.notify([KV_TOPIC]);
   }
 
@@ -159,9 +266,10 @@ export class KvStore {
     const idx = this.#ix.next();
     for (const k of keys) {
       this.#entries.delete(k);
-      this.#tombstones.set(k, idx);
+      this.#bury(k, idx);
     }
     this.#ix.bump(idx, 'kvs', 'tombstones');
+    this.#hint(idx);
     this.#ix.hub.notify([KV_TOPIC]);
   }
 
@@ -175,13 +283,16 @@ export class KvStore {
       if (lockDelayMs > 0) this.#lockDelay.set(e.Key, now + lockDelayMs);
       if (behavior === 'delete') {
         this.#entries.delete(e.Key);
-        this.#tombstones.set(e.Key, idx);
+        this.#bury(e.Key, idx);
       } else {
         this.#entries.set(e.Key, { ...e, Session: '', ModifyIndex: idx });
       }
     }
     this.#ix.bump(idx, 'kvs');
-    if (behavior === 'delete') this.#ix.bump(idx, 'tombstones');
+    if (behavior === 'delete') {
+      this.#ix.bump(idx, 'tombstones');
+      this.#hint(idx);
+    }
     this.#ix.hub.notify([KV_TOPIC]);
   }
 }

@@ -1,6 +1,6 @@
 // /v1/agent/*: local services and checks, TTL updates, maintenance, self and members.
 import { createHash } from 'node:crypto';
-import { NODE_MAINT_CHECK_ID, unknownService, sortKeys } from './agent.ts';
+import { NODE_MAINT_CHECK_ID, unknownService, sortKeys } from './local-agent.ts';
 import { queryTimeoutMs } from './blocking.ts';
 import { CATALOG_TOPIC } from './catalog.ts';
 import { CHECK_DEFINITION, CHECK_UPDATE, SERVICE_DEFINITION } from './schemas.ts';

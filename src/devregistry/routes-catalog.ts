@@ -1,5 +1,5 @@
 // /v1/catalog/*: services (name → tags), service instances (health ignored), nodes, one node, datacenters.
-import { sortKeys } from './agent.ts';
+import { sortKeys } from './local-agent.ts';
 import { CATALOG_TOPIC } from './catalog.ts';
 import { blockingRead, readMeta, type RegistryState } from './context.ts';
 import { compileFilter } from './filter.ts';

@@ -1,17 +1,24 @@
 // Fault injectors for drills: signals to local spearlet processes, or the admin fault endpoint of a spearlet
 // started with --enable-drills (for remote clusters, and for `partition`, which needs the spearlet's cooperation).
 import type { LocalMesh } from '../cli/local-mesh.ts';
+import { adminHeaders, checkAdminAuth } from '../admin/admin-client.ts';
 import type { Fault } from './report.ts';
 import type { FaultInjector } from './run-drill.ts';
 
 /** Posts a fault to a spearlet's admin API: POST /v1/faults {fault, durationMs}. */
-export async function postFault(adminUrl: string, fault: string, durationMs: number): Promise<void> {
+export async function postFault(
+  adminUrl: string,
+  fault: string,
+  durationMs: number,
+  adminToken?: string,
+): Promise<void> {
   const res = await fetch(`${adminUrl}/v1/faults`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: adminHeaders(adminToken, true),
     body: JSON.stringify({ fault, durationMs }),
     signal: AbortSignal.timeout(5000),
   });
+  await checkAdminAuth(`${adminUrl}/v1/faults`, res);
   if (res.status !== 200 && res.status !== 202) {
     throw new Error(
       `${adminUrl}/v1/faults answered ${res.status}: ${await res.text()} (is the spearlet running with --enable-drills?)`,
@@ -49,7 +56,7 @@ export class LocalInjector implements FaultInjector {
         return;
       case 'partition': {
         const s = this.#spearlet(target);
-        await postFault(`http://${s.admin.host}:${s.admin.port}`, 'partition', this.#faultForMs);
+        await postFault(`http://${s.admin.host}:${s.admin.port}`, 'partition', this.#faultForMs, this.#mesh.adminToken);
         return;
       }
       case 'registry-down':
@@ -74,7 +81,10 @@ export class ProcessInjector implements FaultInjector {
   readonly #adminUrl: string;
   readonly #faultForMs: number;
 
-  constructor(pid: number, adminUrl: string, faultForMs: number) {
+  readonly #adminToken: string | undefined;
+
+  constructor(pid: number, adminUrl: string, faultForMs: number, adminToken?: string) {
+    this.#adminToken = adminToken;
     this.#pid = pid;
     this.#adminUrl = adminUrl;
     this.#faultForMs = faultForMs;
@@ -84,7 +94,7 @@ export class ProcessInjector implements FaultInjector {
     if (fault === 'kill') process.kill(this.#pid, 'SIGKILL');
     else if (fault === 'freeze') process.kill(this.#pid, 'SIGSTOP');
     else if (fault === 'drain') process.kill(this.#pid, 'SIGTERM');
-    else if (fault === 'partition') await postFault(this.#adminUrl, 'partition', this.#faultForMs);
+    else if (fault === 'partition') await postFault(this.#adminUrl, 'partition', this.#faultForMs, this.#adminToken);
     else throw new Error('registry-down needs a local mesh: run the drill without --consul');
   }
 
@@ -95,11 +105,14 @@ export class ProcessInjector implements FaultInjector {
 }
 
 /** The pid of a spearlet whose admin API is on this host and whose process this user may signal, else undefined. */
-export async function localSpearletPid(adminUrl: string): Promise<number | undefined> {
+export async function localSpearletPid(adminUrl: string, adminToken?: string): Promise<number | undefined> {
   const host = new URL(adminUrl).hostname;
   if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) return undefined;
   try {
-    const res = await fetch(`${adminUrl}/v1/info`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${adminUrl}/v1/info`, {
+      headers: adminHeaders(adminToken),
+      signal: AbortSignal.timeout(2000),
+    });
     const info = (await res.json()) as { pid?: unknown };
     if (typeof info.pid !== 'number') return undefined;
     process.kill(info.pid, 0);
@@ -114,7 +127,10 @@ export class AdminInjector implements FaultInjector {
   readonly #adminUrl: (target: string) => string;
   readonly #faultForMs: number;
 
-  constructor(adminUrl: (target: string) => string, faultForMs: number) {
+  readonly #adminToken: string | undefined;
+
+  constructor(adminUrl: (target: string) => string, faultForMs: number, adminToken?: string) {
+    this.#adminToken = adminToken;
     this.#adminUrl = adminUrl;
     this.#faultForMs = faultForMs;
   }
@@ -122,12 +138,18 @@ export class AdminInjector implements FaultInjector {
   async inject(fault: Fault, target: string): Promise<void> {
     const url = this.#adminUrl(target);
     if (fault === 'drain') {
-      const res = await fetch(`${url}/v1/drain`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${url}/v1/drain`, {
+        method: 'POST',
+        headers: adminHeaders(this.#adminToken, true),
+        body: '{}',
+        signal: AbortSignal.timeout(5000),
+      });
+      await checkAdminAuth(`${url}/v1/drain`, res);
       if (res.status >= 300) throw new Error(`${url}/v1/drain answered ${res.status}`);
       return;
     }
     if (fault === 'registry-down') throw new Error('registry-down needs a local mesh: run the drill without --consul');
-    await postFault(url, fault, this.#faultForMs);
+    await postFault(url, fault, this.#faultForMs, this.#adminToken);
   }
 
   heal(): Promise<void> {

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.ts';
 import type { TokenVerifier, TokenVerifierOptions } from '../auth/verify.ts';
 import type { ConsulOptions } from '../registry/consul-options.ts';
 import type { Logger } from '../util/logger.ts';
+import { checkAdminBind, type AdminSecurityOptions } from '../admin/admin-security.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/index.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 1000;
@@ -17,6 +18,9 @@ export const DEFAULT_WRITE_HIGH_WATER_MARK_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_GOAWAY_GRACE_MS = 250;
 export const DEFAULT_RETRY_AFTER_MS = 1000;
 export const DEFAULT_REGISTRATION_TTL_MS = 10_000;
+export const DEFAULT_MAX_HELLO_SIZE = 64 * 1024;
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
+export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE = 64;
 
 export interface HostPort {
   host: string;
@@ -69,6 +73,13 @@ export interface SpearletOptions {
   enableDrills?: boolean;
   /** Extra admin API routes (fastify plugins), e.g. the task runtime's /v1/tasks. */
   adminPlugins?: readonly FastifyPluginAsync[];
+  /** Admin API credentials; without any, `admin` must be a loopback address (docs/security.md). */
+  adminSecurity?: AdminSecurityOptions;
+  /** Largest frame read before WELCOME (the HELLO); larger ones are refused from their header. */
+  maxHelloSize?: number;
+  /** Connections still in their handshake (preface, HELLO, token check), in total and per source address. */
+  maxPendingHandshakes?: number;
+  maxPendingHandshakesPerSource?: number;
   logger?: Logger;
   /** Clock in ms since the epoch (tests). */
   now?: () => number;
@@ -101,6 +112,10 @@ export interface ResolvedSpearletOptions {
   readonly builtins: boolean;
   readonly enableDrills: boolean;
   readonly adminPlugins: readonly FastifyPluginAsync[];
+  readonly adminSecurity: AdminSecurityOptions | undefined;
+  readonly maxHelloSize: number;
+  readonly maxPendingHandshakes: number;
+  readonly maxPendingHandshakesPerSource: number;
 }
 
 const KNOWN: ReadonlySet<string> = new Set([
@@ -131,6 +146,10 @@ const KNOWN: ReadonlySet<string> = new Set([
   'builtins',
   'enableDrills',
   'adminPlugins',
+  'adminSecurity',
+  'maxHelloSize',
+  'maxPendingHandshakes',
+  'maxPendingHandshakesPerSource',
   'logger',
   'now',
 ]);
@@ -188,12 +207,15 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
   const tags = o.tags ?? [];
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== ''))
     throw new ConfigError('tags', 'must be non-empty strings');
+  const admin = o.admin === undefined ? undefined : hostPort('admin', o.admin);
+  if (admin !== undefined) checkAdminBind(admin.host, o.adminSecurity);
+  const maxFrameSize = int('maxFrameSize', o.maxFrameSize, DEFAULT_MAX_FRAME_SIZE, 64);
   return Object.freeze({
     id: o.id,
     zone: o.zone,
     listen,
     socketPath: o.socketPath,
-    admin: o.admin === undefined ? undefined : hostPort('admin', o.admin),
+    admin,
     tls: o.tls,
     consul: o.consul === undefined ? {} : o.consul,
     serviceName: o.serviceName,
@@ -212,7 +234,7 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
       1,
     ),
     maxInFlightPerSession: int('maxInFlightPerSession', o.maxInFlightPerSession, DEFAULT_MAX_IN_FLIGHT_PER_SESSION, 1),
-    maxFrameSize: int('maxFrameSize', o.maxFrameSize, DEFAULT_MAX_FRAME_SIZE, 64),
+    maxFrameSize,
     drainTimeoutMs: int('drainTimeoutMs', o.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 0),
     writeHighWaterMarkBytes: int(
       'writeHighWaterMarkBytes',
@@ -225,5 +247,14 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     builtins: o.builtins ?? true,
     enableDrills: o.enableDrills ?? false,
     adminPlugins: Object.freeze([...(o.adminPlugins ?? [])]),
+    adminSecurity: o.adminSecurity,
+    maxHelloSize: int('maxHelloSize', o.maxHelloSize, Math.min(DEFAULT_MAX_HELLO_SIZE, maxFrameSize), 64, maxFrameSize),
+    maxPendingHandshakes: int('maxPendingHandshakes', o.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1),
+    maxPendingHandshakesPerSource: int(
+      'maxPendingHandshakesPerSource',
+      o.maxPendingHandshakesPerSource,
+      DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE,
+      1,
+    ),
   });
 }

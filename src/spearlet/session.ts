@@ -171,6 +171,8 @@ export class MeshSession {
     });
     socket.on('error', (err) => {
       this.#log.debug({ err: err.message }, 'socket error');
+      // Node leaves a TLS socket open after a fatal post-handshake error; it would linger until the heartbeat timeout.
+      socket.destroy();
     });
     socket.on('close', () => {
       this.#finalize();

@@ -185,7 +185,14 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         },
       });
       if (o.admin !== undefined) {
-        const app = buildAdminApp(this, { logger: this.#log, enableDrills: o.enableDrills, plugins: o.adminPlugins });
+        const app = buildAdminApp(this, {
+          logger: this.#log,
+          enableDrills: o.enableDrills,
+          plugins: o.adminPlugins,
+          ...(o.adminSecurity !== undefined || o.advertiseHost !== undefined
+            ? { security: { ...o.adminSecurity, hosts: [...(o.adminSecurity?.hosts ?? []), o.advertiseHost ?? ''] } }
+            : {}),
+        });
         await app.listen({ host: o.admin.host, port: o.admin.port });
         this.#admin = app;
         const a = app.server.address() as AddressInfo;

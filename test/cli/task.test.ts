@@ -26,11 +26,16 @@ describe('spear-mesh task', () => {
     dir = await mkdtemp(join(tmpdir(), 'task-cli-'));
     const secretFile = join(dir, 'secret');
     await writeFile(secretFile, randomBytes(32));
+    const adminTokenFile = join(dir, 'admin-token');
+    await writeFile(adminTokenFile, randomBytes(24).toString('hex'));
     spearlet = startCli([
       'spearlet',
       '--id',
       'tasks-1',
       '--no-consul',
+      '--enable-tasks',
+      '--admin-token-file',
+      adminTokenFile,
       '--token-secret-file',
       secretFile,
       '--issuer',
@@ -40,20 +45,44 @@ describe('spear-mesh task', () => {
     ]);
     const admin = `http://${(await spearlet.waitForLine(/admin=(\S+)/))[1]!}`;
 
-    const started = await runCli(['task', 'start', '--admin', admin, '--id', 'py-1', '--', '/usr/bin/python3', AGENT]);
+    const started = await runCli([
+      'task',
+      'start',
+      '--admin',
+      admin,
+      '--admin-token-file',
+      adminTokenFile,
+      '--id',
+      'py-1',
+      '--',
+      '/usr/bin/python3',
+      AGENT,
+    ]);
     assert.equal(started.code, 0, started.stderr);
     assert.equal(started.stdout.trim(), 'py-1');
 
     // The agent connects back on its own schedule; invoke fails with TASK_NOT_FOUND until it has.
     let answer = '';
     for (let i = 0; i < 100 && answer === ''; i++) {
-      const res = await runCli(['task', 'invoke', '--admin', admin, 'py-1', '--method', 'handle', '--params', 'hi']);
+      const res = await runCli([
+        'task',
+        'invoke',
+        '--admin',
+        admin,
+        '--admin-token-file',
+        adminTokenFile,
+        'py-1',
+        '--method',
+        'handle',
+        '--params',
+        'hi',
+      ]);
       if (res.code === 0) answer = res.stdout.trim();
       else assert.match(res.stderr, /TASK_NOT_FOUND/);
     }
     assert.equal(answer, 'legacy:hi');
 
-    const listed = await runCli(['task', 'list', '--admin', admin, '--json']);
+    const listed = await runCli(['task', 'list', '--admin', admin, '--admin-token-file', adminTokenFile, '--json']);
     assert.equal(listed.code, 0, listed.stderr);
     const { spearlet: host, tasks } = JSON.parse(listed.stdout) as {
       spearlet: string;
@@ -65,7 +94,7 @@ describe('spear-mesh task', () => {
       [['py-1', 'connected', 'legacy']],
     );
 
-    const stopped = await runCli(['task', 'stop', '--admin', admin, 'py-1']);
+    const stopped = await runCli(['task', 'stop', '--admin', admin, '--admin-token-file', adminTokenFile, 'py-1']);
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.match(stopped.stdout, /py-1 exited code=0/);
 

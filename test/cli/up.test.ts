@@ -28,12 +28,18 @@ describe('spear-mesh up', () => {
     const consul = (await up.waitForLine(/export CONSUL_HTTP_ADDR=(\S+)/))[1]!;
     const token = (await up.waitForLine(/export SPEAR_TOKEN=(\S+)/))[1]!;
     const secretFile = (await up.waitForLine(/secret file (\S+)\)/))[1]!;
+    const adminTokenFile = (await up.waitForLine(/admin API token file: (\S+);/))[1]!;
     const healthy = await up.waitForLine(
       /spearlets=3\/3 passing sessions=(\d+) req\/s=\S+ errors=0 .* sent=([1-9]\d*) failed=0/,
     );
     assert.ok(Number(healthy[1]) >= 3, 'the demo agent holds a session on every spearlet');
 
-    const status = await runCli(['status', '--json', '--consul', consul]);
+    // up's spearlets need its admin token: without it status says so in one line and exits 1.
+    const refused = await runCli(['status', '--json', '--consul', consul], { SPEAR_ADMIN_TOKEN: '' });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^spear-mesh status: ADMIN_UNAUTHORIZED: .* answered 401/);
+    assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+    const status = await runCli(['status', '--json', '--consul', consul, '--admin-token-file', adminTokenFile]);
     assert.equal(status.code, 0, status.stderr);
     const report = JSON.parse(status.stdout) as {
       consul: string;
@@ -88,6 +94,8 @@ describe('spear-mesh up', () => {
       consul,
       '--token',
       token,
+      '--admin-token-file',
+      adminTokenFile,
       '--fault',
       'kill',
       '--duration',
@@ -103,7 +111,10 @@ describe('spear-mesh up', () => {
       sent: number;
       passed: boolean;
     };
-    assert.deepEqual([drillReport.fault, drillReport.target, drillReport.lost, drillReport.passed], ['kill', 'spearlet-1', 0, true]);
+    assert.deepEqual(
+      [drillReport.fault, drillReport.target, drillReport.lost, drillReport.passed],
+      ['kill', 'spearlet-1', 0, true],
+    );
     assert.equal(drill.code, 0, drill.stderr);
     assert.equal((await processesMatching(secretFile)).length, 2, 'the drill killed one spearlet');
 

@@ -24,6 +24,12 @@ export interface RawResponse {
   json<T = unknown>(): T;
 }
 
+/** True when no CONSUL_HTTP_ADDR is set, so the suite runs against the embedded dev registry. */
+export const againstDev = (process.env.CONSUL_HTTP_ADDR ?? '') === '';
+
+/** For cases that check the dev registry's own behaviour (its limits, its flags): skipped against a real Consul. */
+export const devOnly = { skip: againstDev ? false : 'dev registry behaviour, not Consul' } as const;
+
 function baseUrl(addr: string): string {
   return /^https?:\/\//.test(addr) ? addr.replace(/\/$/, '') : `http://${addr}`;
 }

@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MeshConnection } from '../../src/conn/mesh-connection.ts';
-import type { TlsClientOptions } from '../../src/conn/transport.ts';
+import { openTransport, type TlsClientOptions } from '../../src/conn/transport.ts';
+import { createServer as createTlsServer } from 'node:tls';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { MeshError } from '../../src/errors.ts';
 import { StandInServer } from './stand-in-server.ts';
 
@@ -104,5 +106,82 @@ describe('TLS transport', () => {
     );
     await conn.whenReady();
     assert.equal((await conn.request('echo', Buffer.from('mtls'))).toString(), 'mtls');
+  });
+});
+
+describe('TLS transport refused by mutual TLS', () => {
+  // Regression: with TLS 1.3 the client finishes its handshake before the server checks the client certificate. The
+  // server's `certificate required` alert then arrives as an 'error' that Node does not follow with a destroy, so
+  // the socket stayed open until the peer's FIN, and forever when a write was queued behind the error (the mTLS
+  // spearlet test flaked on exactly this). A proxy that forwards the alert but holds the TCP connection open makes
+  // the case deterministic: only a transport that closes itself on the error reports the close.
+  it('closes on the fatal alert without waiting for the peer to close the TCP connection', async (t) => {
+    const srv = createTlsServer({
+      cert: readFileSync(server.cert),
+      key: readFileSync(server.key),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ca: readFileSync(client.cert),
+      minVersion: 'TLSv1.3',
+    });
+    srv.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const sockets = new Set<Socket>();
+    const proxy = createNetServer({ allowHalfOpen: true }, (down) => {
+      sockets.add(down);
+      const up = netConnect({ port: (srv.address() as AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+      sockets.add(up);
+      down.on('data', (chunk: Buffer) => up.write(chunk));
+      up.on('data', (chunk: Buffer) => down.write(chunk));
+      up.on('error', () => undefined);
+      down.on('error', () => undefined);
+      down.on('end', () => down.destroy());
+      down.on('close', () => up.destroy());
+      // The upstream's FIN is deliberately not forwarded.
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    t.after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) =>
+        proxy.close(() => {
+          resolve();
+        }),
+      );
+      await new Promise<void>((resolve) =>
+        srv.close(() => {
+          resolve();
+        }),
+      );
+    });
+    let closed!: () => void;
+    const whenClosed = new Promise<void>((resolve) => (closed = resolve));
+    const transport = await openTransport(
+      {
+        kind: 'tcp',
+        host: '127.0.0.1',
+        port: (proxy.address() as AddressInfo).port,
+        tls: { caFile: server.cert, servername: 'spearlet.test' },
+      },
+      5_000,
+      {
+        onData: () => undefined,
+        onClose: () => {
+          closed();
+        },
+      },
+    );
+    t.after(() => {
+      transport.destroy();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'open'>(
+      (resolve) =>
+        (timer = setTimeout(() => {
+          resolve('open');
+        }, 5_000)),
+    );
+    const outcome = await Promise.race([whenClosed.then(() => 'closed' as const), timeout]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'closed');
   });
 });

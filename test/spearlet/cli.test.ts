@@ -130,7 +130,11 @@ describe('spear-mesh spearlet and token (child processes)', () => {
   it('drains on POST /v1/drain and exits 0', async () => {
     const s = await spawnSpearlet({ id: 's2', secretFile, args: ['--no-consul'] });
     children.push(s);
-    const res = await fetch(`${s.adminUrl}/v1/drain`, { method: 'POST' });
+    const res = await fetch(`${s.adminUrl}/v1/drain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(res.status, 202);
     assert.equal(await s.exited, 0);
   });

@@ -46,7 +46,11 @@ export class RawClient {
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
     });
-    socket.on('error', () => undefined);
+    // A fatal TLS alert after the handshake (mTLS `certificate required`) emits 'error' without destroying the
+    // socket; bytes written after it never flush, so the socket would never close. Close it, as a real client must.
+    socket.on('error', () => {
+      socket.destroy();
+    });
     this.closed = new Promise((resolve) => {
       socket.once('close', () => {
         this.#ended = true;

@@ -6,6 +6,7 @@ import { createConsulClient } from '../../registry/consul-client.ts';
 import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { createLogger } from '../../util/logger.ts';
 import { LocalMesh } from '../local-mesh.ts';
+import { resolveAdminToken } from '../../admin/admin-client.ts';
 import { collectStatus } from '../mesh-status.ts';
 import { durationOption, intOption, parseCommandArgs } from '../options.ts';
 import { AdminInjector, LocalInjector, ProcessInjector, localSpearletPid } from '../../drill/injectors.ts';
@@ -42,6 +43,7 @@ Options:
   --heartbeat-ms N       local spearlets' heartbeat interval (default 200)
   --consul URL           drill an existing mesh registered in this Consul
   --token T              JWT for an existing mesh (env SPEAR_TOKEN)
+  --admin-token-file F   admin API token of an existing mesh's spearlets (env SPEAR_ADMIN_TOKEN: the token)
   --json                 print the report as JSON
   --report FILE          also write the JSON report to FILE
   --chart FILE           write an SVG chart of throughput and errors over time (default: FILE.svg next
@@ -70,6 +72,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       'heartbeat-ms': { type: 'string', default: '200' },
       consul: { type: 'string' },
       token: { type: 'string' },
+      'admin-token-file': { type: 'string' },
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
       chart: { type: 'string' },
@@ -119,9 +122,12 @@ export async function run(argv: readonly string[]): Promise<number> {
     } else {
       const consulOptions = resolveConsulOptions({ addr: values.consul });
       const consul = createConsulClient(consulOptions);
-      const spearlets = await collectStatus(consul).finally(() => {
-        consul.close();
-      });
+      const adminToken = resolveAdminToken(values['admin-token-file']);
+      const spearlets = await collectStatus(consul, 'spearlet', adminToken !== undefined ? { adminToken } : {}).finally(
+        () => {
+          consul.close();
+        },
+      );
       target = values.target ?? spearlets[0]?.id ?? '';
       const chosen = spearlets.find((s) => s.id === target);
       if (chosen === undefined)
@@ -130,9 +136,11 @@ export async function run(argv: readonly string[]): Promise<number> {
       const admin = chosen.admin;
       if (admin === null) throw new ConfigError('--target', `spearlet ${target} advertises no admin port`);
       // A spearlet on this host (e.g. from `spear-mesh up`) gets real signals; others the admin fault endpoint.
-      const pid = await localSpearletPid(admin);
+      const pid = await localSpearletPid(admin, adminToken);
       injector =
-        pid !== undefined ? new ProcessInjector(pid, admin, faultForMs) : new AdminInjector(() => admin, faultForMs);
+        pid !== undefined
+          ? new ProcessInjector(pid, admin, faultForMs, adminToken)
+          : new AdminInjector(() => admin, faultForMs, adminToken);
       const token = values.token ?? process.env.SPEAR_TOKEN;
       if (token === undefined) throw new ConfigError('--token', 'a token is required with --consul (or SPEAR_TOKEN)');
       client = await MeshClient.connect({ consul: consulOptions, token, logger });

@@ -12,7 +12,14 @@ import type { ConsulOptions } from '../../registry/consul-options.ts';
 import { Spearlet } from '../../spearlet/spearlet.ts';
 import { enableSpearletTasks, type SpearletTasks } from '../../spearlet/runtime/spearlet-tasks.ts';
 import { tasksRoutes } from '../../admin/tasks-routes.ts';
+import { TASK_INVOKE_METHOD } from '../../spearlet/runtime/attach-runtime.ts';
 import type { HostPort, SpearletOptions } from '../../spearlet/options.ts';
+import {
+  buildSecuritySettings,
+  SECURITY_FLAGS,
+  SECURITY_USAGE,
+  type SecuritySettings,
+} from '../spearlet-security-flags.ts';
 
 const USAGE = `Usage: spear-mesh spearlet --id ID --issuer ISS --audience AUD
          (--token-secret-file FILE | --jwks FILE|URL|consul:KEY) [options]
@@ -47,7 +54,7 @@ Options (each also as an environment variable SPEARLET_<NAME>, e.g. SPEARLET_ID,
   --max-frame-size BYTES       largest accepted frame (default 16777216)
   --drain-timeout-ms N         bound for in-flight work during a drain (default 30000)
   --enable-drills              expose POST /v1/faults on the admin API (drills only)
-  -h, --help                   show this help
+${SECURITY_USAGE}  -h, --help                   show this help
 
 Prints one line on stdout once listening:
   spearlet ID listening tcp=HOST:PORT admin=HOST:PORT [socket=PATH]
@@ -80,6 +87,7 @@ const OPTIONS = {
   'max-frame-size': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
   'enable-drills': { type: 'boolean' },
+  ...SECURITY_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -140,6 +148,7 @@ async function readPem(option: string, path: string): Promise<Buffer> {
 interface Built {
   options: SpearletOptions;
   jwks: JwksSource | undefined;
+  security: SecuritySettings;
 }
 
 /** Turns flags and environment into Spearlet options; ConfigError names the offending option. */
@@ -156,6 +165,7 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
   if (noConsul && consulAddr !== undefined) throw new ConfigError('--consul', 'cannot be combined with --no-consul');
   const consul: ConsulOptions | null = noConsul ? null : consulAddr !== undefined ? { addr: consulAddr } : {};
 
+  const security = await buildSecuritySettings(values);
   const secretFile = str(values, 'token-secret-file');
   const secretEnv = env.SPEARLET_TOKEN_SECRET;
   const jwksSpec = str(values, 'jwks');
@@ -181,6 +191,11 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
       if (key === '') throw new ConfigError('--jwks', 'consul: needs a key, e.g. consul:spear/jwks');
       jwks = await openConsulJwks(createConsulClient(consul, env), key, { logger });
     } else if (/^https?:\/\//.test(jwksSpec)) {
+      if (jwksSpec.startsWith('http:') && !security.jwksAllowInsecureHttp)
+        throw new ConfigError(
+          '--jwks',
+          'an http:// key set can be forged on the way: use https:// (or --jwks-allow-insecure-http)',
+        );
       jwks = createRemoteJwks(jwksSpec);
     } else {
       jwks = await openFileJwks(jwksSpec);
@@ -233,6 +248,8 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
     consul,
     enableDrills: values['enable-drills'] === true,
     logger,
+    ...security.limits,
+    ...(security.adminSecurity !== undefined ? { adminSecurity: security.adminSecurity } : {}),
     ...(zone !== undefined ? { zone } : {}),
     ...(socketPath !== undefined ? { socketPath } : {}),
     ...(serviceName !== undefined ? { serviceName } : {}),
@@ -241,7 +258,7 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
     ...(tls !== undefined ? { tls } : {}),
     ...defined,
   };
-  return { options, jwks };
+  return { options, jwks, security };
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -260,7 +277,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   let built: Built;
   let spearlet: Spearlet;
   let tasks: SpearletTasks | undefined;
-  let spearletTasks: SpearletTasks;
+  let spearletTasks: SpearletTasks | undefined;
   try {
     built = await buildSpearletOptions(mergeEnv(values, process.env), process.env, logger);
     // The process runtime: tasks get SERVICE_ADDR and SECRET (legacy agents), and SPEAR_TOKEN when the spearlet
@@ -276,15 +293,25 @@ export async function run(argv: readonly string[]): Promise<number> {
         },
       ],
     });
-    tasks = enableSpearletTasks(spearlet, {
-      ...(secret !== undefined && 'issuer' in auth
-        ? { tokens: { secret, issuer: auth.issuer, audience: auth.audience } }
-        : {}),
-      ...(built.options.consul !== null && built.options.consul !== undefined ? { consul: built.options.consul } : {}),
-      logger,
-    });
-    routes.plugin = tasksRoutes(tasks.runtime);
-    spearletTasks = tasks;
+    if (built.security.enableTasks) {
+      tasks = enableSpearletTasks(spearlet, {
+        ...(secret !== undefined && 'issuer' in auth
+          ? { tokens: { secret, issuer: auth.issuer, audience: auth.audience } }
+          : {}),
+        ...(built.options.consul !== null && built.options.consul !== undefined
+          ? { consul: built.options.consul }
+          : {}),
+        policy: built.security.taskPolicy,
+        logger,
+      });
+      routes.plugin = tasksRoutes(tasks.runtime);
+      spearletTasks = tasks;
+    } else {
+      // Tasks are off (no /v1/tasks routes): a task.invoke finds no task here, as on any spearlet without it.
+      spearlet.handle(TASK_INVOKE_METHOD, () => {
+        throw new MeshError('TASK_NOT_FOUND', `tasks are not enabled on spearlet ${spearlet.id} (--enable-tasks)`);
+      });
+    }
     await spearlet.start();
   } catch (err) {
     await tasks?.close();
@@ -327,7 +354,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       // closed by a drain (signal or POST /v1/drain) or by close()
       void spearlet
         .drain()
-        .then(() => spearletTasks.close())
+        .then(() => spearletTasks?.close())
         .then(() => {
           resolve(0);
         });

@@ -3,6 +3,7 @@ import { createConsulClient } from '../../registry/consul-client.ts';
 import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { collectStatus, formatStatusTable } from '../mesh-status.ts';
 import { parseCommandArgs } from '../options.ts';
+import { resolveAdminToken } from '../../admin/admin-client.ts';
 
 const HELP = `Usage: spear-mesh status [options]
 
@@ -12,6 +13,7 @@ requests from its admin API.
 Options:
   --consul URL     Consul HTTP address (env CONSUL_HTTP_ADDR; default http://127.0.0.1:8500)
   --service NAME   Consul service name of spearlets (default spearlet)
+  --admin-token-file FILE  admin API token for the spearlets' /v1/sessions (env SPEAR_ADMIN_TOKEN: the token)
   --json           print a JSON object {consul, service, spearlets: [...]} instead of a table
   -h, --help       show this help
 
@@ -20,7 +22,7 @@ maintenance), checks [{id, status, output}], admin (URL or null), sessions, inFl
 admin API did not answer), note (why those are null, e.g. an admin API bound to loopback on another host; the
 table prints it below the rows).
 
-Exit status: 0 on success, 1 when Consul cannot be reached, 2 on bad options.
+Exit status: 0 on success, 1 when Consul cannot be reached or an admin API refuses the token, 2 on bad options.
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -30,14 +32,16 @@ export async function run(argv: readonly string[]): Promise<number> {
       consul: { type: 'string' },
       service: { type: 'string', default: 'spearlet' },
       json: { type: 'boolean', default: false },
+      'admin-token-file': { type: 'string' },
     },
     HELP,
   );
   if (values === null) return 0;
   const options = resolveConsulOptions(values.consul !== undefined ? { addr: values.consul } : {});
+  const adminToken = resolveAdminToken(values['admin-token-file']);
   const consul = createConsulClient(options);
   try {
-    const spearlets = await collectStatus(consul, values.service);
+    const spearlets = await collectStatus(consul, values.service, adminToken !== undefined ? { adminToken } : {});
     if (values.json) {
       process.stdout.write(
         JSON.stringify({ consul: options.addr, service: values.service, spearlets }, null, 2) + '\n',

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../errors.ts';
 import { intOption } from '../options.ts';
+import { adminHeaders, resolveAdminToken } from '../../admin/admin-client.ts';
 
 const HELP = `Usage: spear-mesh task <subcommand> --admin URL [options]
 
@@ -21,6 +22,7 @@ Subcommands:
 
 Common options:
   --admin URL          the spearlet's admin API, e.g. http://127.0.0.1:9100 (env SPEAR_ADMIN_URL)
+  --admin-token-file FILE  the admin API token (env SPEAR_ADMIN_TOKEN: the token itself)
   --json               print the API's JSON answer
   -h, --help           show this help
 
@@ -88,16 +90,19 @@ class ApiError extends Error {
   }
 }
 
-async function call(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+async function call(
+  base: string,
+  token: string | undefined,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-        : method === 'POST'
-          ? { body: '{}', headers: { 'content-type': 'application/json' } }
-          : {}),
+      headers: adminHeaders(token, method === 'POST'),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : method === 'POST' ? { body: '{}' } : {}),
     });
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
@@ -165,6 +170,7 @@ export async function run(argv: readonly string[], io: TaskCommandIo = processIo
     throw new ConfigError('subcommand', `unknown task subcommand '${sub}' (known: ${SUBCOMMANDS.join(', ')})`);
   }
   const base = adminBase(values.admin ?? io.env.SPEAR_ADMIN_URL);
+  const token = resolveAdminToken(values['admin-token-file'], io.env);
   const out = (value: unknown, text: string): void => {
     io.stdout(values.json ? `${JSON.stringify(value)}\n` : text);
   };
@@ -177,7 +183,7 @@ export async function run(argv: readonly string[], io: TaskCommandIo = processIo
           throw new ConfigError('--restart', 'must be never or on-failure');
         }
         const env = parseEnv(values.env);
-        const info = (await call(base, 'POST', '/v1/tasks', {
+        const info = (await call(base, token, 'POST', '/v1/tasks', {
           command,
           args,
           restart: values.restart,
@@ -192,7 +198,7 @@ export async function run(argv: readonly string[], io: TaskCommandIo = processIo
         return 0;
       }
       case 'list': {
-        const body = (await call(base, 'GET', '/v1/tasks')) as { tasks: TaskInfoLike[] };
+        const body = (await call(base, token, 'GET', '/v1/tasks')) as { tasks: TaskInfoLike[] };
         out(body, table(body.tasks));
         return 0;
       }
@@ -201,6 +207,7 @@ export async function run(argv: readonly string[], io: TaskCommandIo = processIo
         const graceMs = values['grace-ms'];
         const info = (await call(
           base,
+          token,
           'POST',
           `/v1/tasks/${encodeURIComponent(id)}/stop`,
           graceMs !== undefined ? { graceMs: intOption('--grace-ms', graceMs, 0, 600_000) } : undefined,
@@ -211,7 +218,7 @@ export async function run(argv: readonly string[], io: TaskCommandIo = processIo
       case 'invoke': {
         const id = onlyId(rest);
         if (values.method === undefined || values.method === '') throw new ConfigError('--method', 'is required');
-        const answer = (await call(base, 'POST', `/v1/tasks/${encodeURIComponent(id)}/invoke`, {
+        const answer = (await call(base, token, 'POST', `/v1/tasks/${encodeURIComponent(id)}/invoke`, {
           method: values.method,
           params: values.params,
           timeoutMs: intOption('--timeout-ms', values['timeout-ms'], 1, 3_600_000),
@@ -240,6 +247,7 @@ function parseTaskArgs(argv: readonly string[]) {
     args: [...argv],
     options: {
       admin: { type: 'string' },
+      'admin-token-file': { type: 'string' },
       json: { type: 'boolean', default: false },
       restart: { type: 'string', default: 'never' },
       'max-restarts': { type: 'string' },

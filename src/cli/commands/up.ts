@@ -66,7 +66,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     registryPort,
     basePort,
     heartbeatMs,
-    spearletArgs: ['--enable-drills'],
+    spearletArgs: ['--enable-drills', '--enable-tasks'],
     logger,
   });
   const consul = createConsulClient({ addr: mesh.consulAddr });
@@ -81,7 +81,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       `  export SPEAR_TOKEN=${joinToken}`,
       '  npx spear-mesh status',
       '  npx spear-mesh call --method echo --data hello',
+      `  export SPEAR_ADMIN_TOKEN=$(cat ${mesh.adminTokenFile})`,
       `  (tokens: HS256, iss ${LOCAL_ISSUER}, aud ${LOCAL_AUDIENCE}; secret file ${mesh.secretFile})`,
+      `  (admin API token file: ${mesh.adminTokenFile}; status, task and drill read it with --admin-token-file)`,
       '',
     ].join('\n'),
   );
@@ -117,7 +119,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const startedAt = Date.now();
   let lastDraw = performance.now();
   const refresh = async (): Promise<void> => {
-    const spearlets = await collectStatus(consul).catch(() => []);
+    const spearlets = await collectStatus(consul, 'spearlet', { adminToken: mesh.adminToken }).catch(() => []);
     const now = performance.now();
     const snap = window.take();
     const ratePerSec = (snap.count + snap.errors) / ((now - lastDraw) / 1000);

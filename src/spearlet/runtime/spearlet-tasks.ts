@@ -5,6 +5,7 @@ import type { Logger } from '../../util/logger.ts';
 import { attachTaskRuntime, type AttachedTaskRuntime, type TaskHost } from './attach-runtime.ts';
 import { taskTokenMinter, type TaskTokenMinterOptions } from './task-token.ts';
 import { TaskRuntime } from './task-runtime.ts';
+import type { TaskPolicy } from './task-policy.ts';
 
 export interface SpearletTasksOptions {
   /** How tasks' SPEAR_TOKENs are signed (the key the spearlet verifies); without it mesh agents cannot attach. */
@@ -13,6 +14,8 @@ export interface SpearletTasksOptions {
   readonly consul?: ConsulOptions;
   readonly taskTtlMs?: number;
   readonly stopGraceMs?: number;
+  /** What tasks may run and see (docs/security.md). */
+  readonly policy?: TaskPolicy;
   readonly restartBackoff?: { initialMs?: number; maxMs?: number };
   readonly logger?: Logger;
 }
@@ -45,6 +48,7 @@ export function enableSpearletTasks(spearlet: TaskHost, options: SpearletTasksOp
       ? { mintTaskToken: taskTokenMinter({ ...options.tokens, spearletId: spearlet.id }) }
       : {}),
     ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+    ...(options.policy !== undefined ? { policy: options.policy } : {}),
     ...(options.restartBackoff !== undefined ? { restartBackoff: options.restartBackoff } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });

@@ -8,6 +8,7 @@ import { Backoff } from '../../util/backoff.ts';
 import { MeshError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../util/logger.ts';
 import { generateSecret, secretsEqual } from './secret.ts';
+import { buildTaskEnv, checkCommand, checkSpecEnv, type TaskPolicy } from './task-policy.ts';
 
 export const DEFAULT_STOP_GRACE_MS = 5000;
 
@@ -82,6 +83,10 @@ export interface TaskRuntimeOptions {
   /** Mints a short-lived token for a task (SPEAR_TOKEN); absent when the spearlet holds no signing key. */
   mintTaskToken?: (taskId: string) => Promise<string>;
   stopGraceMs?: number;
+  /** Command allowlist, environment allowlist, uid/gid (docs/security.md); default: any command, minimal env. */
+  policy?: TaskPolicy;
+  /** The environment allowlisted variables are taken from (default process.env). */
+  parentEnv?: NodeJS.ProcessEnv;
   restartBackoff?: { initialMs?: number; maxMs?: number };
   logger?: Logger;
 }
@@ -136,6 +141,8 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
     if (this.#closed) throw new MeshError('CLIENT_CLOSED', 'task runtime is closed');
     if (typeof spec.command !== 'string' || spec.command === '')
       throw new TypeError('task command must be a non-empty string');
+    checkCommand(spec.command, this.#options.policy?.commandAllow);
+    checkSpecEnv(spec.env);
     const id = spec.id ?? randomUUID();
     if (this.#tasks.has(id)) throw new TypeError(`task ${id} already exists`);
     let markExited!: () => void;
@@ -284,20 +291,21 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
 
   async #spawn(task: Task): Promise<void> {
     const { spec } = task;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...spec.env,
+    const policy = this.#options.policy ?? {};
+    const spear: Record<string, string> = {
       SERVICE_ADDR: this.#options.serviceAddr(),
       SECRET: task.secret.toString(10),
       SPEAR_SPEARLET_ID: this.#options.spearletId,
       SPEAR_TASK_ID: task.id,
     };
-    delete env.SPEAR_TOKEN;
-    if (this.#options.mintTaskToken) env.SPEAR_TOKEN = await this.#options.mintTaskToken(task.id);
+    if (this.#options.mintTaskToken) spear.SPEAR_TOKEN = await this.#options.mintTaskToken(task.id);
+    const env = buildTaskEnv(this.#options.parentEnv ?? process.env, policy, spec.env, spear);
+    if (spear.SPEAR_TOKEN === undefined) delete env.SPEAR_TOKEN;
 
     const child = spawn(spec.command, spec.args ?? [], {
       cwd: spec.cwd,
       env,
+      ...(policy.user !== undefined ? { uid: policy.user.uid, gid: policy.user.gid } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so stop() can signal the whole tree.
       detached: true,

@@ -1,4 +1,4 @@
-// The agent's local state: services and checks registered through /v1/agent, their TTL timers and probes,
+// The local Consul agent's state (not a SPEAR agent): services and checks registered through /v1/agent, their TTL timers and probes,
 // critical-time tracking, deferred output sync, maintenance checks and the DeregisterCriticalServiceAfter reaper.
 // Every change is synced to the catalog at once, as Consul's syncChanges does after an agent write.
 import { isIP } from 'node:net';
@@ -37,7 +37,7 @@ import {
 
 export { NODE_MAINT_CHECK_ID, sortKeys, unknownService } from './local-checks.ts';
 
-export interface AgentOptions {
+export interface LocalAgentOptions {
   catalog: Catalog;
   clock: Clock;
   logger: Logger;
@@ -46,7 +46,7 @@ export interface AgentOptions {
   random?: () => number;
 }
 
-export class Agent {
+export class LocalAgent {
   readonly #catalog: Catalog;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -57,7 +57,7 @@ export class Agent {
   #reaper: TimerHandle | undefined;
   #closed = false;
 
-  constructor(options: AgentOptions) {
+  constructor(options: LocalAgentOptions) {
     this.#catalog = options.catalog;
     this.#clock = options.clock;
     this.#log = options.logger;
