@@ -13,6 +13,7 @@ export interface SpearletStatus {
   /** Worst status of the instance's checks, node checks included: passing, warning, critical or maintenance. */
   readonly health: string;
   readonly checks: readonly { id: string; status: string; output: string }[];
+  /** The admin API URL; null when there is none or it listens on loopback on another host. */
   readonly admin: string | null;
   /** From the admin API; null when it did not answer. */
   readonly sessions: number | null;
@@ -131,7 +132,8 @@ export async function collectStatus(
         version: meta.version ?? null,
         health: worst(entry),
         checks: entry.Checks.map((c) => ({ id: c.CheckID, status: c.Status, output: c.Output ?? '' })),
-        admin,
+        // A loopback URL that belongs to another host's spearlet is not its admin API: never hand it to drills.
+        admin: reachable ? admin : null,
         sessions,
         inFlight,
         ready,

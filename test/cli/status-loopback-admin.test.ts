@@ -41,7 +41,7 @@ describe('status with a loopback-only admin API', () => {
     assert.equal(local.address, '192.0.2.10');
     assert.equal(local.admin, `http://127.0.0.1:${adminPort}`);
     assert.deepEqual([local.ready, local.sessions, local.inFlight, local.note], [true, 0, 0, null]);
-    assert.deepEqual([remote.ready, remote.sessions, remote.inFlight], [null, null, null]);
+    assert.deepEqual([remote.admin, remote.ready, remote.sessions, remote.inFlight], [null, null, null, null]);
     assert.equal(
       remote.note,
       `admin API listens on 127.0.0.1:${adminPort} of 192.0.2.11 only: run status on that host`,
