@@ -13,12 +13,19 @@ export interface SpearletStatus {
   /** Worst status of the instance's checks, node checks included: passing, warning, critical or maintenance. */
   readonly health: string;
   readonly checks: readonly { id: string; status: string; output: string }[];
+  /** The admin API URL; null when there is none or it listens on loopback on another host. */
   readonly admin: string | null;
   /** From the admin API; null when it did not answer. */
   readonly sessions: number | null;
   readonly inFlight: number | null;
   readonly ready: boolean | null;
+  /** Why sessions, inFlight and ready are unknown, when they are (e.g. a loopback-only admin API on another host). */
+  readonly note: string | null;
 }
+
+const isLoopback = (host: string): boolean => /^(127\.|::1$|localhost$)/i.test(host);
+const isWildcard = (host: string): boolean => host === '0.0.0.0' || host === '::' || host === '';
+const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 const RANK: Record<string, number> = { passing: 0, warning: 1, critical: 2 };
 
@@ -77,15 +84,27 @@ export async function collectStatus(
     entries.map(async (entry): Promise<SpearletStatus> => {
       const meta = entry.Service.Meta;
       const address = entry.Service.Address !== '' ? entry.Service.Address : entry.Node.Address;
+      const id = meta.spearlet_id ?? entry.Service.ID;
       const adminPort = meta.admin_port;
-      const admin =
-        adminPort !== undefined && adminPort !== ''
-          ? `http://${address.includes(':') ? `[${address}]` : address}:${adminPort}`
-          : null;
+      // admin_host (published by the spearlet) is where its admin API listens; a wildcard means "at the service address".
+      const adminHost = meta.admin_host ?? '';
+      const host = isWildcard(adminHost) ? address : adminHost;
+      const admin = adminPort !== undefined && adminPort !== '' ? `http://${urlHost(host)}:${adminPort}` : null;
       let sessions: number | null = null;
       let inFlight: number | null = null;
       let ready: boolean | null = null;
-      if (admin !== null) {
+      let note: string | null = admin === null ? 'no admin API published in Consul meta' : null;
+      let reachable = admin !== null;
+      if (admin !== null && isLoopback(host) && !isLoopback(address)) {
+        // A loopback-only admin API answers only on the spearlet's own host. It is this one if the open /health names it.
+        const health = await getJson(`${admin}/health`, timeout, undefined);
+        const sameSpearlet = health?.status === 200 && (health.body as { spearlet?: unknown } | null)?.spearlet === id;
+        if (!sameSpearlet) {
+          reachable = false;
+          note = `admin API listens on ${urlHost(host)}:${adminPort ?? ''} of ${address} only: run status on that host`;
+        }
+      }
+      if (admin !== null && reachable) {
         const [sess, rdy] = await Promise.all([
           getJson(`${admin}/v1/sessions`, timeout, options.adminToken),
           getJson(`${admin}/ready`, timeout, undefined),
@@ -96,11 +115,16 @@ export async function collectStatus(
             sessions = list.length;
             inFlight = list.reduce<number>((sum, s) => sum + (numberField(s, 'inFlight') ?? 0), 0);
           }
+        } else {
+          note =
+            sess === null
+              ? `admin API at ${admin} did not answer`
+              : `admin API at ${admin}: HTTP ${sess.status} for /v1/sessions`;
         }
         if (rdy !== null) ready = rdy.status === 200;
       }
       return {
-        id: meta.spearlet_id ?? entry.Service.ID,
+        id,
         serviceId: entry.Service.ID,
         address,
         port: entry.Service.Port,
@@ -108,10 +132,12 @@ export async function collectStatus(
         version: meta.version ?? null,
         health: worst(entry),
         checks: entry.Checks.map((c) => ({ id: c.CheckID, status: c.Status, output: c.Output ?? '' })),
-        admin,
+        // A loopback URL that belongs to another host's spearlet is not its admin API: never hand it to drills.
+        admin: reachable ? admin : null,
         sessions,
         inFlight,
         ready,
+        note,
       };
     }),
   );
@@ -136,5 +162,6 @@ export function formatStatusTable(rows: readonly SpearletStatus[]): string {
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return [line(header), ...body.map(line)].join('\n') + '\n';
+  const notes = rows.filter((r) => r.note !== null).map((r) => `${r.id}: ${r.note ?? ''}`);
+  return [line(header), ...body.map(line), ...notes].join('\n') + '\n';
 }

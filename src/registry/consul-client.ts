@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import Consul from 'consul';
-import { RegistryBadResponseError, RegistryHttpError, RegistryUnavailableError } from '../errors.ts';
+import { ConfigError, RegistryBadResponseError, RegistryHttpError, RegistryUnavailableError } from '../errors.ts';
 import { resolveConsulOptions, type ConsulOptions, type ResolvedConsulOptions } from './consul-options.ts';
 import { parseHealthEntries, parseIndex, parseWaitMs } from './consul-parse.ts';
 import type { BlockingReadOptions, HealthServiceEntry, HealthServiceQuery, ServiceDefinition } from './consul-types.ts';
@@ -95,8 +95,9 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
 const MAX_UINT64 = 2n ** 64n - 1n; // largest valid `index`
 
 /**
- * A client for one Consul agent. Options are merged over CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL and
- * CONSUL_CACERT from `env` (explicit options win; pass `{}` to ignore the environment). Throws ConfigError.
+ * A client for one Consul agent. Options are merged over CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL,
+ * CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY and CONSUL_TLS_SERVER_NAME from `env` (explicit options win; pass
+ * `{}` to ignore the environment). Throws ConfigError, also when a certificate or key file cannot be read.
  */
 export function createConsulClient(options: ConsulOptions, env: NodeJS.ProcessEnv = process.env): ConsulClient {
   return new NpmConsulClient(resolveConsulOptions(options, env));
@@ -118,7 +119,11 @@ class NpmConsulClient implements ConsulClient {
     } else {
       init.baseUrl = `${o.addr}/v1`;
     }
-    if (o.caFile !== undefined) init.ca = readFileSync(o.caFile);
+    if (o.caFile !== undefined) init.ca = readPemFile('CONSUL_CACERT', o.caFile);
+    if (o.certFile !== undefined) init.cert = readPemFile('CONSUL_CLIENT_CERT', o.certFile);
+    if (o.keyFile !== undefined) init.key = readPemFile('CONSUL_CLIENT_KEY', o.keyFile);
+    // Node verifies the certificate against `servername` when it is set, as Consul's client does with TLSServerName.
+    if (o.tlsServerName !== undefined) init.servername = o.tlsServerName;
     // The token becomes a default option, which the package sends as X-Consul-Token on every request.
     if (o.token !== undefined) init.defaults = { token: o.token };
     // Cast once: see the comment above RawConsul.
@@ -305,6 +310,14 @@ function bodyText(body: unknown, fallback: string | undefined): string {
   else text = fallback ?? '';
   text = text.trim();
   return text.length > 500 ? `${text.slice(0, 500)}...` : text;
+}
+
+function readPemFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(option, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }
 
 function requireString(name: string, value: unknown): asserts value is string {

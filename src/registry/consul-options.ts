@@ -13,6 +13,12 @@ export interface ConsulOptions {
   ssl?: boolean;
   /** PEM file with the CA that signed Consul's HTTPS certificate. */
   caFile?: string;
+  /** PEM client certificate for Consul's HTTPS port when it sets `verify_incoming` (with keyFile). */
+  certFile?: string;
+  /** PEM private key of certFile. */
+  keyFile?: string;
+  /** Name to verify Consul's certificate against (and send as SNI) instead of the host in `addr`. */
+  tlsServerName?: string;
   /** Datacenter for catalog, health and KV reads (`?dc=`); agent endpoints always act on the local agent. */
   datacenter?: string;
   /** Upper bound for one non-blocking request; blocking queries get their wait time plus a margin. */
@@ -21,11 +27,21 @@ export interface ConsulOptions {
 
 export type ResolvedConsulOptions = Required<Pick<ConsulOptions, 'addr'>> & ConsulOptions;
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set(['addr', 'token', 'ssl', 'caFile', 'datacenter', 'requestTimeoutMs']);
+const KNOWN_KEYS: ReadonlySet<string> = new Set([
+  'addr',
+  'token',
+  'ssl',
+  'caFile',
+  'certFile',
+  'keyFile',
+  'tlsServerName',
+  'datacenter',
+  'requestTimeoutMs',
+]);
 
 /**
- * Explicit options win over CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL and CONSUL_CACERT (empty variables
- * count as unset, as in Consul). The result is frozen; `addr` always carries a scheme (`http://`, `https://` or `unix://`)
+ * Explicit options win over CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL, CONSUL_CACERT, CONSUL_CLIENT_CERT,
+ * CONSUL_CLIENT_KEY and CONSUL_TLS_SERVER_NAME (empty variables count as unset, as in Consul). The result is frozen; `addr` always carries a scheme (`http://`, `https://` or `unix://`)
  * and agrees with `ssl`. Throws ConfigError naming the offending option.
  */
 export function resolveConsulOptions(
@@ -54,11 +70,35 @@ export function resolveConsulOptions(
   const token = explicit.token ?? envOr('CONSUL_HTTP_TOKEN');
   if (token !== undefined) checkToken(explicit.token !== undefined ? 'consul.token' : 'CONSUL_HTTP_TOKEN', token);
 
-  const caFile = explicit.caFile ?? envOr('CONSUL_CACERT');
-  if (caFile !== undefined && (typeof caFile !== 'string' || caFile === '')) {
+  const pathOption = (key: 'caFile' | 'certFile' | 'keyFile', envName: string): string | undefined => {
+    const value = explicit[key] ?? envOr(envName);
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new ConfigError(explicit[key] !== undefined ? `consul.${key}` : envName, 'must be a non-empty path');
+    }
+    return value;
+  };
+  const caFile = pathOption('caFile', 'CONSUL_CACERT');
+  const certFile = pathOption('certFile', 'CONSUL_CLIENT_CERT');
+  const keyFile = pathOption('keyFile', 'CONSUL_CLIENT_KEY');
+  // A certificate without its key (or the reverse) cannot make a TLS handshake: say so now, not at the first request.
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const missing =
+      certFile === undefined ? 'CONSUL_CLIENT_CERT (consul.certFile)' : 'CONSUL_CLIENT_KEY (consul.keyFile)';
+    const given =
+      certFile === undefined
+        ? explicit.keyFile !== undefined
+          ? 'consul.keyFile'
+          : 'CONSUL_CLIENT_KEY'
+        : explicit.certFile !== undefined
+          ? 'consul.certFile'
+          : 'CONSUL_CLIENT_CERT';
+    throw new ConfigError(given, `needs ${missing} as well`);
+  }
+  const tlsServerName = explicit.tlsServerName ?? envOr('CONSUL_TLS_SERVER_NAME');
+  if (tlsServerName !== undefined && (typeof tlsServerName !== 'string' || !/^[A-Za-z0-9.-]+$/.test(tlsServerName))) {
     throw new ConfigError(
-      explicit.caFile !== undefined ? 'consul.caFile' : 'CONSUL_CACERT',
-      'must be a non-empty path',
+      explicit.tlsServerName !== undefined ? 'consul.tlsServerName' : 'CONSUL_TLS_SERVER_NAME',
+      'must be a host name of letters, digits, "." or "-"',
     );
   }
 
@@ -76,6 +116,9 @@ export function resolveConsulOptions(
   const out: ResolvedConsulOptions = { addr: normalized.addr, ssl: normalized.ssl, requestTimeoutMs };
   if (token !== undefined) out.token = token;
   if (caFile !== undefined) out.caFile = caFile;
+  if (certFile !== undefined) out.certFile = certFile;
+  if (keyFile !== undefined) out.keyFile = keyFile;
+  if (tlsServerName !== undefined) out.tlsServerName = tlsServerName;
   if (datacenter !== undefined) out.datacenter = datacenter;
   return Object.freeze(out);
 }

@@ -18,6 +18,8 @@ export interface SpearletServiceMetaInput {
   /** Mesh protocol version, e.g. 1. */
   proto: number;
   adminPort?: number;
+  /** Host the admin API is bound to, so `status` can tell a loopback-only admin API from a reachable one. */
+  adminHost?: string;
   zone?: string;
   /** Unix socket path, where the spearlet offers one. */
   socketPath?: string;
@@ -33,6 +35,7 @@ export function buildSpearletServiceMeta(input: SpearletServiceMetaInput): Recor
     proto: String(input.proto),
   };
   if (input.adminPort !== undefined) meta.admin_port = String(input.adminPort);
+  if (input.adminHost !== undefined && input.adminHost !== '') meta.admin_host = input.adminHost;
   if (input.zone !== undefined && input.zone !== '') meta.zone = input.zone;
   if (input.socketPath !== undefined && input.socketPath !== '') meta.socket = input.socketPath;
   if (input.maxConns !== undefined) meta.max_conns = String(input.maxConns);

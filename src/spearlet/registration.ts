@@ -24,7 +24,7 @@ export interface StartedRegistration {
 
 /**
  * Registers `spearlet-<id>` with tags `spear-mesh`, `proto-1`, `zone-<z>`, `tls` (when TLS is on) and the extra
- * tags, and meta spearlet_id, version, proto, admin_port, zone, socket, max_conns, tls. A wildcard listen host is
+ * tags, and meta spearlet_id, version, proto, admin_port, admin_host, zone, socket, max_conns, tls. A wildcard listen host is
  * advertised as a routable address. Starts the loop; the caller closes the registration, then the client.
  */
 export function startRegistration(input: RegistrationInput): StartedRegistration {
@@ -45,7 +45,7 @@ export function startRegistration(input: RegistrationInput): StartedRegistration
       spearletId: o.id,
       version: VERSION,
       proto: PROTOCOL_VERSION,
-      ...(input.admin !== undefined ? { adminPort: input.admin.port } : {}),
+      ...(input.admin !== undefined ? { adminPort: input.admin.port, adminHost: input.admin.host } : {}),
       ...(o.zone !== undefined ? { zone: o.zone } : {}),
       ...(input.socketPath !== undefined ? { socketPath: input.socketPath } : {}),
       maxConns: o.maxConnections,

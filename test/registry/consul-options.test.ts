@@ -35,6 +35,25 @@ describe('resolveConsulOptions', () => {
     );
   });
 
+  it('reads the client certificate, key and TLS server name (CONSUL_CLIENT_CERT, _KEY, CONSUL_TLS_SERVER_NAME)', () => {
+    const o = resolveConsulOptions(
+      {},
+      {
+        CONSUL_HTTP_ADDR: 'https://10.0.0.5:8501',
+        CONSUL_CLIENT_CERT: '/etc/consul/cli.pem',
+        CONSUL_CLIENT_KEY: '/etc/consul/cli-key.pem',
+        CONSUL_TLS_SERVER_NAME: 'server.dc1.consul',
+      },
+    );
+    assert.equal(o.certFile, '/etc/consul/cli.pem');
+    assert.equal(o.keyFile, '/etc/consul/cli-key.pem');
+    assert.equal(o.tlsServerName, 'server.dc1.consul');
+    assert.equal(
+      resolveConsulOptions({ tlsServerName: 'x.consul' }, { CONSUL_TLS_SERVER_NAME: 'y' }).tlsServerName,
+      'x.consul',
+    );
+  });
+
   it('lets explicit options win over the environment', () => {
     const o = resolveConsulOptions(
       { addr: 'http://10.0.0.2:8500', token: 'mine', ssl: false },
@@ -62,6 +81,9 @@ describe('resolveConsulOptions', () => {
       [[{ requestTimeoutMs: 0 }, {}], 'consul.requestTimeoutMs'],
       [[{ datacenter: 'dc 1' }, {}], 'consul.datacenter'],
       [[{ adress: 'x' } as never, {}], 'consul.adress'],
+      [[{}, { CONSUL_CLIENT_KEY: '/k.pem' }], 'CONSUL_CLIENT_KEY'],
+      [[{ certFile: '/c.pem' }, {}], 'consul.certFile'],
+      [[{}, { CONSUL_TLS_SERVER_NAME: 'bad name' }], 'CONSUL_TLS_SERVER_NAME'],
     ];
     for (const [args, option] of cases) {
       assert.throws(

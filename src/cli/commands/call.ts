@@ -1,7 +1,7 @@
 // `spear-mesh call`: discovers spearlets through Consul and sends requests through MeshClient.
-import { readFile } from 'node:fs/promises';
 import { MeshClient } from '../../agent/mesh-client.ts';
 import { mintToken } from '../../auth/mint.ts';
+import { readSecretFile } from '../../auth/secret.ts';
 import { POLICY_NAMES, type PolicyName } from '../../balancer/policies.ts';
 import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { ConfigError, MeshError } from '../../errors.ts';
@@ -68,7 +68,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   let token = values.token ?? process.env.SPEAR_TOKEN;
   if (values['token-secret-file'] !== undefined) {
-    const secret = (await readFile(values['token-secret-file'])).subarray();
+    // The same reading as the spearlet's --token-secret-file (a trailing newline is not part of the secret).
+    const secret = await readSecretFile(values['token-secret-file'], '--token-secret-file');
     token = await mintToken({
       secret,
       sub: 'spear-mesh-call',

@@ -134,7 +134,8 @@ export async function run(argv: readonly string[]): Promise<number> {
         throw new ConfigError('--target', `no spearlet ${JSON.stringify(target)} registered in Consul`);
       expected = spearlets.filter((s) => s.health === 'passing').length;
       const admin = chosen.admin;
-      if (admin === null) throw new ConfigError('--target', `spearlet ${target} advertises no admin port`);
+      if (admin === null)
+        throw new ConfigError('--target', `spearlet ${target}: ${chosen.note ?? 'advertises no admin port'}`);
       // A spearlet on this host (e.g. from `spear-mesh up`) gets real signals; others the admin fault endpoint.
       const pid = await localSpearletPid(admin, adminToken);
       injector =

@@ -19,7 +19,8 @@ Options:
 
 JSON fields per spearlet: id, serviceId, address, port, zone, version, health (passing|warning|critical|
 maintenance), checks [{id, status, output}], admin (URL or null), sessions, inFlight, ready (null when the
-admin API did not answer).
+admin API did not answer), note (why those are null, e.g. an admin API bound to loopback on another host; the
+table prints it below the rows).
 
 Exit status: 0 on success, 1 when Consul cannot be reached or an admin API refuses the token, 2 on bad options.
 `;
