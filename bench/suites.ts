@@ -7,6 +7,7 @@ import { runHandshakeBench } from './handshake-bench.ts';
 import { runIdleBench } from './idle-bench.ts';
 import { figure, type Figure } from './lib/report.ts';
 import { runRegistryBench } from './registry-watchers.ts';
+import { runVerifyBench } from './verify-bench.ts';
 
 export interface SuiteContext {
   /** Small counts and short windows: a smoke run, not figures to quote. */
@@ -138,6 +139,20 @@ export const SUITES: readonly Suite[] = [
         );
       }
       return { detail: r, figures };
+    },
+  },
+  {
+    name: 'verify',
+    about: 'token verification per call: node:crypto fast path against jose, HS256 secret and EdDSA key set (mitata)',
+    async run() {
+      const rows = await runVerifyBench();
+      return {
+        detail: rows,
+        figures: rows.flatMap((r) => [
+          figure('verify', `${r.alg} verify, fast path (jose ${r.joseUs} us)`, r.fastUs, 'us'),
+          figure('verify', `${r.alg} verify, jose / fast path`, r.speedup, 'x'),
+        ]),
+      };
     },
   },
   {
