@@ -1,11 +1,13 @@
 // Echo workloads measured side by side in one run: MeshClient + spearlet against a raw framed echo (TCP and Unix
-// socket, 1/16/128 in flight, 64 B and 4 KiB), and against grpc-js and Moleculer on the same payloads.
+// socket, 1/16/128 in flight, 64 B and 4 KiB), and against grpc-js and Moleculer on the same payloads and in-flight
+// counts. Servers run in child processes by default; every throughput cell also reports CPU per request.
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { median, quantile, ratio, round, serialLatencies, throughput } from './lib/measure.ts';
+import { procCpuUs, selfCpuUs } from './lib/cpu.ts';
+import { closedLoop, median, quantile, ratio, round, serialLatencies, throughput } from './lib/measure.ts';
 import {
   connectEchoClient,
   startEchoServer,
@@ -32,7 +34,7 @@ export interface EchoBenchOptions {
    * rotating order. Throughput is the median slice rate; ratios are medians of slice-by-slice ratios.
    */
   readonly rounds?: number;
-  /** Servers in child processes (default false: servers and clients share this process). */
+  /** Servers in child processes (default true; false: servers and clients share this process). */
   readonly separateProcesses?: boolean;
 }
 
@@ -42,6 +44,18 @@ export interface ThroughputRow {
   readonly inFlight: number;
   /** Requests per second per side (median over rounds). */
   readonly opsPerSec: Readonly<Record<string, number>>;
+  /** CPU microseconds per request per side, summed over all of the side's slices. */
+  readonly cpuPerRequest: Readonly<Record<string, CpuPerRequest>>;
+}
+
+/**
+ * CPU time per completed request: the client from process.cpuUsage() of this process, the server from
+ * /proc/<pid>/stat of its child process (in process, `serverUs` is 0 and `clientUs` holds both).
+ */
+export interface CpuPerRequest {
+  readonly totalUs: number;
+  readonly clientUs: number;
+  readonly serverUs: number;
 }
 
 export interface LatencyRow {
@@ -55,15 +69,20 @@ export interface LatencyRow {
 export interface MeshVsRawResult {
   readonly arrangement: 'in-process' | 'child-process';
   readonly rounds: number;
-  readonly throughput: readonly (ThroughputRow & { readonly ratio: number })[];
-  readonly latency: readonly (LatencyRow & { readonly p50Ratio: number })[];
+  /** `ratio`: mesh/raw requests/s (median of slice ratios); `cpuRatio`: mesh/raw CPU per request. */
+  readonly throughput: readonly (ThroughputRow & { readonly ratio: number; readonly cpuRatio: number })[];
+  readonly latency: readonly (LatencyRow & { readonly p50Ratio: number; readonly p99Ratio: number })[];
 }
 
 export interface PeerResult {
   readonly arrangement: 'in-process' | 'child-process';
   readonly rounds: number;
-  readonly inFlight: number;
-  readonly throughput: readonly (ThroughputRow & { readonly bestPeer: string; readonly meshVsBestPeer: number })[];
+  readonly throughput: readonly (ThroughputRow & {
+    readonly bestPeer: string;
+    readonly meshVsBestPeer: number;
+    readonly meshVsMoleculer: number;
+    readonly meshVsGrpc: number;
+  })[];
   readonly latency: readonly LatencyRow[];
 }
 
@@ -87,7 +106,7 @@ function resolve(o: EchoBenchOptions): ResolvedOptions {
     warmupMs: o.warmupMs ?? 250,
     serialRequests: o.serialRequests ?? 2000,
     rounds: o.rounds ?? 3,
-    separateProcesses: o.separateProcesses ?? false,
+    separateProcesses: o.separateProcesses ?? true,
   };
 }
 
@@ -106,7 +125,12 @@ interface Side {
   readonly client: EchoClient;
 }
 
-async function openSides(kinds: readonly EchoKind[], transport: EchoTransport, dir: string, o: ResolvedOptions): Promise<Side[]> {
+async function openSides(
+  kinds: readonly EchoKind[],
+  transport: EchoTransport,
+  dir: string,
+  o: ResolvedOptions,
+): Promise<Side[]> {
   const secret = randomBytes(32).toString('hex');
   const sides: Side[] = [];
   try {
@@ -149,10 +173,44 @@ function rotated<T>(list: readonly T[], by: number): T[] {
   return [...list.slice(k), ...list.slice(0, k)];
 }
 
+/** CPU spent by one side over its slices: this process (the client) and the server's child process. */
+interface CpuTally {
+  requests: number;
+  clientUs: number;
+  serverUs: number;
+}
+
+/** Runs one closed-loop slice of a side and adds its requests and CPU time to `tally`; returns requests/s. */
+async function cpuSlice(
+  side: Side,
+  send: () => Promise<unknown>,
+  inFlight: number,
+  ms: number,
+  tally: CpuTally,
+): Promise<number> {
+  const pid = side.server.pid;
+  const s0 = pid === undefined ? 0 : procCpuUs(pid);
+  const c0 = selfCpuUs();
+  const run = await closedLoop(send, inFlight, ms);
+  tally.clientUs += selfCpuUs() - c0;
+  if (pid !== undefined) tally.serverUs += procCpuUs(pid) - s0;
+  tally.requests += run.done;
+  return (run.done * 1000) / run.elapsedMs;
+}
+
+function cpuFigures(t: CpuTally): CpuPerRequest {
+  const n = Math.max(1, t.requests);
+  return {
+    totalUs: round((t.clientUs + t.serverUs) / n, 2),
+    clientUs: round(t.clientUs / n, 2),
+    serverUs: round(t.serverUs / n, 2),
+  };
+}
+
 /**
  * Sides are measured interleaved in short slices (each slice runs every side once, in rotating order), so a burst
- * of load from other processes hits all sides alike. Throughput per side is the median of its slice rates; serial
- * latency percentiles pool every side's samples across slices.
+ * of load from other processes hits all sides alike. Throughput per side is the median of its slice rates; CPU per
+ * request sums each side's slices; serial latency percentiles pool every side's samples across slices.
  */
 async function measureSides(
   sides: readonly Side[],
@@ -172,14 +230,20 @@ async function measureSides(
     for (const inFlight of inFlights) {
       for (const send of sends) await throughput(send, inFlight, o.warmupMs);
       const rates: number[][] = sides.map(() => []);
+      const cpu: CpuTally[] = sides.map(() => ({ requests: 0, clientUs: 0, serverUs: 0 }));
       for (let k = 0; k < slices; k++) {
-        for (const i of rotated(sides.map((_, j) => j), k)) rates[i]?.push(await throughput(sends[i]!, inFlight, sliceMs));
+        for (const i of rotated(
+          sides.map((_, j) => j),
+          k,
+        ))
+          rates[i]?.push(await cpuSlice(sides[i]!, sends[i]!, inFlight, sliceMs, cpu[i]!));
       }
       throughputRows.push({
         transport,
         payloadBytes: size,
         inFlight,
         opsPerSec: Object.fromEntries(sides.map((s, i) => [s.name, Math.round(median(rates[i] ?? []))])),
+        cpuPerRequest: Object.fromEntries(sides.map((s, i) => [s.name, cpuFigures(cpu[i]!)])),
       });
       // Paired ratio of every side against the first (the baseline), slice by slice.
       sides.forEach((s, i) => {
@@ -190,9 +254,14 @@ async function measureSides(
     const samples: number[][] = sides.map(() => []);
     for (const send of sends) await serialLatencies(send, serialPerSlice);
     for (let k = 0; k < slices; k++) {
-      for (const i of rotated(sides.map((_, j) => j), k)) samples[i]?.push(...(await serialLatencies(sends[i]!, serialPerSlice)));
+      for (const i of rotated(
+        sides.map((_, j) => j),
+        k,
+      ))
+        samples[i]?.push(...(await serialLatencies(sends[i]!, serialPerSlice)));
     }
-    const pct = (i: number, q: number): number => round(quantile(Float64Array.from(samples[i] ?? []).sort(), q) * 1000, 1);
+    const pct = (i: number, q: number): number =>
+      round(quantile(Float64Array.from(samples[i] ?? []).sort(), q) * 1000, 1);
     latencyRows.push({
       transport,
       payloadBytes: size,
@@ -216,9 +285,16 @@ export async function runMeshVsRawBench(options: EchoBenchOptions = {}): Promise
         const m = await measureSides(sides, transport, o.inFlight, o);
         for (const row of m.throughput) {
           const pairs = m.sliceRatios.get(`mesh|${row.payloadBytes}|${row.inFlight}`) ?? [];
-          throughputRows.push({ ...row, ratio: round(median(pairs), 3) });
+          const cpuRatio = ratio(row.cpuPerRequest.mesh?.totalUs ?? 0, row.cpuPerRequest.raw?.totalUs ?? 0);
+          throughputRows.push({ ...row, ratio: round(median(pairs), 3), cpuRatio });
         }
-        for (const row of m.latency) latencyRows.push({ ...row, p50Ratio: ratio(row.p50Us.mesh ?? 0, row.p50Us.raw ?? 0) });
+        for (const row of m.latency) {
+          latencyRows.push({
+            ...row,
+            p50Ratio: ratio(row.p50Us.mesh ?? 0, row.p50Us.raw ?? 0),
+            p99Ratio: ratio(row.p99Us.mesh ?? 0, row.p99Us.raw ?? 0),
+          });
+        }
       } finally {
         await closeSides(sides);
       }
@@ -226,25 +302,41 @@ export async function runMeshVsRawBench(options: EchoBenchOptions = {}): Promise
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return { arrangement: o.separateProcesses ? 'child-process' : 'in-process', rounds: o.rounds, throughput: throughputRows, latency: latencyRows };
+  return {
+    arrangement: o.separateProcesses ? 'child-process' : 'in-process',
+    rounds: o.rounds,
+    throughput: throughputRows,
+    latency: latencyRows,
+  };
 }
 
-/** Mesh, grpc-js and Moleculer (and raw for reference) on the same echo over TCP at one in-flight count. */
-export async function runPeerBench(options: EchoBenchOptions & { readonly peerInFlight?: number } = {}): Promise<PeerResult> {
-  const o = resolve(options);
-  const inFlight = options.peerInFlight ?? 16;
+/**
+ * Mesh, grpc-js and Moleculer (and raw for reference) on the same echo over TCP, with the same payloads and
+ * in-flight counts as the mesh suite (default 1 and 16: 128 in flight adds nothing the peers can show).
+ */
+export async function runPeerBench(options: EchoBenchOptions = {}): Promise<PeerResult> {
+  const o = resolve({ inFlight: [1, 16], ...options });
   const sides = await openSides(['raw', 'mesh', 'grpc', 'moleculer'], 'tcp', '', o);
   try {
-    const m = await measureSides(sides, 'tcp', [inFlight], { ...o, serialRequests: Math.max(50, Math.ceil(o.serialRequests / 4)) });
+    const m = await measureSides(sides, 'tcp', o.inFlight, {
+      ...o,
+      serialRequests: Math.max(50, Math.ceil(o.serialRequests / 4)),
+    });
     return {
       arrangement: o.separateProcesses ? 'child-process' : 'in-process',
       rounds: o.rounds,
-      inFlight,
       throughput: m.throughput.map((row) => {
+        const mesh = row.opsPerSec.mesh ?? 0;
         const grpc = row.opsPerSec.grpc ?? 0;
         const mol = row.opsPerSec.moleculer ?? 0;
         const bestPeer = grpc >= mol ? 'grpc' : 'moleculer';
-        return { ...row, bestPeer, meshVsBestPeer: ratio(row.opsPerSec.mesh ?? 0, Math.max(grpc, mol)) };
+        return {
+          ...row,
+          bestPeer,
+          meshVsBestPeer: ratio(mesh, Math.max(grpc, mol)),
+          meshVsMoleculer: ratio(mesh, mol),
+          meshVsGrpc: ratio(mesh, grpc),
+        };
       }),
       latency: m.latency,
     };

@@ -1,20 +1,47 @@
-// Load for a CPU profile of the request path: one echo side (in this process) at a fixed in-flight count.
-//   node --cpu-prof --cpu-prof-dir=.tmp/prof --import tsx bench/profile.ts [mesh|raw] [tcp|unix] [bytes] [inFlight] [seconds]
+// Load for a CPU profile of the request path: one echo side at a fixed in-flight count, its server in this process
+// or (with --separate) in a child process.
+//   node --cpu-prof --cpu-prof-dir=/abs/prof --import tsx bench/profile.ts [mesh|raw] [tcp|unix] [bytes] [inFlight] [seconds] [--separate]
+// With --separate, BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/abs/prof' profiles the server child too (it
+// writes its profile when it exits on SIGTERM at the end).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { throughput } from './lib/measure.ts';
-import { connectEchoClient, startEchoServer, type EchoKind, type EchoTransport } from './echo/servers.ts';
+import { selfCpuUs, procCpuUs } from './lib/cpu.ts';
+import { closedLoop } from './lib/measure.ts';
+import {
+  connectEchoClient,
+  startEchoServer,
+  startEchoServerProcess,
+  type EchoKind,
+  type EchoTransport,
+} from './echo/servers.ts';
 
-const [kind = 'mesh', transport = 'tcp', bytes = '64', inFlight = '16', seconds = '5'] = process.argv.slice(2);
+const separate = process.argv.includes('--separate');
+const [kind = 'mesh', transport = 'tcp', bytes = '64', inFlight = '16', seconds = '5'] = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'));
 const dir = await mkdtemp(join(tmpdir(), 'spear-prof-'));
 const secret = randomBytes(16).toString('hex');
-const server = await startEchoServer({ kind: kind as EchoKind, transport: transport as EchoTransport, secret, socketPath: join(dir, 'echo.sock') });
+const cfg = {
+  kind: kind as EchoKind,
+  transport: transport as EchoTransport,
+  secret,
+  socketPath: join(dir, 'echo.sock'),
+};
+const server = separate ? await startEchoServerProcess(cfg) : await startEchoServer(cfg);
 const client = await connectEchoClient(server.endpoint, secret);
 const payload = randomBytes(Number(bytes));
-const rate = await throughput(() => client.request(payload), Number(inFlight), Number(seconds) * 1000);
-process.stdout.write(`${kind} ${transport} ${bytes} B x${inFlight}: ${Math.round(rate)} req/s\n`);
+const pid = server.pid;
+const c0 = selfCpuUs();
+const s0 = pid === undefined ? 0 : procCpuUs(pid);
+const run = await closedLoop(() => client.request(payload), Number(inFlight), Number(seconds) * 1000);
+const clientUs = (selfCpuUs() - c0) / run.done;
+const serverUs = pid === undefined ? 0 : (procCpuUs(pid) - s0) / run.done;
+process.stdout.write(
+  `${kind} ${transport} ${bytes} B x${inFlight}${separate ? ' (server in a child process)' : ''}: ${Math.round((run.done * 1000) / run.elapsedMs)} req/s, ` +
+    `CPU per request ${(clientUs + serverUs).toFixed(2)} us (client ${clientUs.toFixed(2)}, server ${serverUs.toFixed(2)})\n`,
+);
 await client.close();
 await server.close();
 await rm(dir, { recursive: true, force: true });

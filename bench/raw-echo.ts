@@ -1,15 +1,76 @@
-// Baselines for bench/mesh-echo.ts: a raw [u64 length][body] echo server and FIFO client, and a minimal mesh server.
+// The raw baseline of the echo benchmarks: `[u64 LE length][u8 kind][u8 flags][u64 LE id][payload]` frames echoed
+// over one connection, both ends coalescing the frames of one tick into one socket.write (what a careful
+// hand-written implementation does); plus a minimal mesh server for bench/mesh-echo.ts.
 import * as net from 'node:net';
-import { FrameDecoder, encodeFrame } from '../src/wire/frame.ts';
+import { FrameDecoder } from '../src/wire/frame.ts';
 import { MessageKind, decodeMessage, encodeControl, encodeJson, encodeResponse } from '../src/wire/message.ts';
 
-/** Echoes every frame back as one write; returns the listening server (TCP on 127.0.0.1, or the Unix `socketPath`). */
+/** Length prefix plus kind, flags and id: the same 18 bytes a mesh REQUEST or RESPONSE carries before its prefix. */
+export const RAW_HEADER_BYTES = 8 + 1 + 1 + 8;
+const RAW_KIND_REQUEST = 3;
+const RAW_KIND_RESPONSE = 4;
+/** Frames are written into slabs of this size; a flushed part is never written again (the socket may hold it). */
+const SLAB_BYTES = 64 * 1024;
+
+/**
+ * Gathers the frames written in one tick and hands them to the socket in one write at the end of the tick
+ * (process.nextTick runs after the promise continuations that issued them). Frames are encoded straight into a
+ * slab: no per-frame allocation, no second copy.
+ */
+export class TickWriter {
+  readonly #socket: net.Socket;
+  #slab = Buffer.allocUnsafe(SLAB_BYTES);
+  /** Start of the unflushed part of the slab, and its end. */
+  #start = 0;
+  #end = 0;
+  #scheduled = false;
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#end === this.#start) return;
+    this.#socket.write(this.#slab.subarray(this.#start, this.#end));
+    this.#start = this.#end;
+  };
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+  }
+
+  /** Appends one frame; it leaves with the others of this tick. */
+  frame(kind: number, idLow: number, idHigh: number, payload: Uint8Array): void {
+    const size = RAW_HEADER_BYTES + payload.length;
+    if (this.#end + size > this.#slab.length) {
+      // Flush what this slab holds and continue in a fresh one (large enough for this frame).
+      this.#flush();
+      this.#slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, size));
+      this.#start = 0;
+      this.#end = 0;
+    }
+    const b = this.#slab;
+    const o = this.#end;
+    const bodyLength = size - 8;
+    b.writeUInt32LE(bodyLength, o);
+    b.writeUInt32LE(0, o + 4);
+    b[o + 8] = kind;
+    b[o + 9] = 0;
+    b.writeUInt32LE(idLow, o + 10);
+    b.writeUInt32LE(idHigh, o + 14);
+    b.set(payload, o + RAW_HEADER_BYTES);
+    this.#end = o + size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+}
+
+/** Echoes every REQUEST as a RESPONSE with the same id and payload; TCP on 127.0.0.1, or the Unix `socketPath`. */
 export async function startRawEchoServer(socketPath?: string): Promise<net.Server> {
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
+    const writer = new TickWriter(socket);
     const decoder = new FrameDecoder({
       onFrame: (body) => {
-        socket.write(encodeFrame(body));
+        writer.frame(RAW_KIND_RESPONSE, body.readUInt32LE(2), body.readUInt32LE(6), body.subarray(10));
       },
       onClose: () => {
         socket.end();
@@ -27,22 +88,31 @@ export async function startRawEchoServer(socketPath?: string): Promise<net.Serve
   return server;
 }
 
-/** One connection; answers arrive in order, so a FIFO of resolvers is all the correlation needed. */
+/**
+ * One connection. Requests carry increasing ids and the echo answers in order, so a FIFO of resolvers is all the
+ * correlation needed; each answer's id is still checked against the head of the FIFO.
+ */
 export class RawEchoClient {
   readonly #socket: net.Socket;
+  readonly #writer: TickWriter;
   readonly #waiting: ((body: Buffer) => void)[] = [];
   #head = 0;
+  #nextId = 1;
+  #expectId = 1;
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
+    this.#writer = new TickWriter(socket);
     const decoder = new FrameDecoder({
       onFrame: (body) => {
+        const id = body.readUInt32LE(2);
+        if (id !== this.#expectId++ % 0x1_0000_0000) throw new Error(`raw echo: answer ${id} out of order`);
         const resolve = this.#waiting[this.#head++];
         if (this.#head > 1024) {
           this.#waiting.splice(0, this.#head);
           this.#head = 0;
         }
-        resolve?.(body);
+        resolve?.(body.subarray(10));
       },
       onClose: () => undefined,
     });
@@ -63,10 +133,16 @@ export class RawEchoClient {
     return new RawEchoClient(socket);
   }
 
-  request(body: Uint8Array): Promise<Buffer> {
+  /** The connection (tests count its writes). */
+  get socket(): net.Socket {
+    return this.#socket;
+  }
+
+  request(payload: Uint8Array): Promise<Buffer> {
     return new Promise((resolve) => {
       this.#waiting.push(resolve);
-      this.#socket.write(encodeFrame(body));
+      const id = this.#nextId++;
+      this.#writer.frame(RAW_KIND_REQUEST, id >>> 0, Math.floor(id / 0x1_0000_0000), payload);
     });
   }
 

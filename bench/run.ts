@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only NAME[,NAME]] [--separate] [--out FILE]`: runs the suites, prints a table and
+// `npm run bench [-- --quick] [--only NAME[,NAME]] [--in-process] [--out FILE]`: runs the suites, prints a table and
 // writes bench/results.json (every comparing figure is a ratio of two sides measured in this same run).
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -8,10 +8,10 @@ import { parseArgs } from 'node:util';
 import { formatTable, type Figure } from './lib/report.ts';
 import { SUITES } from './suites.ts';
 
-const USAGE = `usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--separate] [--out FILE]
+const USAGE = `usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--in-process] [--out FILE]
   --quick      small counts and short windows (a smoke run; do not quote its figures)
   --only       run only these suites: ${SUITES.map((s) => s.name).join(', ')}
-  --separate   run the echo servers (mesh, peers suites) in child processes instead of this process
+  --in-process run the echo servers (mesh, peers suites) in this process (default: each in a child process)
   --out        where to write the JSON results (default bench/results.json)
 `;
 
@@ -19,7 +19,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string', multiple: true },
-    separate: { type: 'boolean', default: false },
+    'in-process': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -29,14 +29,17 @@ if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+const only = (values.only ?? [])
+  .flatMap((s) => s.split(','))
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
 const unknown = only.filter((n) => !SUITES.some((s) => s.name === n));
 if (unknown.length > 0) {
   process.stderr.write(`unknown suite ${unknown.join(', ')}\n${USAGE}`);
   process.exit(2);
 }
 const selected = only.length === 0 ? SUITES : SUITES.filter((s) => only.includes(s.name));
-const ctx = { quick: values.quick, separate: values.separate };
+const ctx = { quick: values.quick, inProcess: values['in-process'] };
 const out = values.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
 
 const figures: Figure[] = [];
@@ -61,7 +64,8 @@ for (const suite of selected) {
 /** The commit measured, with '+dirty' when the work tree has changes; 'unknown' outside a git checkout. */
 function commit(): string {
   try {
-    const git = (args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (args: string[]): string =>
+      execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src', 'bench']) === '' ? '' : '+dirty'}`;
   } catch {
     return 'unknown';
@@ -79,7 +83,7 @@ const meta = {
   loadAverageBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
   loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100),
   quick: ctx.quick,
-  echoServers: ctx.separate ? 'child-process' : 'in-process',
+  echoServers: ctx.inProcess ? 'in-process' : 'child-process',
   suites: selected.map((s) => s.name),
 };
 await writeFile(out, `${JSON.stringify({ meta, figures, details, errors }, null, 2)}\n`);

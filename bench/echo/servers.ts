@@ -99,9 +99,13 @@ export async function startEchoServer(cfg: EchoServerConfig): Promise<EchoServer
       return { endpoint: { kind: 'grpc', transport: 'tcp', address: s.address }, close: () => s.close() };
     }
     case 'moleculer': {
-      if (cfg.transport !== 'tcp' || cfg.moleculerPorts === undefined) throw new TypeError('moleculer needs tcp and moleculerPorts');
+      if (cfg.transport !== 'tcp' || cfg.moleculerPorts === undefined)
+        throw new TypeError('moleculer needs tcp and moleculerPorts');
       const s = await startMoleculerEchoServer(cfg.moleculerPorts);
-      return { endpoint: { kind: 'moleculer', transport: 'tcp', moleculerPorts: cfg.moleculerPorts }, close: () => s.close() };
+      return {
+        endpoint: { kind: 'moleculer', transport: 'tcp', moleculerPorts: cfg.moleculerPorts },
+        close: () => s.close(),
+      };
     }
   }
 }
@@ -109,7 +113,9 @@ export async function startEchoServer(cfg: EchoServerConfig): Promise<EchoServer
 export async function connectEchoClient(endpoint: EchoEndpoint, secret: string): Promise<EchoClient> {
   switch (endpoint.kind) {
     case 'raw': {
-      const c = await RawEchoClient.connect(endpoint.transport === 'unix' ? (endpoint.path ?? '') : (endpoint.port ?? 0));
+      const c = await RawEchoClient.connect(
+        endpoint.transport === 'unix' ? (endpoint.path ?? '') : (endpoint.port ?? 0),
+      );
       return {
         request: (p) => c.request(p),
         close: () => {
@@ -119,7 +125,13 @@ export async function connectEchoClient(endpoint: EchoEndpoint, secret: string):
       };
     }
     case 'mesh': {
-      const token = await mintToken({ secret: Buffer.from(secret, 'utf8'), sub: 'bench', iss: BENCH_ISSUER, aud: BENCH_AUDIENCE, expiresInSec: 3600 });
+      const token = await mintToken({
+        secret: Buffer.from(secret, 'utf8'),
+        sub: 'bench',
+        iss: BENCH_ISSUER,
+        aud: BENCH_AUDIENCE,
+        expiresInSec: 3600,
+      });
       const target = endpoint.transport === 'unix' ? `unix:${endpoint.path ?? ''}` : `127.0.0.1:${endpoint.port ?? 0}`;
       const c = await MeshClient.connect({ endpoints: [target], token, closeGraceMs: 0 });
       if (!c.stats().endpoints.some((e) => e.state === 'READY')) {
@@ -138,10 +150,16 @@ export async function connectEchoClient(endpoint: EchoEndpoint, secret: string):
 
 const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
 
-/** Starts the server in a child process (`node --import tsx bench/echo/server-child.ts`); close() kills it. */
+/**
+ * Starts the server in a child process (`node --import tsx bench/echo/server-child.ts`); close() sends SIGTERM (the
+ * child exits at once, which writes a --cpu-prof profile) and SIGKILL after 2 s. BENCH_SERVER_NODE_ARGS adds node
+ * flags to the child, e.g. '--cpu-prof --cpu-prof-dir=/abs/dir'.
+ */
 export async function startEchoServerProcess(cfg: EchoServerConfig): Promise<EchoServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', CHILD], {
+    // stdin is a pipe the child watches: it exits when this process goes away.
+    stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_ECHO_SERVER: JSON.stringify(cfg) },
   });
   const exited = new Promise<void>((resolve) => {
@@ -162,8 +180,12 @@ export async function startEchoServerProcess(cfg: EchoServerConfig): Promise<Ech
     endpoint,
     ...(child.pid !== undefined ? { pid: child.pid } : {}),
     close: async () => {
-      child.kill('SIGKILL');
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await exited;
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -66,3 +66,25 @@ export async function waitUntil(cond: () => boolean, timeoutMs: number, what: st
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** What a closed-loop run did: completed requests and the wall time they took. */
+export interface LoopRun {
+  readonly done: number;
+  readonly elapsedMs: number;
+}
+
+/** Like throughput(), but returns the count and the elapsed time (for CPU per request). */
+export async function closedLoop(send: Send, inFlight: number, durationMs: number): Promise<LoopRun> {
+  let done = 0;
+  const started = performance.now();
+  const end = started + durationMs;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < end) {
+        await send();
+        done++;
+      }
+    }),
+  );
+  return { done, elapsedMs: performance.now() - started };
+}

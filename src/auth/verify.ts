@@ -2,6 +2,7 @@
 import { webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../errors.ts';
+import { createFastPath } from './fast-verify.ts';
 import type { JwksSource } from './jwks.ts';
 import { parseScopeClaim, parseStringListClaim } from './scope.ts';
 
@@ -52,7 +53,23 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
+/**
+ * Ordinary tokens (a plain alg/typ/kid header, claims that pass) are accepted on a synchronous node:crypto path
+ * with cached keys (src/auth/fast-verify.ts); everything else, and every refusal, is decided by jose as before.
+ */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  return buildVerifier(options, true);
+}
+
+/**
+ * The same verifier with every token going through jose: the reference the fast path is tested against
+ * (test/auth/fast-verify.test.ts). Not part of the public API.
+ */
+export function createJoseTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  return buildVerifier(options, false);
+}
+
+function buildVerifier(options: TokenVerifierOptions, fast: boolean): TokenVerifier {
   const { secret, jwks, issuer, audience } = options;
   if ((secret === undefined) === (jwks === undefined)) {
     throw new TypeError('createTokenVerifier: give exactly one of secret and jwks');
@@ -74,11 +91,29 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (!(toleranceSec >= 0)) throw new TypeError('createTokenVerifier: clockToleranceSec must be >= 0');
   const now = options.now ?? Date.now;
   const key: JWTVerifyGetKey = secret !== undefined ? hmacKeyGetter(secret) : (jwks as JwksSource).getKey;
+  const fastPath = fast
+    ? createFastPath({
+        ...(secret !== undefined ? { secret } : { getKey: (jwks as JwksSource).getKey }),
+        algorithms,
+        issuer,
+        audience,
+        toleranceSec,
+      })
+    : undefined;
 
   return {
     async verify(token: string): Promise<VerifiedToken> {
       if (typeof token !== 'string' || token === '') throw new AuthError('TOKEN_INVALID', 'token is missing');
       const nowMs = now();
+      if (fastPath !== undefined) {
+        let accepted: JWTPayload | undefined;
+        try {
+          accepted = await fastPath(token, nowMs);
+        } catch (err) {
+          throw mapJoseError(err);
+        }
+        if (accepted !== undefined) return checkClaims(accepted, nowMs / 1000, toleranceSec);
+      }
       let payload: JWTPayload;
       try {
         const result = await jwtVerify(token, key, {
