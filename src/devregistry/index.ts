@@ -12,6 +12,7 @@ import { Indexes } from './indexes.ts';
 import { KvStore } from './kv.ts';
 import { agentRoutes } from './routes-agent.ts';
 import { catalogRoutes } from './routes-catalog.ts';
+import { catalogWriteRoutes } from './catalog-write.ts';
 import { healthRoutes } from './routes-health.ts';
 import { kvRoutes } from './routes-kv.ts';
 import { sessionRoutes } from './routes-session.ts';
@@ -147,6 +148,7 @@ export async function startDevRegistry(options: DevRegistryOptions = {}): Promis
       ...agentRoutes(state),
       ...healthRoutes(state),
       ...catalogRoutes(state),
+      ...catalogWriteRoutes(state),
       ...kvRoutes(state),
       ...sessionRoutes(state),
       ...statusRoutes(state),

@@ -170,6 +170,23 @@ describe('txn (KV)', () => {
     );
   });
 
+  it('a lock during a lock-delay is refused by the pre-check', async (ctx) => {
+    const p = uniq('txn');
+    const s1 = (await putJson(t, '/v1/session/create', { Name: p, LockDelay: '15s' })).json<{ ID: string }>().ID;
+    const s2 = (await putJson(t, '/v1/session/create', { Name: p })).json<{ ID: string }>().ID;
+    ctx.after(async () => {
+      await raw(t, 'PUT', `/v1/session/destroy/${s2}`);
+      await raw(t, 'DELETE', `/v1/kv/${p}?recurse`);
+    });
+    await txn([kvOp('lock', `${p}/l`, { Session: s1 })]);
+    await raw(t, 'PUT', `/v1/session/destroy/${s1}`);
+    const r = await putJson(t, '/v1/txn', [kvOp('lock', `${p}/l`, { Session: s2 })]);
+    assert.equal(r.status, 409);
+    assert.deepEqual(r.json<TxnReply>().Errors, [
+      { OpIndex: 0, What: `failed to lock key "${p}/l" due to lock delay` },
+    ]);
+  });
+
   it('an unknown verb and an empty key are operation errors', async () => {
     const r = await putJson(t, '/v1/txn', [kvOp('frobnicate', 'x'), kvOp('get', '')]);
     assert.equal(r.status, 409);

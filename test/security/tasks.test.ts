@@ -2,7 +2,8 @@
 // environment holds the allowlist, its spec and the SPEAR variables, never the spearlet's secrets or Consul token.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
+import { parseTaskUser } from '../../src/spearlet/runtime/task-policy.ts';
 import { join } from 'node:path';
 import { spawnSpearlet, type SpearletChild } from '../helpers/spearlet.ts';
 import { bearer, json, makeSecrets, raw, type Secrets } from './harness.ts';
@@ -99,5 +100,50 @@ describe('task runtime: command allowlist and a clean environment', () => {
     for (const secret of [consulToken, secrets.adminToken, secrets.adminTokenFile, secrets.secretFile]) {
       assert.ok(!text.includes(secret), 'no secret or secret path reaches the task');
     }
+  });
+});
+
+describe('task runtime: --task-user', () => {
+  it('a root spearlet runs tasks as the given user', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const secrets = await makeSecrets();
+    const s = await spawnSpearlet({
+      id: 'sec-task-user',
+      secretFile: secrets.secretFile,
+      args: ['--no-consul', '--enable-tasks', '--admin-token-file', secrets.adminTokenFile, '--task-user', 'nobody'],
+    });
+    try {
+      const out = join(secrets.dir, 'id.txt');
+      await chmod(secrets.dir, 0o777);
+      const res = await raw(s.admin, {
+        method: 'POST',
+        path: '/v1/tasks',
+        headers: { ...json, ...bearer(secrets.adminToken) },
+        body: JSON.stringify({
+          id: 'whoami',
+          command: '/bin/sh',
+          args: ['-c', `echo "$(id -u):$(id -g):$(id -G)" > ${out}.tmp && mv ${out}.tmp ${out}`],
+        }),
+      });
+      assert.equal(res.status, 201, res.body);
+      const until = Date.now() + 20_000;
+      for (;;) {
+        const info = await raw(s.admin, { path: '/v1/tasks/whoami', headers: bearer(secrets.adminToken) });
+        if ((JSON.parse(info.body) as { state: string }).state === 'exited') break;
+        assert.ok(Date.now() < until, 'the task did not exit');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const [uid, gid, groups] = (await readFile(out, 'utf8')).trim().split(':');
+      assert.equal(uid, '65534');
+      assert.equal(gid, '65534');
+      assert.equal(groups, '65534', 'no supplementary groups of root remain');
+    } finally {
+      await s.stop();
+      await secrets.cleanup();
+    }
+  });
+
+  it('a spearlet that is not root refuses --task-user at start-up', () => {
+    assert.throws(() => parseTaskUser('nobody', '--task-user', false), /--task-user: only a spearlet running as root/);
+    assert.throws(() => parseTaskUser('no-such-user-xyz', '--task-user', true), /no user 'no-such-user-xyz'/);
   });
 });
