@@ -88,6 +88,9 @@ describe('dashboard server', () => {
       startDashboard({ consul: { addr: 'http://127.0.0.1:1' }, listen: { host: '0.0.0.0', port: 0 } }),
       (err: unknown) => err instanceof ConfigError && err.option === 'listen',
     );
+    const help = await runCli(['dashboard', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: spear-mesh dashboard/);
     const cli = await runCli(['dashboard', '--consul', 'http://127.0.0.1:1', '--listen', '0.0.0.0:0']);
     assert.equal(cli.code, 2, cli.stderr);
     assert.match(cli.stderr, /--listen.*not a loopback address.*--basic-auth-file/);

@@ -58,9 +58,9 @@ function statusOf(s) {
   return 'up';
 }
 
+/** The latest poll's value (null when that poll had none: no traffic, or the metrics did not answer). */
 function lastValue(arr) {
-  for (let i = arr.length - 1; i >= 0; i--) if (arr[i] !== null) return arr[i];
-  return null;
+  return arr.length === 0 ? null : arr[arr.length - 1];
 }
 
 function spearletCard(s) {
@@ -326,11 +326,13 @@ async function openDrill(name) {
         ['after', ...phase(r.latency.after)],
       ],
     ),
-    table(
-      'Errors',
-      ['code', 'count'],
-      Object.entries(r.errors).map(([k, v]) => [k, String(v)]),
-    ),
+    Object.keys(r.errors).length === 0
+      ? h('p', {}, 'No request failed.')
+      : table(
+          'Errors',
+          ['code', 'count'],
+          Object.entries(r.errors).map(([k, v]) => [k, String(v)]),
+        ),
   );
 }
 
@@ -376,7 +378,16 @@ function renderAgents(root) {
             h('div', {}, h('dt', {}, 'retries'), h('dd', {}, fmtInt(a.retries))),
             h('div', {}, h('dt', {}, 'retry budget'), h('dd', {}, fmtInt(a.retryBudget))),
           ),
+          h('div', { class: 'spark-label' }, 'calls/s, last 5 minutes'),
           sparkline([{ data: a.series.rps, color: '#116329' }], `calls per second of ${a.name}`),
+          h(
+            'div',
+            { class: 'spark-label' },
+            'latency ms: ',
+            h('span', { class: 'legend-p50' }, 'p50'),
+            ' / ',
+            h('span', { class: 'legend-p99' }, 'p99'),
+          ),
           sparkline(
             [
               { data: a.series.p50, color: '#0b57d0' },
@@ -407,7 +418,7 @@ function render() {
   if (snapshot === null) return;
   document.getElementById('consul-addr').textContent = snapshot.consul.address;
   document.getElementById('consul-error').textContent = snapshot.consul.error
-    ? `unreachable: ${snapshot.consul.error}`
+    ? `· unreachable: ${snapshot.consul.error}`
     : '';
   if (view === 'mesh') renderMesh(document.getElementById('mesh-body'));
   else if (view === 'tasks') renderTasks(document.getElementById('tasks-body'));
