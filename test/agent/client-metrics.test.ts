@@ -77,7 +77,7 @@ describe('MeshClient metricsRegistry', () => {
       assert.equal(value(states, { spearlet: 'm2', state: 'CONNECTING' }), 0);
       const budget = await samples(registry, 'spear_mesh_client_retry_budget_available');
       assert.equal(budget[0]?.value, mesh.stats().retryBudgetAvailable);
-    assert.ok(budget.some((s) => s.value > 0));
+      assert.ok(budget.some((s) => s.value > 0));
 
       // A spearlet killed outright: its state leaves READY in the exported gauge.
       await h.spearlets.get('m2')?.kill('SIGKILL');
