@@ -27,6 +27,18 @@ export default defineConfig(
     },
   },
   {
+    // The dashboard's browser script: plain JavaScript, no type information, browser globals.
+    files: ['src/dashboard/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: false, program: null, project: false },
+      globals: {
+        ...Object.fromEntries(['document', 'window', 'location', 'EventSource', 'fetch', 'Node'].map((g) => [g, 'readonly'])),
+      },
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -12,6 +12,7 @@ import type { Endpoint } from '../discovery/endpoint.ts';
 import { MeshError } from '../errors.ts';
 import { createConsulClient, type ConsulClient } from '../registry/consul-client.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { ClientMetrics } from './client-metrics.ts';
 import { transportTargetFor } from './endpoint-target.ts';
 import { EndpointBalancer, type EndpointStats, type RouteContext, type Subchannel } from './endpoint-balancer.ts';
 import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
@@ -52,6 +53,8 @@ export interface MeshClientStats {
   readonly inFlight: number;
   /** Requests waiting for a usable spearlet. */
   readonly queued: number;
+  /** Retries the retry budget allows right now. */
+  readonly retryBudgetAvailable: number;
   readonly resolver: ResolverState;
   readonly endpoints: readonly EndpointStats[];
 }
@@ -73,6 +76,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   readonly #budget: RetryBudget;
   readonly #onUpdate: (eps: readonly Endpoint[]) => void;
   readonly #onResolverState: (state: ResolverState, err?: Error) => void;
+  readonly #metrics: ClientMetrics | undefined;
   #requests = 0;
   #succeeded = 0;
   #failed = 0;
@@ -145,8 +149,13 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       pick: (ctx) => this.#balancer.pick(ctx),
       knownEndpoints: () => this.#balancer.size,
     });
+    this.#metrics =
+      options.metricsRegistry === undefined
+        ? undefined
+        : new ClientMetrics(options.metricsRegistry, () => this.stats());
     this.#balancer.on('picker', () => {
       this.#queue.serve();
+      this.#metrics?.endpointsChanged(this.#balancer.stats());
     });
     this.#balancer.on('signal', (name, body, id) => {
       this.emit('signal', name, body, id);
@@ -186,12 +195,15 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     this.#requests++;
     this.#inFlight++;
     this.#budget.recordRequest();
+    const startedAt = this.#metrics === undefined ? 0 : performance.now();
     try {
       const out = await this.#run(method, bytes, options, deadlineAt);
       this.#succeeded++;
+      this.#metrics?.call(startedAt);
       return out;
     } catch (err) {
       this.#failed++;
+      this.#metrics?.call(startedAt, err);
       throw err;
     } finally {
       this.#inFlight--;
@@ -213,13 +225,16 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         const expiresAt = deadlineAt > 0 ? deadlineAt : Date.now() + this.#o.queueTimeoutMs;
         sub = await this.#queue.wait(ctx, method, expiresAt, o.signal);
       }
+      const startedAt = this.#metrics === undefined ? 0 : performance.now();
       try {
         const out = await sub.connection().request(method, body, connOptions);
         sub.succeeded++;
         this.#balancer.recordSuccess(sub.id);
+        this.#metrics?.attempt(sub.id, startedAt);
         return out;
       } catch (err) {
         sub.failed++;
+        this.#metrics?.attempt(sub.id, startedAt, err);
         const outcome = this.#classify(err, method, idempotent, attempt);
         if (outcome === 'retry') this.#retried++;
         else this.#rerouted++;
@@ -279,6 +294,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       rerouted: this.#rerouted,
       inFlight: this.#inFlight,
       queued: this.#queue.size,
+      retryBudgetAvailable: this.#budget.available(),
       resolver: this.#resolver.state,
       endpoints: this.#balancer.stats(),
     };
@@ -299,6 +315,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    this.#metrics?.close();
     this.#queue.close(new ClientClosedError());
     this.#resolver.off('update', this.#onUpdate);
     this.#resolver.off('state', this.#onResolverState);

@@ -2,6 +2,7 @@
 import type { OutlierDetectorOptions } from '../balancer/outlier-detector.ts';
 import { isPolicyName, POLICY_NAMES, type PolicyName } from '../balancer/policies.ts';
 import type { RetryBudgetOptions } from '../balancer/retry-budget.ts';
+import type { Registry } from 'prom-client';
 import type { TlsClientOptions } from '../conn/transport.ts';
 import type { Resolver } from '../discovery/resolver.ts';
 import { ConfigError } from '../errors.ts';
@@ -63,6 +64,8 @@ export interface MeshClientOptions {
   /** Name sent in HELLO for the spearlet's logs. */
   readonly agentName?: string;
   readonly logger?: Logger;
+  /** Export client-side metrics (spear_mesh_client_*) in this prom-client registry (src/agent/client-metrics.ts). */
+  readonly metricsRegistry?: Registry;
   /** Randomness for the policies (tests). */
   readonly random?: () => number;
 }
@@ -93,6 +96,7 @@ const KNOWN: ReadonlySet<string> = new Set([
   'maxConnectionsPerSpearlet',
   'agentName',
   'logger',
+  'metricsRegistry',
   'random',
 ]);
 
@@ -160,6 +164,8 @@ export function resolveClientOptions(o: MeshClientOptions): ResolvedClientOption
     throw new ConfigError('tags', 'must be non-empty strings');
   if (o.zone !== undefined && (typeof o.zone !== 'string' || o.zone === ''))
     throw new ConfigError('zone', 'must be a non-empty string');
+  if (o.metricsRegistry !== undefined && typeof o.metricsRegistry.registerMetric !== 'function')
+    throw new ConfigError('metricsRegistry', 'must be a prom-client Registry');
   const service = o.service ?? DEFAULT_SERVICE;
   if (typeof service !== 'string' || service === '') throw new ConfigError('service', 'must be a non-empty string');
   return Object.freeze({

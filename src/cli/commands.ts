@@ -42,6 +42,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'show the spearlets Consul knows, with health and load',
     load: () => import('./commands/status.ts'),
   },
+  { name: 'dashboard', summary: 'serve a live web dashboard of a mesh', load: () => import('./commands/dashboard.ts') },
   {
     name: 'drill',
     summary: 'inject a fault into a spearlet under load and report',

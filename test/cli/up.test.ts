@@ -29,6 +29,7 @@ describe('spear-mesh up', () => {
     const token = (await up.waitForLine(/export SPEAR_TOKEN=(\S+)/))[1]!;
     const secretFile = (await up.waitForLine(/secret file (\S+)\)/))[1]!;
     const adminTokenFile = (await up.waitForLine(/admin API token file: (\S+);/))[1]!;
+    const dashboard = (await up.waitForLine(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/)$/))[1]!;
     const healthy = await up.waitForLine(
       /spearlets=3\/3 passing sessions=(\d+) req\/s=\S+ errors=0 .* sent=([1-9]\d*) failed=0/,
     );
@@ -56,6 +57,20 @@ describe('spear-mesh up', () => {
       assert.equal(typeof s.sessions, 'number');
       assert.ok(Array.isArray(s.checks));
     }
+
+    // The dashboard `up` serves shows the same three spearlets and the demo agent's client metrics.
+    const snapshot = (await (await fetch(`${dashboard}api/snapshot`)).json()) as {
+      spearlets: { id: string }[];
+      agents: { name: string }[];
+    };
+    assert.deepEqual(
+      snapshot.spearlets.map((s) => s.id),
+      ['spearlet-1', 'spearlet-2', 'spearlet-3'],
+    );
+    assert.deepEqual(
+      snapshot.agents.map((a) => a.name),
+      ['demo-agent'],
+    );
 
     const one = await runCli(['call', '--method', 'echo', '--data', 'ping', '--json'], {
       CONSUL_HTTP_ADDR: consul,

@@ -8,6 +8,8 @@ import { ConfigError, MeshError } from '../../errors.ts';
 import { percentile } from '../../util/latency-window.ts';
 import { createLogger } from '../../util/logger.ts';
 import { intOption, parseCommandArgs } from '../options.ts';
+import { serveMetrics, type MetricsEndpoint } from '../metrics-endpoint.ts';
+import { Registry } from 'prom-client';
 
 const HELP = `Usage: spear-mesh call --method M [options]
 
@@ -32,6 +34,8 @@ Options:
   --json                 print JSON: one response {ok, body, latencyMs, error?} or a summary
                          {method, count, succeeded, failed, errors: {CODE: n}, durationMs, ratePerSec,
                          latencyMs: {p50, p90, p99, max}}
+  --metrics-port N       serve this client's metrics (spear_mesh_client_*) at http://127.0.0.1:N/metrics
+                         while it runs (0 picks a free port; the URL is printed on stderr)
   -h, --help             show this help
 
 Exit status: 0 when every request succeeded, 1 when any failed, 2 on bad options.
@@ -55,6 +59,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       issuer: { type: 'string', default: 'spear-local' },
       audience: { type: 'string', default: 'spear-mesh' },
       json: { type: 'boolean', default: false },
+      'metrics-port': { type: 'string' },
     },
     HELP,
   );
@@ -63,6 +68,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const count = intOption('--count', values.count, 1, 100_000_000);
   const concurrency = intOption('--concurrency', values.concurrency, 1, 10_000);
   const deadlineMs = intOption('--deadline-ms', values['deadline-ms'], 1, 3_600_000);
+  const metricsPort =
+    values['metrics-port'] === undefined ? undefined : intOption('--metrics-port', values['metrics-port'], 0, 65535);
   if (!(POLICY_NAMES as readonly string[]).includes(values.policy)) {
     throw new ConfigError('--policy', `must be one of ${POLICY_NAMES.join(', ')}`);
   }
@@ -83,19 +90,34 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   const consul = resolveConsulOptions(values.consul !== undefined ? { addr: values.consul } : {});
   const logger = createLogger({ name: 'spear-mesh-call', level: process.env.SPEAR_LOG_LEVEL ?? 'warn' });
+  const registry = metricsPort === undefined ? undefined : new Registry();
   const client = await MeshClient.connect({
     consul,
     service: values.service,
     token,
     policy: values.policy as PolicyName,
     logger,
+    ...(registry !== undefined ? { metricsRegistry: registry } : {}),
   });
+  let metrics: MetricsEndpoint | undefined;
+  if (registry !== undefined && metricsPort !== undefined) {
+    try {
+      metrics = await serveMetrics(registry, metricsPort);
+    } catch (err) {
+      await client.close();
+      const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+      process.stderr.write(`spear-mesh call: cannot serve metrics on 127.0.0.1:${metricsPort}: ${why}\n`);
+      return 1;
+    }
+    process.stderr.write(`metrics: ${metrics.url}\n`);
+  }
   const body = Buffer.from(values.data, 'utf8');
   const options = { idempotent: values.idempotent, deadlineMs };
   try {
     if (count === 1) return await single(client, values.method, body, options, values.json);
     return await many(client, values.method, body, options, count, concurrency, values.json);
   } finally {
+    await metrics?.close();
     await client.close();
   }
 }

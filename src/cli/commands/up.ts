@@ -8,7 +8,11 @@ import { POLICY_NAMES, type PolicyName } from '../../balancer/policies.ts';
 import { SteadyLoad } from '../../drill/steady-load.ts';
 import { LatencyWindow } from '../../util/latency-window.ts';
 import { createLogger } from '../../util/logger.ts';
-import { intOption, parseCommandArgs } from '../options.ts';
+import { hostPortOption, intOption, parseCommandArgs } from '../options.ts';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Registry } from 'prom-client';
+import { startDashboard, type Dashboard } from '../../dashboard/dashboard.ts';
 
 const HELP = `Usage: spear-mesh up [options]
 
@@ -26,6 +30,8 @@ Options:
   --heartbeat-ms N     spearlet heartbeat interval (default 1000)
   --interval-ms N      refresh interval of the view (default 1000)
   --duration SEC       stop by itself after SEC seconds (default: run until interrupted)
+  --dashboard HOST:PORT  serve the web dashboard there (default 127.0.0.1:8600, or port 0 with --registry-port 0)
+  --no-dashboard       do not serve the dashboard
   -h, --help           show this help
 `;
 
@@ -41,6 +47,8 @@ export async function run(argv: readonly string[]): Promise<number> {
       'heartbeat-ms': { type: 'string', default: '1000' },
       'interval-ms': { type: 'string', default: '1000' },
       duration: { type: 'string' },
+      dashboard: { type: 'string' },
+      'no-dashboard': { type: 'boolean', default: false },
     },
     HELP,
   );
@@ -57,6 +65,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const policy = values.policy as PolicyName;
+  const dashboardAt = values['no-dashboard']
+    ? undefined
+    : hostPortOption('--dashboard', values.dashboard ?? (registryPort === 0 ? '127.0.0.1:0' : '127.0.0.1:8600'));
   const logger = createLogger({ name: 'spear-mesh-up', level: process.env.SPEAR_LOG_LEVEL ?? 'warn' });
 
   process.stdout.write(`starting the dev registry and ${count} spearlets...\n`);
@@ -72,6 +83,29 @@ export async function run(argv: readonly string[]): Promise<number> {
   const consul = createConsulClient({ addr: mesh.consulAddr });
   const token = await mesh.mintToken('demo-agent');
   const joinToken = await mesh.mintToken('local-user', 24 * 3600);
+  const agentMetrics = new Registry();
+  let dashboard: Dashboard | undefined;
+  const drillDir = join(dirname(mesh.secretFile), 'drills');
+  if (dashboardAt !== undefined) {
+    await mkdir(drillDir, { recursive: true });
+    try {
+      dashboard = await startDashboard({
+        consul: { addr: mesh.consulAddr },
+        listen: dashboardAt,
+        drillDir,
+        adminToken: mesh.adminToken,
+        agents: rate > 0 ? [{ name: 'demo-agent', registry: agentMetrics }] : [],
+        logger,
+      });
+    } catch (err) {
+      await mesh.close();
+      const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+      process.stderr.write(
+        `spear-mesh up: cannot serve the dashboard on ${dashboardAt.host}:${dashboardAt.port}: ${why} (use --dashboard 127.0.0.1:0 or --no-dashboard)\n`,
+      );
+      return 1;
+    }
+  }
   process.stdout.write(
     [
       '',
@@ -82,6 +116,12 @@ export async function run(argv: readonly string[]): Promise<number> {
       '  npx spear-mesh status',
       '  npx spear-mesh call --method echo --data hello',
       `  export SPEAR_ADMIN_TOKEN=$(cat ${mesh.adminTokenFile})`,
+      ...(dashboard !== undefined
+        ? [
+            `dashboard: ${dashboard.url}`,
+            `  drills show up there: npx spear-mesh drill --consul ${mesh.consulAddr} --fault kill --report ${drillDir}/kill.json`,
+          ]
+        : []),
       `  (tokens: HS256, iss ${LOCAL_ISSUER}, aud ${LOCAL_AUDIENCE}; secret file ${mesh.secretFile})`,
       `  (admin API token file: ${mesh.adminTokenFile}; status, task and drill read it with --admin-token-file)`,
       '',
@@ -94,7 +134,13 @@ export async function run(argv: readonly string[]): Promise<number> {
   let sent = 0;
   let failed = 0;
   if (rate > 0) {
-    client = await MeshClient.connect({ consul: { addr: mesh.consulAddr }, token, policy, logger });
+    client = await MeshClient.connect({
+      consul: { addr: mesh.consulAddr },
+      token,
+      policy,
+      logger,
+      metricsRegistry: agentMetrics,
+    });
     const body = Buffer.from('hello from the demo agent');
     const agent = client;
     load = new SteadyLoad({
@@ -155,6 +201,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   await refreshing;
   await load?.stop();
   await client?.close();
+  await dashboard?.close();
   consul.close();
   await mesh.close();
   process.stdout.write(`stopped cleanly: demo agent sent ${sent} requests, ${failed} failed\n`);
