@@ -1,6 +1,6 @@
 // Fault injectors for drills: signals to local spearlet processes, or the admin fault endpoint of a spearlet
 // started with --enable-drills (for remote clusters, and for `partition`, which needs the spearlet's cooperation).
-import type { LocalMesh } from '../cli/local-mesh.ts';
+import type { LocalMesh } from '../localmesh/local-mesh.ts';
 import type { Fault } from './report.ts';
 import type { FaultInjector } from './run-drill.ts';
 

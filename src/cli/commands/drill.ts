@@ -5,7 +5,7 @@ import { ConfigError } from '../../errors.ts';
 import { createConsulClient } from '../../registry/consul-client.ts';
 import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { createLogger } from '../../util/logger.ts';
-import { LocalMesh } from '../local-mesh.ts';
+import { LocalMesh } from '../../localmesh/local-mesh.ts';
 import { collectStatus } from '../mesh-status.ts';
 import { durationOption, intOption, parseCommandArgs } from '../options.ts';
 import { AdminInjector, LocalInjector, ProcessInjector, localSpearletPid } from '../../drill/injectors.ts';

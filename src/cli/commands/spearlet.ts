@@ -13,6 +13,7 @@ import { Spearlet } from '../../spearlet/spearlet.ts';
 import { enableSpearletTasks, type SpearletTasks } from '../../spearlet/runtime/spearlet-tasks.ts';
 import { tasksRoutes } from '../../admin/tasks-routes.ts';
 import type { HostPort, SpearletOptions } from '../../spearlet/options.ts';
+import { watchParentPipe } from '../../localmesh/parent-link.ts';
 
 const USAGE = `Usage: spear-mesh spearlet --id ID --issuer ISS --audience AUD
          (--token-secret-file FILE | --jwks FILE|URL|consul:KEY) [options]
@@ -47,6 +48,7 @@ Options (each also as an environment variable SPEARLET_<NAME>, e.g. SPEARLET_ID,
   --max-frame-size BYTES       largest accepted frame (default 16777216)
   --drain-timeout-ms N         bound for in-flight work during a drain (default 30000)
   --enable-drills              expose POST /v1/faults on the admin API (drills only)
+  --exit-on-stdin-close        drain and exit when stdin reaches its end (a supervisor holding the pipe is gone)
   -h, --help                   show this help
 
 Prints one line on stdout once listening:
@@ -80,6 +82,7 @@ const OPTIONS = {
   'max-frame-size': { type: 'string' },
   'drain-timeout-ms': { type: 'string' },
   'enable-drills': { type: 'boolean' },
+  'exit-on-stdin-close': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -304,6 +307,22 @@ export async function run(argv: readonly string[]): Promise<number> {
     `spearlet ${spearlet.id} listening tcp=${fmt(tcp)} admin=${fmt(admin)}${socket !== undefined ? ` socket=${socket}` : ''}\n`,
   );
 
+  // A supervisor (spear-mesh up, drill) holds our stdin: its end closing means it is gone, so drain and exit.
+  const unwatch =
+    mergeEnv(values, process.env)['exit-on-stdin-close'] === true
+      ? watchParentPipe(process.stdin, (why) => {
+          logger.warn({ why }, 'parent gone: draining');
+          void spearlet.drain();
+        })
+      : undefined;
+  // Another live instance holds this id in Consul: say so in one line and leave (its registration stays untouched).
+  let exitCode = 0;
+  spearlet.registration?.on('state', (state, _previous, err) => {
+    if (state !== 'conflict') return;
+    exitCode = 1;
+    process.stderr.write(`spear-mesh spearlet: ${err?.message ?? 'spearlet id in use'} (SPEARLET_ID_IN_USE)\n`);
+    void spearlet.drain();
+  });
   const code = await new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -329,10 +348,11 @@ export async function run(argv: readonly string[]): Promise<number> {
         .drain()
         .then(() => spearletTasks.close())
         .then(() => {
-          resolve(0);
+          resolve(exitCode);
         });
     });
   });
+  unwatch?.();
   await built.jwks?.close();
   logger.flush();
   return code;
