@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import Consul from 'consul';
 import { RegistryBadResponseError, RegistryHttpError, RegistryUnavailableError } from '../errors.ts';
-import { resolveConsulOptions, type ConsulOptions, type ResolvedConsulOptions } from './consul-options.ts';
+import { resolveConsulOptions, type ConsulOptionsInput, type ResolvedConsulOptions } from './consul-options.ts';
 import { parseHealthEntries, parseIndex, parseWaitMs } from './consul-parse.ts';
 import type { BlockingReadOptions, HealthServiceEntry, HealthServiceQuery, ServiceDefinition } from './consul-types.ts';
 
@@ -98,7 +98,7 @@ const MAX_UINT64 = 2n ** 64n - 1n; // largest valid `index`
  * A client for one Consul agent. Options are merged over CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL and
  * CONSUL_CACERT from `env` (explicit options win; pass `{}` to ignore the environment). Throws ConfigError.
  */
-export function createConsulClient(options: ConsulOptions, env: NodeJS.ProcessEnv = process.env): ConsulClient {
+export function createConsulClient(options: ConsulOptionsInput, env: NodeJS.ProcessEnv = process.env): ConsulClient {
   return new NpmConsulClient(resolveConsulOptions(options, env));
 }
 
