@@ -103,10 +103,16 @@ export function buildReport(input: ReportInput): DrillReport {
   const after = outcomes.filter((o) => o.endMs > Math.max(recoveredAt, faultEnd));
 
   const bucketMs = input.bucketMs ?? 100;
-  const buckets = Math.ceil(input.durationMs / bucketMs) + 1;
-  const timeline: TimelinePoint[] = Array.from({ length: buckets }, (_, i) => ({ tMs: i * bucketMs, ok: 0, failed: 0 }));
+  // Whole buckets only: a last, partial bucket would read as a drop in throughput. Requests settling after the
+  // load stopped are in the counts, not in the timeline.
+  const buckets = Math.max(1, Math.floor(input.durationMs / bucketMs));
+  const timeline: TimelinePoint[] = Array.from({ length: buckets }, (_, i) => ({
+    tMs: i * bucketMs,
+    ok: 0,
+    failed: 0,
+  }));
   for (const o of outcomes) {
-    const point = timeline[Math.min(buckets - 1, Math.floor(o.endMs / bucketMs))];
+    const point = timeline[Math.floor(o.endMs / bucketMs)];
     if (point === undefined) continue;
     if (o.ok) (point as { ok: number }).ok++;
     else (point as { failed: number }).failed++;
@@ -137,16 +143,19 @@ export function buildReport(input: ReportInput): DrillReport {
 
 export function formatReport(r: DrillReport): string {
   const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)}ms`);
-  const lat = (p: PhaseLatency): string => `n=${p.count} p50 ${ms(p.p50Ms)} p90 ${ms(p.p90Ms)} p99 ${ms(p.p99Ms)} max ${ms(p.maxMs)}`;
+  const lat = (p: PhaseLatency): string =>
+    `n=${p.count} p50 ${ms(p.p50Ms)} p90 ${ms(p.p90Ms)} p99 ${ms(p.p99Ms)} max ${ms(p.maxMs)}`;
+  // A fault that disturbed no request has no recovery and, unless it lasted a while, no "during" phase to show.
+  const disturbed = r.failed > 0 || r.recoveryMs > 0;
   return [
     `drill ${r.fault} on ${r.target}: ${r.passed ? 'PASSED' : 'FAILED'}`,
     `  load        ${r.ratePerSec} req/s for ${(r.durationMs / 1000).toFixed(1)}s, fault at ${(r.faultAtMs / 1000).toFixed(1)}s`,
     `  detection   ${ms(r.detectionMs)}`,
-    `  recovery    ${ms(r.recoveryMs)}`,
+    `  recovery    ${disturbed ? ms(r.recoveryMs) : 'none needed (no failed or slow request)'}`,
     `  requests    sent ${r.sent}  succeeded ${r.succeeded}  failed ${r.failed}  retried ${r.retried}  lost ${r.lost}  duplicated ${r.duplicated}`,
     ...(Object.keys(r.errors).length > 0 ? [`  errors      ${JSON.stringify(r.errors)}`] : []),
     `  before      ${lat(r.latency.before)}`,
-    `  during      ${lat(r.latency.during)}`,
+    ...(r.latency.during.count > 0 ? [`  during      ${lat(r.latency.during)}`] : []),
     `  after       ${lat(r.latency.after)}`,
     '',
   ].join('\n');
