@@ -2,7 +2,9 @@
 import type { RequestOutcome } from './steady-load.ts';
 import { percentile } from '../util/latency-window.ts';
 
-export const FAULTS = ['kill', 'freeze', 'drain', 'partition', 'registry-down'] as const;
+export const FAULTS = ['kill', 'freeze', 'drain', 'partition', 'registry-down', 'slow', 'error', 'flap'] as const;
+/** Gray faults: the spearlet stays up and connected but misbehaves. */
+export const GRAY: ReadonlySet<Fault> = new Set(['slow', 'error', 'flap']);
 export type Fault = (typeof FAULTS)[number];
 
 export interface PhaseLatency {
@@ -27,7 +29,10 @@ export interface DrillReport {
   readonly durationMs: number;
   /** When the fault was injected, in ms since the load started. */
   readonly faultAtMs: number;
-  /** Fault to the client no longer picking the target; null when it never stopped (or the fault is not about one spearlet). */
+  /**
+   * Fault to the client no longer picking the target (for gray faults: to the last new request it sent the target
+   * before the fault ended); null when it never stopped (or the fault is not about one spearlet).
+   */
   readonly detectionMs: number | null;
   /** Fault to the end of the last failed or slow request: from then on, traffic was back to normal. */
   readonly recoveryMs: number;
@@ -40,7 +45,13 @@ export interface DrillReport {
   /** Requests that settled more than once or got another request's answer. */
   readonly duplicated: number;
   readonly errors: Readonly<Record<string, number>>;
-  readonly latency: { readonly before: PhaseLatency; readonly during: PhaseLatency; readonly after: PhaseLatency };
+  readonly latency: {
+    readonly before: PhaseLatency;
+    readonly during: PhaseLatency;
+    readonly after: PhaseLatency;
+    /** Every successful request of the drill. */
+    readonly overall: PhaseLatency;
+  };
   readonly timeline: readonly TimelinePoint[];
   /** drain: nothing lost and nothing failed; other faults: nothing lost. */
   readonly passed: boolean;
@@ -135,7 +146,7 @@ export function buildReport(input: ReportInput): DrillReport {
     lost,
     duplicated,
     errors,
-    latency: { before: phase(before), during: phase(during), after: phase(after) },
+    latency: { before: phase(before), during: phase(during), after: phase(after), overall: phase(outcomes) },
     timeline,
     passed: lost === 0 && duplicated === 0 && (input.fault !== 'drain' || failed === 0),
   };

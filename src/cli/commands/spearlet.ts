@@ -14,6 +14,8 @@ import { enableSpearletTasks, type SpearletTasks } from '../../spearlet/runtime/
 import { tasksRoutes } from '../../admin/tasks-routes.ts';
 import type { HostPort, SpearletOptions } from '../../spearlet/options.ts';
 import { watchParentPipe } from '../../localmesh/parent-link.ts';
+import { GrayFaults } from '../../drill/gray-faults.ts';
+import type { MeshSession } from '../../spearlet/session.ts';
 
 const USAGE = `Usage: spear-mesh spearlet --id ID --issuer ISS --audience AUD
          (--token-secret-file FILE | --jwks FILE|URL|consul:KEY) [options]
@@ -271,14 +273,18 @@ export async function run(argv: readonly string[]): Promise<number> {
     const auth = built.options.auth;
     const secret = 'secret' in auth ? auth.secret : undefined;
     const routes: { plugin?: ReturnType<typeof tasksRoutes> } = {};
+    // Drill-enabled spearlets also take the gray faults (slow, error) of src/drill, installed from here only.
+    const gray = built.options.enableDrills === true ? new GrayFaults<MeshSession>() : undefined;
     spearlet = new Spearlet({
       ...built.options,
       adminPlugins: [
         async (app) => {
           if (routes.plugin !== undefined) await app.register(routes.plugin);
         },
+        ...(gray !== undefined ? [gray.routes()] : []),
       ],
     });
+    gray?.install(spearlet);
     tasks = enableSpearletTasks(spearlet, {
       ...(secret !== undefined && 'issuer' in auth
         ? { tokens: { secret, issuer: auth.issuer, audience: auth.audience } }
