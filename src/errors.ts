@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'REGISTRY_UNAVAILABLE',
   'REGISTRY_BAD_RESPONSE',
   'REGISTRY_HTTP_ERROR',
+  'SPEARLET_ID_IN_USE',
   // spearlet sessions
   'HANDSHAKE_TIMEOUT',
   'HELLO_INVALID',
@@ -202,6 +203,15 @@ export class RegistryHttpError extends MeshError {
   constructor(statusCode: number, message: string, cause?: unknown) {
     super('REGISTRY_HTTP_ERROR', message, { cause, retryable: statusCode >= 500 || statusCode === 429 });
     this.statusCode = statusCode;
+  }
+}
+
+/** Another live spearlet (its TTL check passing) holds the Consul registration of this spearlet id. */
+export class SpearletIdInUseError extends MeshError {
+  readonly serviceId: string;
+  constructor(serviceId: string, message: string) {
+    super('SPEARLET_ID_IN_USE', message);
+    this.serviceId = serviceId;
   }
 }
 

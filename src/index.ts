@@ -37,7 +37,7 @@ export type { Resolver, ResolverState } from './discovery/resolver.ts';
 export { createConsulClient } from './registry/consul-client.ts';
 export type { ConsulClient } from './registry/consul-client.ts';
 export { resolveConsulOptions } from './registry/consul-options.ts';
-export type { ConsulOptions } from './registry/consul-options.ts';
+export type { ConsulOptions, ConsulOptionsInput } from './registry/consul-options.ts';
 export { SpearletRegistration } from './registry/spearlet-registration.ts';
 export type { RegistrationState, SpearletRegistrationOptions } from './registry/spearlet-registration.ts';
 

@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import type { TlsClientOptions } from '../conn/transport.ts';
 import type { Resolver } from '../discovery/resolver.ts';
 import { ConfigError } from '../errors.ts';
-import type { ConsulOptions } from '../registry/consul-options.ts';
+import type { ConsulOptionsInput } from '../registry/consul-options.ts';
 import type { BackoffOptions } from '../util/backoff.ts';
 import type { Logger } from '../util/logger.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_SPEARLET } from './subchannel.ts';
@@ -27,7 +27,7 @@ export const DEFAULT_CLIENT_TICK_MS = 20;
 
 export interface MeshClientOptions {
   /** Discover spearlets with a Consul health watch (this client creates and closes the Consul client). */
-  readonly consul?: ConsulOptions;
+  readonly consul?: ConsulOptionsInput;
   /** Or any resolver; MeshClient starts it but does not close it. */
   readonly resolver?: Resolver;
   /** Or a fixed list: 'host:port', '[v6]:port', 'unix:/path'. */

@@ -1,5 +1,7 @@
 // Watches /v1/health/service/<name>?passing with blocking queries and turns it into endpoint sets, following
 // Consul's client rules (index resets, backoff on errors, rate limit) and serving the last good set while Consul fails.
+// After Consul lost its state (its index went backwards), removals are held back for a while: a restarted Consul answers
+// empty until every spearlet has re-registered, and believing that would drop healthy connections.
 import { ConfigError, MeshError } from '../errors.ts';
 import type { ConsulClient } from '../registry/consul-client.ts';
 import { DEFAULT_SPEARLET_SERVICE_NAME } from '../registry/spearlet-service.ts';
@@ -12,6 +14,11 @@ import { TokenBucket } from './token-bucket.ts';
 
 export const DEFAULT_WATCH_WAIT_MS = 60_000;
 export const DEFAULT_WATCH_MIN_INTERVAL_MS = 500;
+/**
+ * How long removals are held back after Consul's index went backwards (it lost its state): longer than a spearlet needs to
+ * re-register (one pass interval, TTL/3 = 3.3 s by default, or its registration backoff, at most 10 s).
+ */
+export const DEFAULT_REGISTRY_GAP_HOLD_MS = 15_000;
 export const DEFAULT_WATCH_RETRY: Readonly<BackoffOptions> = Object.freeze({
   initialMs: 250,
   multiplier: 1.6,
@@ -33,6 +40,8 @@ export interface ConsulResolverOptions {
   minIntervalMs?: number;
   /** Backoff between failed queries. */
   retry?: BackoffOptions;
+  /** After Consul lost its state (index went backwards), keep endpoints missing from its answers this long (0 = never). */
+  registryGapHoldMs?: number;
 }
 
 export interface ConsulResolverStats {
@@ -56,6 +65,12 @@ export class ConsulResolver extends ResolverBase {
   #index = 0n;
   #resolvedOnce = false;
   #loop: Promise<void> | undefined;
+  readonly #gapHoldMs: number;
+  /** The highest index Consul answered with; kept across failures to see whether Consul lost its state. */
+  #lastIndex = 0n;
+  #holdTimer: NodeJS.Timeout | undefined;
+  /** The last set Consul answered, published as is once a hold ends. */
+  #latest: readonly Endpoint[] = [];
 
   constructor(o: ConsulResolverOptions) {
     super();
@@ -78,6 +93,9 @@ export class ConsulResolver extends ResolverBase {
     this.#bucket = new TokenBucket({ intervalMs: minIntervalMs, burst: 2 });
     this.#backoff = new Backoff({ ...DEFAULT_WATCH_RETRY, ...o.retry });
     this.#log = (o.logger ?? silentLogger()).child({ component: 'consul-resolver', service });
+    const hold = o.registryGapHoldMs ?? DEFAULT_REGISTRY_GAP_HOLD_MS;
+    if (!Number.isInteger(hold) || hold < 0) throw new ConfigError('registryGapHoldMs', 'must be an integer >= 0');
+    this.#gapHoldMs = hold;
   }
 
   stats(): ConsulResolverStats {
@@ -94,6 +112,7 @@ export class ConsulResolver extends ResolverBase {
   /** Aborts the blocking query in flight and stops; resolves once the loop has ended. Idempotent. */
   async close(): Promise<void> {
     this.#abort.abort();
+    clearTimeout(this.#holdTimer);
     this.setState('closed');
     await this.#loop;
   }
@@ -144,6 +163,10 @@ export class ConsulResolver extends ResolverBase {
 
   #accept(mapped: readonly (Endpoint | undefined)[], index: string | undefined): void {
     const next = index === undefined ? 0n : BigInt(index);
+    // An index below one seen before means Consul lost its state (restart without data, snapshot restore): its
+    // answers are incomplete until the spearlets re-register.
+    const lostState = this.#resolvedOnce && next < this.#lastIndex;
+    if (next > this.#lastIndex || lostState) this.#lastIndex = next;
     if (next === 0n) {
       // Missing or zero index: do not block on it (Consul's rule); the token bucket keeps the loop from spinning.
       if (this.#index !== 0n) this.#stats.indexResets++;
@@ -161,15 +184,41 @@ export class ConsulResolver extends ResolverBase {
     const endpoints = mapped.filter((e): e is Endpoint => e !== undefined);
     if (endpoints.length !== mapped.length)
       this.#log.debug({ skipped: mapped.length - endpoints.length }, 'skipped entries without address or port');
-    const sorted = Object.freeze(sortEndpoints(endpoints));
+    this.#latest = Object.freeze(sortEndpoints(endpoints));
     this.#backoff.reset();
+    if (lostState && this.#gapHoldMs > 0) {
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = setTimeout(() => {
+        this.#holdTimer = undefined;
+        this.#publishIfChanged(this.#latest);
+      }, this.#gapHoldMs).unref();
+      this.#log.info(
+        { holdMs: this.#gapHoldMs },
+        'consul lost its state; holding back removals while spearlets re-register',
+      );
+    }
+    // During a hold, endpoints missing from the answer stay; new and changed ones are taken at once.
+    const sorted =
+      this.#holdTimer === undefined
+        ? this.#latest
+        : Object.freeze(
+            sortEndpoints([
+              ...this.#latest,
+              ...this.current().filter((old) => !this.#latest.some((e) => e.id === old.id)),
+            ]),
+          );
+    this.#publishIfChanged(sorted);
+    if (this.setState('ready')) this.#log.info({ endpoints: sorted.length }, 'consul watch ready');
+  }
+
+  #publishIfChanged(sorted: readonly Endpoint[]): void {
+    if (this.state === 'closed') return;
     if (!this.#resolvedOnce || !sameEndpointSet(this.current(), sorted)) {
       this.#resolvedOnce = true;
       this.#stats.updates++;
       this.#log.debug({ endpoints: sorted.length }, 'endpoint set changed');
       this.publish(sorted);
     }
-    if (this.setState('ready')) this.#log.info({ endpoints: sorted.length }, 'consul watch ready');
   }
 }
 

@@ -1,7 +1,9 @@
 // Fault injectors for drills: signals to local spearlet processes, or the admin fault endpoint of a spearlet
 // started with --enable-drills (for remote clusters, and for `partition`, which needs the spearlet's cooperation).
-import type { LocalMesh } from '../cli/local-mesh.ts';
+import type { LocalMesh } from '../localmesh/local-mesh.ts';
 import { adminHeaders, checkAdminAuth } from '../admin/admin-client.ts';
+import type { ConsulOptionsInput } from '../registry/consul-options.ts';
+import { Flapper } from './flap.ts';
 import type { Fault } from './report.ts';
 import type { FaultInjector } from './run-drill.ts';
 
@@ -26,14 +28,84 @@ export async function postFault(
   }
 }
 
+/** Options of the gray faults: how much latency `slow` adds. */
+export interface GrayOptions {
+  slowMs: number;
+}
+
+/** Posts a gray fault (slow, error) to a drill-enabled spearlet's admin API: POST /v1/gray-faults. */
+export async function postGrayFault(
+  adminUrl: string,
+  fault: string,
+  durationMs: number,
+  slowMs: number,
+  adminToken?: string,
+): Promise<void> {
+  const res = await fetch(`${adminUrl}/v1/gray-faults`, {
+    method: 'POST',
+    headers: adminHeaders(adminToken, true),
+    body: JSON.stringify({ fault, durationMs, slowMs }),
+    signal: AbortSignal.timeout(5000),
+  });
+  await checkAdminAuth(`${adminUrl}/v1/gray-faults`, res);
+  if (res.status !== 202) {
+    throw new Error(
+      `${adminUrl}/v1/gray-faults answered ${res.status} (is the spearlet running with --enable-drills?)`,
+    );
+  }
+}
+
+/** slow, error and flap, the same for every injector: the admin API for the first two, Consul for flap. */
+class GrayInjector {
+  readonly #consul: ConsulOptionsInput;
+  readonly #gray: GrayOptions;
+  readonly #faultForMs: number;
+  readonly #adminToken: string | undefined;
+  #flapper: Flapper | undefined;
+
+  constructor(consul: ConsulOptionsInput, gray: GrayOptions, faultForMs: number, adminToken: string | undefined) {
+    this.#adminToken = adminToken;
+    this.#consul = consul;
+    this.#gray = gray;
+    this.#faultForMs = faultForMs;
+  }
+
+  async inject(fault: Fault, target: string, adminUrl: string): Promise<void> {
+    if (fault === 'flap') {
+      this.#flapper = new Flapper(this.#consul, target);
+      await this.#flapper.start();
+    } else {
+      await postGrayFault(
+        adminUrl,
+        fault,
+        this.#faultForMs + 1000,
+        fault === 'slow' ? this.#gray.slowMs : 0,
+        this.#adminToken,
+      );
+    }
+  }
+
+  async heal(fault: Fault, adminUrl: string): Promise<void> {
+    if (fault === 'flap') await this.#flapper?.stop();
+    else await postGrayFault(adminUrl, 'none', 0, 0, this.#adminToken);
+  }
+}
+
 /** Injects faults into the spearlet processes of a LocalMesh this process started. */
 export class LocalInjector implements FaultInjector {
   readonly #mesh: LocalMesh;
   readonly #faultForMs: number;
+  readonly #gray: GrayInjector;
 
-  constructor(mesh: LocalMesh, faultForMs: number) {
+  constructor(mesh: LocalMesh, faultForMs: number, gray: GrayOptions = { slowMs: 2000 }) {
     this.#mesh = mesh;
     this.#faultForMs = faultForMs;
+    this.#gray = new GrayInjector(mesh.consulAddr, gray, faultForMs, mesh.adminToken);
+  }
+
+  #adminUrl(target: string): string {
+    const s = this.#spearlet(target);
+    return `http://${s.admin.host}:${s.admin.port}`;
   }
 
   #spearlet(target: string) {
@@ -62,11 +134,17 @@ export class LocalInjector implements FaultInjector {
       case 'registry-down':
         await this.#mesh.stopRegistry();
         return;
+      case 'slow':
+      case 'error':
+      case 'flap':
+        await this.#gray.inject(fault, target, this.#adminUrl(target));
+        return;
     }
   }
 
   async heal(fault: Fault, target: string): Promise<void> {
-    if (fault === 'freeze') this.#spearlet(target).child.kill('SIGCONT');
+    if (fault === 'slow' || fault === 'error' || fault === 'flap') await this.#gray.heal(fault, this.#adminUrl(target));
+    else if (fault === 'freeze') this.#spearlet(target).child.kill('SIGCONT');
     else if (fault === 'registry-down') await this.#mesh.restartRegistry();
     // partition heals itself after its duration; kill and drain are permanent.
   }
@@ -80,27 +158,38 @@ export class ProcessInjector implements FaultInjector {
   readonly #pid: number;
   readonly #adminUrl: string;
   readonly #faultForMs: number;
+  readonly #gray: GrayInjector;
 
   readonly #adminToken: string | undefined;
 
-  constructor(pid: number, adminUrl: string, faultForMs: number, adminToken?: string) {
+  constructor(
+    pid: number,
+    adminUrl: string,
+    faultForMs: number,
+    consul: ConsulOptionsInput,
+    gray: GrayOptions,
+    adminToken?: string,
+  ) {
     this.#adminToken = adminToken;
     this.#pid = pid;
     this.#adminUrl = adminUrl;
     this.#faultForMs = faultForMs;
+    this.#gray = new GrayInjector(consul, gray, faultForMs, adminToken);
   }
 
-  async inject(fault: Fault): Promise<void> {
-    if (fault === 'kill') process.kill(this.#pid, 'SIGKILL');
+  async inject(fault: Fault, target: string): Promise<void> {
+    if (fault === 'slow' || fault === 'error' || fault === 'flap')
+      await this.#gray.inject(fault, target, this.#adminUrl);
+    else if (fault === 'kill') process.kill(this.#pid, 'SIGKILL');
     else if (fault === 'freeze') process.kill(this.#pid, 'SIGSTOP');
     else if (fault === 'drain') process.kill(this.#pid, 'SIGTERM');
     else if (fault === 'partition') await postFault(this.#adminUrl, 'partition', this.#faultForMs, this.#adminToken);
     else throw new Error('registry-down needs a local mesh: run the drill without --consul');
   }
 
-  heal(fault: Fault): Promise<void> {
-    if (fault === 'freeze') process.kill(this.#pid, 'SIGCONT');
-    return Promise.resolve();
+  async heal(fault: Fault): Promise<void> {
+    if (fault === 'slow' || fault === 'error' || fault === 'flap') await this.#gray.heal(fault, this.#adminUrl);
+    else if (fault === 'freeze') process.kill(this.#pid, 'SIGCONT');
   }
 }
 
@@ -126,17 +215,29 @@ export async function localSpearletPid(adminUrl: string, adminToken?: string): P
 export class AdminInjector implements FaultInjector {
   readonly #adminUrl: (target: string) => string;
   readonly #faultForMs: number;
+  readonly #gray: GrayInjector;
 
   readonly #adminToken: string | undefined;
 
-  constructor(adminUrl: (target: string) => string, faultForMs: number, adminToken?: string) {
+  constructor(
+    adminUrl: (target: string) => string,
+    faultForMs: number,
+    consul: ConsulOptionsInput,
+    gray: GrayOptions,
+    adminToken?: string,
+  ) {
     this.#adminToken = adminToken;
     this.#adminUrl = adminUrl;
     this.#faultForMs = faultForMs;
+    this.#gray = new GrayInjector(consul, gray, faultForMs, adminToken);
   }
 
   async inject(fault: Fault, target: string): Promise<void> {
     const url = this.#adminUrl(target);
+    if (fault === 'slow' || fault === 'error' || fault === 'flap') {
+      await this.#gray.inject(fault, target, url);
+      return;
+    }
     if (fault === 'drain') {
       const res = await fetch(`${url}/v1/drain`, {
         method: 'POST',
@@ -152,8 +253,8 @@ export class AdminInjector implements FaultInjector {
     await postFault(url, fault, this.#faultForMs, this.#adminToken);
   }
 
-  heal(): Promise<void> {
+  async heal(fault: Fault, target: string): Promise<void> {
     // Remote freeze and partition end by themselves after durationMs.
-    return Promise.resolve();
+    if (fault === 'slow' || fault === 'error' || fault === 'flap') await this.#gray.heal(fault, this.#adminUrl(target));
   }
 }

@@ -2,7 +2,9 @@
 import type { RequestOutcome } from './steady-load.ts';
 import { percentile } from '../util/latency-window.ts';
 
-export const FAULTS = ['kill', 'freeze', 'drain', 'partition', 'registry-down'] as const;
+export const FAULTS = ['kill', 'freeze', 'drain', 'partition', 'registry-down', 'slow', 'error', 'flap'] as const;
+/** Gray faults: the spearlet stays up and connected but misbehaves. */
+export const GRAY: ReadonlySet<Fault> = new Set(['slow', 'error', 'flap']);
 export type Fault = (typeof FAULTS)[number];
 
 export interface PhaseLatency {
@@ -27,7 +29,10 @@ export interface DrillReport {
   readonly durationMs: number;
   /** When the fault was injected, in ms since the load started. */
   readonly faultAtMs: number;
-  /** Fault to the client no longer picking the target; null when it never stopped (or the fault is not about one spearlet). */
+  /**
+   * Fault to the client no longer picking the target (for gray faults: to the last new request it sent the target
+   * before the fault ended); null when it never stopped (or the fault is not about one spearlet).
+   */
   readonly detectionMs: number | null;
   /** Fault to the end of the last failed or slow request: from then on, traffic was back to normal. */
   readonly recoveryMs: number;
@@ -40,7 +45,13 @@ export interface DrillReport {
   /** Requests that settled more than once or got another request's answer. */
   readonly duplicated: number;
   readonly errors: Readonly<Record<string, number>>;
-  readonly latency: { readonly before: PhaseLatency; readonly during: PhaseLatency; readonly after: PhaseLatency };
+  readonly latency: {
+    readonly before: PhaseLatency;
+    readonly during: PhaseLatency;
+    readonly after: PhaseLatency;
+    /** Every successful request of the drill. */
+    readonly overall: PhaseLatency;
+  };
   readonly timeline: readonly TimelinePoint[];
   /** drain: nothing lost and nothing failed; other faults: nothing lost. */
   readonly passed: boolean;
@@ -103,10 +114,16 @@ export function buildReport(input: ReportInput): DrillReport {
   const after = outcomes.filter((o) => o.endMs > Math.max(recoveredAt, faultEnd));
 
   const bucketMs = input.bucketMs ?? 100;
-  const buckets = Math.ceil(input.durationMs / bucketMs) + 1;
-  const timeline: TimelinePoint[] = Array.from({ length: buckets }, (_, i) => ({ tMs: i * bucketMs, ok: 0, failed: 0 }));
+  // Whole buckets only: a last, partial bucket would read as a drop in throughput. Requests settling after the
+  // load stopped are in the counts, not in the timeline.
+  const buckets = Math.max(1, Math.floor(input.durationMs / bucketMs));
+  const timeline: TimelinePoint[] = Array.from({ length: buckets }, (_, i) => ({
+    tMs: i * bucketMs,
+    ok: 0,
+    failed: 0,
+  }));
   for (const o of outcomes) {
-    const point = timeline[Math.min(buckets - 1, Math.floor(o.endMs / bucketMs))];
+    const point = timeline[Math.floor(o.endMs / bucketMs)];
     if (point === undefined) continue;
     if (o.ok) (point as { ok: number }).ok++;
     else (point as { failed: number }).failed++;
@@ -129,7 +146,7 @@ export function buildReport(input: ReportInput): DrillReport {
     lost,
     duplicated,
     errors,
-    latency: { before: phase(before), during: phase(during), after: phase(after) },
+    latency: { before: phase(before), during: phase(during), after: phase(after), overall: phase(outcomes) },
     timeline,
     passed: lost === 0 && duplicated === 0 && (input.fault !== 'drain' || failed === 0),
   };
@@ -137,16 +154,19 @@ export function buildReport(input: ReportInput): DrillReport {
 
 export function formatReport(r: DrillReport): string {
   const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)}ms`);
-  const lat = (p: PhaseLatency): string => `n=${p.count} p50 ${ms(p.p50Ms)} p90 ${ms(p.p90Ms)} p99 ${ms(p.p99Ms)} max ${ms(p.maxMs)}`;
+  const lat = (p: PhaseLatency): string =>
+    `n=${p.count} p50 ${ms(p.p50Ms)} p90 ${ms(p.p90Ms)} p99 ${ms(p.p99Ms)} max ${ms(p.maxMs)}`;
+  // A fault that disturbed no request has no recovery and, unless it lasted a while, no "during" phase to show.
+  const disturbed = r.failed > 0 || r.recoveryMs > 0;
   return [
     `drill ${r.fault} on ${r.target}: ${r.passed ? 'PASSED' : 'FAILED'}`,
     `  load        ${r.ratePerSec} req/s for ${(r.durationMs / 1000).toFixed(1)}s, fault at ${(r.faultAtMs / 1000).toFixed(1)}s`,
     `  detection   ${ms(r.detectionMs)}`,
-    `  recovery    ${ms(r.recoveryMs)}`,
+    `  recovery    ${disturbed ? ms(r.recoveryMs) : 'none needed (no failed or slow request)'}`,
     `  requests    sent ${r.sent}  succeeded ${r.succeeded}  failed ${r.failed}  retried ${r.retried}  lost ${r.lost}  duplicated ${r.duplicated}`,
     ...(Object.keys(r.errors).length > 0 ? [`  errors      ${JSON.stringify(r.errors)}`] : []),
     `  before      ${lat(r.latency.before)}`,
-    `  during      ${lat(r.latency.during)}`,
+    ...(r.latency.during.count > 0 ? [`  during      ${lat(r.latency.during)}`] : []),
     `  after       ${lat(r.latency.after)}`,
     '',
   ].join('\n');

@@ -1,7 +1,7 @@
 // Runs one drill: steady idempotent load through a MeshClient, one fault injected into one spearlet,
 // then the report. The fault itself is done by a FaultInjector (local signals or the admin fault endpoint).
 import type { MeshClient } from '../agent/mesh-client.ts';
-import { buildReport, type DrillReport, type Fault } from './report.ts';
+import { buildReport, GRAY, type DrillReport, type Fault } from './report.ts';
 import { SteadyLoad, type RequestOutcome } from './steady-load.ts';
 
 export interface FaultInjector {
@@ -27,7 +27,7 @@ export interface DrillOptions {
   onProgress?: (p: { elapsedMs: number; sent: number; failed: number; phase: 'before' | 'fault' | 'after' }) => void;
 }
 
-const TEMPORARY: ReadonlySet<Fault> = new Set(['freeze', 'partition', 'registry-down']);
+const TEMPORARY: ReadonlySet<Fault> = new Set(['freeze', 'partition', 'registry-down', 'slow', 'error', 'flap']);
 
 export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const { client, injector, fault, target } = options;
@@ -59,6 +59,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   let healedAtMs: number | undefined;
   const isTargetPicked = (): boolean =>
     client.stats().endpoints.some((e) => e.id === target && e.state === 'READY' && !e.ejected);
+  // Attempts the client has given the target so far (settled or not): grows whenever it picks the target.
+  const picksOfTarget = (): number => {
+    const e = client.stats().endpoints.find((x) => x.id === target);
+    return e === undefined ? 0 : e.succeeded + e.failed + e.outstanding;
+  };
 
   load.start();
   const progress = setInterval(() => {
@@ -71,8 +76,20 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await injector.inject(fault, target);
     // Watch the client's own view: detection is the moment it stops picking the target.
     const watchUntil = injectedAt + Math.max(faultForMs, 10_000);
+    let lastPickAt: number | undefined;
     const watcher = (async () => {
       if (fault === 'registry-down') return;
+      if (GRAY.has(fault)) {
+        // A gray fault leaves the target connected: detection is the last new request it got while the fault lasted.
+        let picks = picksOfTarget();
+        while (healedAtMs === undefined && load.elapsedMs() < watchUntil) {
+          const now = picksOfTarget();
+          if (now !== picks) lastPickAt = load.elapsedMs();
+          picks = now;
+          await sleep(5);
+        }
+        return;
+      }
       while (detectedAtMs === undefined && load.elapsedMs() < watchUntil) {
         if (!isTargetPicked()) detectedAtMs = load.elapsedMs();
         else await sleep(2);
@@ -88,6 +105,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     if (remaining > 0) await sleep(remaining);
     load.stopIssuing();
     await watcher;
+    if (GRAY.has(fault)) {
+      // Still picked in the last 500 ms of the fault: it never stopped receiving requests.
+      const end = healedAtMs ?? load.elapsedMs();
+      detectedAtMs = lastPickAt === undefined ? injectedAt : lastPickAt < end - 500 ? lastPickAt : undefined;
+    }
     // Every request has a deadline, so all settle within it; what has not settled by then is lost.
     await Promise.race([load.stop(), sleep(deadlineMs + 5000)]);
     return buildReport({

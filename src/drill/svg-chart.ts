@@ -15,16 +15,24 @@ export function renderDrillSvg(report: DrillReport): string {
   const maxY = Math.max(1, ...points.map((p) => Math.max(p.ok, p.failed)));
   const x = (t: number): number => PAD.left + (t / maxT) * (W - PAD.left - PAD.right);
   const y = (v: number): number => H - PAD.bottom - (v / maxY) * (H - PAD.top - PAD.bottom);
-  const okPath = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.tMs + bucketMs / 2).toFixed(1)},${y(p.ok).toFixed(1)}`).join(' ');
+  const okPath = points
+    .map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.tMs + bucketMs / 2).toFixed(1)},${y(p.ok).toFixed(1)}`)
+    .join(' ');
   const barW = Math.max(1, x(bucketMs) - x(0) - 1);
   const bars = points
     .filter((p) => p.failed > 0)
-    .map((p) => `<rect x="${x(p.tMs).toFixed(1)}" y="${y(p.failed).toFixed(1)}" width="${barW.toFixed(1)}" height="${(H - PAD.bottom - y(p.failed)).toFixed(1)}" fill="#d33"/>`)
+    .map(
+      (p) =>
+        `<rect x="${x(p.tMs).toFixed(1)}" y="${y(p.failed).toFixed(1)}" width="${barW.toFixed(1)}" height="${(H - PAD.bottom - y(p.failed)).toFixed(1)}" fill="#d33"/>`,
+    )
     .join('');
   const faultX = x(report.faultAtMs);
   const recoverX = x(report.faultAtMs + report.recoveryMs);
   const ticks = Array.from({ length: 6 }, (_, i) => (maxT * i) / 5)
-    .map((t) => `<text x="${x(t).toFixed(1)}" y="${H - PAD.bottom + 18}" font-size="11" text-anchor="middle">${(t / 1000).toFixed(1)}s</text>`)
+    .map(
+      (t) =>
+        `<text x="${x(t).toFixed(1)}" y="${H - PAD.bottom + 18}" font-size="11" text-anchor="middle">${(t / 1000).toFixed(1)}s</text>`,
+    )
     .join('');
   const title = esc(
     `drill ${report.fault} on ${report.target}: sent ${report.sent}, failed ${report.failed}, lost ${report.lost}, retried ${report.retried}`,
@@ -39,6 +47,7 @@ export function renderDrillSvg(report: DrillReport): string {
     `<line x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${H - PAD.bottom}" stroke="#333"/>`,
     `<text x="${PAD.left - 6}" y="${PAD.top + 4}" font-size="11" text-anchor="end">${maxY}</text>`,
     `<text x="${PAD.left - 6}" y="${H - PAD.bottom}" font-size="11" text-anchor="end">0</text>`,
+    `<text x="14" y="${(PAD.top + H - PAD.bottom) / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 14 ${(PAD.top + H - PAD.bottom) / 2})">requests per ${bucketMs} ms</text>`,
     ticks,
     bars,
     `<path d="${okPath}" fill="none" stroke="#2a7" stroke-width="1.5"/>`,

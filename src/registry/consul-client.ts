@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import Consul from 'consul';
 import { ConfigError, RegistryBadResponseError, RegistryHttpError, RegistryUnavailableError } from '../errors.ts';
-import { resolveConsulOptions, type ConsulOptions, type ResolvedConsulOptions } from './consul-options.ts';
+import { resolveConsulOptions, type ConsulOptionsInput, type ResolvedConsulOptions } from './consul-options.ts';
 import { parseHealthEntries, parseIndex, parseWaitMs } from './consul-parse.ts';
 import type { BlockingReadOptions, HealthServiceEntry, HealthServiceQuery, ServiceDefinition } from './consul-types.ts';
 
@@ -99,7 +99,7 @@ const MAX_UINT64 = 2n ** 64n - 1n; // largest valid `index`
  * CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY and CONSUL_TLS_SERVER_NAME from `env` (explicit options win; pass
  * `{}` to ignore the environment). Throws ConfigError, also when a certificate or key file cannot be read.
  */
-export function createConsulClient(options: ConsulOptions, env: NodeJS.ProcessEnv = process.env): ConsulClient {
+export function createConsulClient(options: ConsulOptionsInput, env: NodeJS.ProcessEnv = process.env): ConsulClient {
   return new NpmConsulClient(resolveConsulOptions(options, env));
 }
 

@@ -25,6 +25,9 @@ export interface ConsulOptions {
   requestTimeoutMs?: number;
 }
 
+/** A Consul address alone (`'http://127.0.0.1:8500'`) is short for `{ addr }`. */
+export type ConsulOptionsInput = ConsulOptions | string;
+
 export type ResolvedConsulOptions = Required<Pick<ConsulOptions, 'addr'>> & ConsulOptions;
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
@@ -45,9 +48,14 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set([
  * and agrees with `ssl`. Throws ConfigError naming the offending option.
  */
 export function resolveConsulOptions(
-  explicit: ConsulOptions,
+  input: ConsulOptionsInput,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedConsulOptions {
+  // Callers from plain JavaScript may pass anything: check the shape before reading keys.
+  const raw: unknown = input;
+  if (typeof raw !== 'string' && (typeof raw !== 'object' || raw === null || Array.isArray(raw)))
+    throw new ConfigError('consul', 'must be an address string or an options object');
+  const explicit: ConsulOptions = typeof input === 'string' ? { addr: input } : input;
   for (const key of Object.keys(explicit)) {
     if (!KNOWN_KEYS.has(key)) throw new ConfigError(`consul.${key}`, 'unknown option');
   }

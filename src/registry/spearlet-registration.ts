@@ -1,7 +1,9 @@
 // Keeps one spearlet registered in Consul: register, pass the TTL check every ~TTL/3, re-register when Consul forgot
-// us, retry with backoff while Consul is unreachable, maintenance for drains, deregister on close.
+// us, retry with backoff while Consul is unreachable, maintenance for drains, deregister on close. Never overwrites the
+// registration of another live instance with the same id (see #checkOwner).
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ConfigError, MeshError, RegistryHttpError } from '../errors.ts';
+import { ConfigError, MeshError, RegistryHttpError, SpearletIdInUseError } from '../errors.ts';
 import { Backoff, type BackoffOptions } from '../util/backoff.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import type { ConsulClient, ServiceDefinition } from './consul-client.ts';
@@ -42,10 +44,22 @@ export interface SpearletRegistrationOptions {
   retry?: BackoffOptions;
   /** Randomness for the pass jitter; injectable for tests. */
   random?: () => number;
+  /** This instance's nonce, registered as `Meta.instance` (default: 16 random hex digits per registration object). */
+  instance?: string;
 }
 
+/** Service meta key holding the nonce of the instance that owns a registration. */
+export const INSTANCE_META_KEY = 'instance';
+
 export type RegistrationState =
-  'unregistered' | 'registering' | 'registered' | 'maintenance' | 'unreachable' | 'closed';
+  | 'unregistered'
+  | 'registering'
+  | 'registered'
+  | 'maintenance'
+  | 'unreachable'
+  /** Another live instance owns this id's registration: nothing more is sent to Consul, close() deregisters nothing. */
+  | 'conflict'
+  | 'closed';
 
 export interface RegistrationStats {
   /** Successful PUT service/register calls (first one and every re-registration). */
@@ -65,6 +79,12 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
   readonly #serviceId: string;
   readonly #checkId: string;
   readonly #definition: ServiceDefinition;
+  readonly #serviceName: string;
+  readonly #instance: string;
+  readonly #ttlMs: number;
+  /** Read the registration back once after (re-)registering, to catch an instance that registered at the same time. */
+  #verifyOwner = false;
+  #lastPassAt: number | undefined;
   readonly #passIntervalMs: number;
   readonly #backoff: Backoff;
   readonly #random: () => number;
@@ -107,7 +127,14 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
       throw new ConfigError('meta', `spearlet_id "${meta.spearlet_id}" differs from id "${o.id}"`);
     }
     meta.spearlet_id = o.id;
+    const instance = o.instance ?? randomBytes(8).toString('hex');
+    if (typeof instance !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(instance))
+      throw new ConfigError('instance', 'must be 1-64 of [A-Za-z0-9._-]');
+    meta[INSTANCE_META_KEY] = instance;
     validateServiceMeta('meta', meta);
+    this.#instance = instance;
+    this.#serviceName = name;
+    this.#ttlMs = ttlMs;
 
     this.#consul = o.consul;
     this.#serviceId = spearletServiceId(o.id);
@@ -142,6 +169,11 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
     return this.#checkId;
   }
 
+  /** This instance's nonce (`Meta.instance`). */
+  get instance(): string {
+    return this.#instance;
+  }
+
   get state(): RegistrationState {
     return this.#state;
   }
@@ -164,7 +196,7 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
    */
   async setMaintenance(enable: boolean, reason?: string): Promise<void> {
     if (typeof enable !== 'boolean') throw new TypeError('enable must be a boolean');
-    if (this.#closed) return;
+    if (this.#closed || this.#state === 'conflict') return;
     this.#wantMaintenance = { enable, reason };
     if (this.#state === 'unregistered') return;
     await this.#inflight;
@@ -184,7 +216,8 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
   }
 
   async #doClose(): Promise<void> {
-    const started = this.#state !== 'unregistered';
+    // In conflict the registration in Consul is another instance's: leave it alone.
+    const started = this.#state !== 'unregistered' && this.#state !== 'conflict';
     this.#closed = true;
     this.#clearTimer();
     // Let a register in flight finish first, or it could land after our deregister and leave a zombie entry.
@@ -242,15 +275,24 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
   async #step(): Promise<void> {
     let registeredNow = false;
     try {
+      // Silent longer than a TTL (a frozen process, say): our check went critical and another instance may have
+      // taken the id over, so look before passing a check that may now be someone else's.
+      if (this.#lastPassAt !== undefined && Date.now() - this.#lastPassAt > this.#ttlMs) this.#needsRegister = true;
       if (this.#needsRegister) {
         if (this.#state !== 'registering' && this.#state !== 'unreachable') this.#transition('registering');
+        await this.#checkOwner();
         await this.#consul.registerService(this.#definition);
         this.#stats.registrations++;
         this.#needsRegister = false;
         this.#maintenanceApplied = false;
+        this.#verifyOwner = true;
         registeredNow = true;
+      } else if (this.#verifyOwner) {
+        await this.#checkOwner();
+        this.#verifyOwner = false;
       }
       await this.#consul.passCheck(this.#checkId);
+      this.#lastPassAt = Date.now();
       this.#stats.passes++;
       const want = this.#wantMaintenance;
       if (want.enable !== this.#maintenanceApplied) {
@@ -263,6 +305,11 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
       this.#schedule(this.#jittered(this.#passIntervalMs));
     } catch (err) {
       if (this.#closed) return;
+      if (err instanceof SpearletIdInUseError) {
+        this.#log.error({ err: errSummary(err) }, 'another live instance holds this spearlet id; not registering');
+        this.#transition('conflict', err);
+        return;
+      }
       if (err instanceof RegistryHttpError && err.statusCode === 404 && !registeredNow) {
         // The agent no longer knows our check (agent restart, lost state, reaped): register again right away.
         this.#log.warn('consul no longer knows our check; registering again');
@@ -277,6 +324,32 @@ export class SpearletRegistration extends EventEmitter<RegistrationEvents> {
       const error = err instanceof Error ? err : new Error(typeof err === 'string' ? err : 'unknown error');
       this.#transition('unreachable', error);
       this.#schedule(this.#backoff.next());
+    }
+  }
+
+  /**
+   * Throws SpearletIdInUseError when a registration with our service ID belongs to another instance (another
+   * `Meta.instance`, or none) whose TTL check is passing or warning: that instance is alive. A registration whose check
+   * is critical (its owner stopped passing for a whole TTL) or missing is taken over.
+   */
+  async #checkOwner(): Promise<void> {
+    const { entries } = await this.#consul.healthService(this.#serviceName, {
+      filter: `Service.ID == "${this.#serviceId}"`,
+    });
+    for (const e of entries) {
+      if (e.Service.ID !== this.#serviceId || e.Service.Meta[INSTANCE_META_KEY] === this.#instance) continue;
+      const status = e.Checks.find((c) => c.CheckID === this.#checkId)?.Status;
+      const owner = e.Service.Meta[INSTANCE_META_KEY] ?? 'unknown';
+      if (status === 'passing' || status === 'warning') {
+        throw new SpearletIdInUseError(
+          this.#serviceId,
+          `spearlet id in use: ${this.#serviceId} is registered on node ${e.Node.Node} by instance ${owner}, whose check is ${status}`,
+        );
+      }
+      this.#log.warn(
+        { node: e.Node.Node, owner, check: status ?? 'missing' },
+        'taking over a registration whose owner stopped passing its check',
+      );
     }
   }
 

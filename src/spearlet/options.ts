@@ -48,7 +48,7 @@ export interface SpearletOptions {
   auth: TokenVerifierOptions | { verifier: TokenVerifier };
   tls?: SpearletTlsOptions;
   /** Consul to register in; `null` = no registration; undefined = Consul from the CONSUL_HTTP_* environment. */
-  consul?: ConsulOptions | null;
+  consul?: ConsulOptions | string | null;
   serviceName?: string;
   /** Extra Consul tags (capabilities). */
   tags?: readonly string[];
@@ -221,7 +221,7 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     socketPath: o.socketPath,
     admin,
     tls: o.tls,
-    consul: o.consul === undefined ? {} : o.consul,
+    consul: o.consul === undefined ? {} : typeof o.consul === 'string' ? { addr: o.consul } : o.consul,
     serviceName: o.serviceName,
     tags: Object.freeze([...(tags as readonly string[])]),
     advertiseHost: o.advertiseHost,

@@ -45,6 +45,6 @@ describe('spear-mesh drill', () => {
   it('rejects an unknown fault, naming the option', async () => {
     const res = await runCli(['drill', '--fault', 'meteor']);
     assert.equal(res.code, 2);
-    assert.match(res.stderr, /--fault: must be one of kill, freeze, drain, partition, registry-down/);
+    assert.match(res.stderr, /--fault: must be one of kill, freeze, drain, partition, registry-down, slow, error, flap/);
   });
 });

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 export const TEST_ISSUER = 'spear-test';
 export const TEST_AUDIENCE = 'spear-mesh';
 const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
-/** The line the spearlet prints once listening; other helpers parse it too (src/cli/local-mesh.ts). */
+/** The line the spearlet prints once listening; other helpers parse it too (src/localmesh/local-mesh.ts). */
 export const LISTENING_LINE = /^spearlet (\S+) listening tcp=(\S+):(\d+) admin=(\S+):(\d+)(?: socket=(\S+))?$/;
 
 export interface SpawnSpearletOptions {

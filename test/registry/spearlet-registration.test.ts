@@ -4,15 +4,19 @@ import { ConfigError } from '../../src/errors.ts';
 import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { SpearletRegistration, type RegistrationState } from '../../src/registry/spearlet-registration.ts';
 import { buildSpearletServiceMeta, buildSpearletTags } from '../../src/registry/spearlet-service.ts';
-import { startFakeConsul, type FakeConsul, type FakeReply, type FakeRequest } from './fake-consul.ts';
+import { healthEntry, startFakeConsul, type FakeConsul, type FakeReply, type FakeRequest } from './fake-consul.ts';
 
 /** A minimal stateful Consul agent: knows registered services and their checks, can forget everything or go down. */
 class MiniAgent {
   services = new Map<string, { checkId: string; maintenance: boolean }>();
   down = false;
+  /** What GET /v1/health/service answers: another instance's registration, when a test sets one. */
+  health: object[] = [];
   handle = (r: FakeRequest): FakeReply => {
     if (this.down) return { destroy: true };
     const [, , kind, verb, id] = r.path.split('/'); // '', 'v1', 'agent', ...
+    // The ownership check before registering: no other instance holds the id here.
+    if (kind === 'health') return { headers: { 'x-consul-index': '7' }, body: this.health };
     if (kind !== 'agent') return { status: 404 };
     const sub = r.path.slice('/v1/agent/'.length);
     if (sub === 'service/register') {
@@ -69,6 +73,7 @@ async function setup(
     }),
     ttlMs: 600,
     retry: { initialMs: 50, maxMs: 200 },
+    instance: 'i1',
     ...extra,
   });
   t.after(() => reg.close());
@@ -102,7 +107,9 @@ describe('SpearletRegistration', () => {
     reg.start();
     await waitState(reg, 'registered');
     assert.deepEqual(states, ['registering', 'registered']);
-    const [first, second] = f.requests;
+    const [read, first, second] = f.requests;
+    assert.equal(read!.path, '/v1/health/service/spearlet');
+    assert.equal(read!.query.get('filter'), 'Service.ID == "spearlet-a1"');
     assert.equal(first!.path, '/v1/agent/service/register');
     assert.equal(second!.path, '/v1/agent/check/pass/spearlet:a1:ttl');
     const body = JSON.parse(first!.body) as Record<string, unknown>;
@@ -121,6 +128,7 @@ describe('SpearletRegistration', () => {
         socket: '/tmp/a1.sock',
         max_conns: '100',
         tls: 'true',
+        instance: 'i1',
       },
       Check: {
         CheckID: 'spearlet:a1:ttl',
@@ -230,5 +238,23 @@ describe('SpearletRegistration', () => {
     assert.throws(() => new SpearletRegistration({ ...base, meta: { 'consul-x': 'y' } }), ConfigError);
     assert.throws(() => new SpearletRegistration({ ...base, meta: { 'bad key': 'y' } }), ConfigError);
     assert.equal(reg.state, 'unregistered');
+  });
+
+  it('leaves (conflict, no deregister) when the read-back after registering shows another live instance', async (t) => {
+    const { agent, f, reg, states } = await setup(t);
+    reg.start();
+    await waitState(reg, 'registered');
+    // Another instance registered the same ID right after us: its nonce is there now and its check passes.
+    const other = healthEntry({ id: 'spearlet-a1', meta: { spearlet_id: 'a1', instance: 'other' } }) as {
+      Checks: object[];
+    };
+    other.Checks.push({ Node: 'node-1', CheckID: 'spearlet:a1:ttl', Name: 'ttl', Status: 'passing' });
+    agent.health = [other];
+    await waitState(reg, 'conflict');
+    assert.deepEqual(states, ['registering', 'registered', 'conflict']);
+    const sent = f.requests.length;
+    await reg.close();
+    assert.equal(f.requests.length, sent, 'close() sends nothing: the registration is the other instance’s');
+    assert.equal(reg.state, 'closed');
   });
 });

@@ -21,6 +21,9 @@ import {
   SECURITY_USAGE,
   type SecuritySettings,
 } from '../spearlet-security-flags.ts';
+import { watchParentPipe } from '../../localmesh/parent-link.ts';
+import { GrayFaults } from '../../drill/gray-faults.ts';
+import type { MeshSession } from '../../spearlet/session.ts';
 
 const USAGE = `Usage: spear-mesh spearlet --id ID --issuer ISS --audience AUD
          (--token-secret-file FILE | --jwks FILE|URL|consul:KEY) [options]
@@ -55,7 +58,8 @@ Options (each also as an environment variable SPEARLET_<NAME>, e.g. SPEARLET_ID,
   --max-frame-size BYTES       largest accepted frame (default 16777216)
   --drain-timeout-ms N         bound for in-flight work during a drain (default 30000)
   --enable-drills              expose POST /v1/faults on the admin API (drills only)
-${SECURITY_USAGE}  -h, --help                   show this help
+${SECURITY_USAGE}  --exit-on-stdin-close        drain and exit when stdin reaches its end (a supervisor holding the pipe is gone)
+  -h, --help                   show this help
 
 Prints one line on stdout once listening:
   spearlet ID listening tcp=HOST:PORT admin=HOST:PORT [socket=PATH]
@@ -89,6 +93,7 @@ const OPTIONS = {
   'drain-timeout-ms': { type: 'string' },
   'enable-drills': { type: 'boolean' },
   ...SECURITY_FLAGS,
+  'exit-on-stdin-close': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -291,14 +296,18 @@ export async function run(argv: readonly string[]): Promise<number> {
     const auth = built.options.auth;
     const secret = 'secret' in auth ? auth.secret : undefined;
     const routes: { plugin?: ReturnType<typeof tasksRoutes> } = {};
+    // Drill-enabled spearlets also take the gray faults (slow, error) of src/drill, installed from here only.
+    const gray = built.options.enableDrills === true ? new GrayFaults<MeshSession>() : undefined;
     spearlet = new Spearlet({
       ...built.options,
       adminPlugins: [
         async (app) => {
           if (routes.plugin !== undefined) await app.register(routes.plugin);
         },
+        ...(gray !== undefined ? [gray.routes()] : []),
       ],
     });
+    gray?.install(spearlet);
     if (built.security.enableTasks) {
       tasks = enableSpearletTasks(spearlet, {
         ...(secret !== undefined && 'issuer' in auth
@@ -337,6 +346,22 @@ export async function run(argv: readonly string[]): Promise<number> {
     `spearlet ${spearlet.id} listening tcp=${fmt(tcp)} admin=${fmt(admin)}${socket !== undefined ? ` socket=${socket}` : ''}\n`,
   );
 
+  // A supervisor (spear-mesh up, drill) holds our stdin: its end closing means it is gone, so drain and exit.
+  const unwatch =
+    mergeEnv(values, process.env)['exit-on-stdin-close'] === true
+      ? watchParentPipe(process.stdin, (why) => {
+          logger.warn({ why }, 'parent gone: draining');
+          void spearlet.drain();
+        })
+      : undefined;
+  // Another live instance holds this id in Consul: say so in one line and leave (its registration stays untouched).
+  let exitCode = 0;
+  spearlet.registration?.on('state', (state, _previous, err) => {
+    if (state !== 'conflict') return;
+    exitCode = 1;
+    process.stderr.write(`spear-mesh spearlet: ${err?.message ?? 'spearlet id in use'} (SPEARLET_ID_IN_USE)\n`);
+    void spearlet.drain();
+  });
   const code = await new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -362,10 +387,11 @@ export async function run(argv: readonly string[]): Promise<number> {
         .drain()
         .then(() => spearletTasks?.close())
         .then(() => {
-          resolve(0);
+          resolve(exitCode);
         });
     });
   });
+  unwatch?.();
   await built.jwks?.close();
   logger.flush();
   return code;

@@ -1,5 +1,5 @@
 // `spear-mesh up` (`npm start`): a local mesh — the dev registry, spearlet processes and a demo agent — with a live view.
-import { LocalMesh, LOCAL_AUDIENCE, LOCAL_ISSUER } from '../local-mesh.ts';
+import { LocalMesh, LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../localmesh/local-mesh.ts';
 import { LiveView } from '../live-view.ts';
 import { collectStatus } from '../mesh-status.ts';
 import { createConsulClient } from '../../registry/consul-client.ts';

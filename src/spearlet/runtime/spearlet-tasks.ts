@@ -1,6 +1,6 @@
 // One call to give a started spearlet a process runtime: task tokens, legacy and mesh attach, Consul entries, close order.
 import { createConsulClient, type ConsulClient } from '../../registry/consul-client.ts';
-import type { ConsulOptions } from '../../registry/consul-options.ts';
+import type { ConsulOptionsInput } from '../../registry/consul-options.ts';
 import type { Logger } from '../../util/logger.ts';
 import { attachTaskRuntime, type AttachedTaskRuntime, type TaskHost } from './attach-runtime.ts';
 import { taskTokenMinter, type TaskTokenMinterOptions } from './task-token.ts';
@@ -11,7 +11,7 @@ export interface SpearletTasksOptions {
   /** How tasks' SPEAR_TOKENs are signed (the key the spearlet verifies); without it mesh agents cannot attach. */
   readonly tokens?: Omit<TaskTokenMinterOptions, 'spearletId'>;
   /** Register connected tasks as `spear-task` in Consul (a client is created here and closed by close()). */
-  readonly consul?: ConsulOptions;
+  readonly consul?: ConsulOptionsInput;
   readonly taskTtlMs?: number;
   readonly stopGraceMs?: number;
   /** What tasks may run and see (docs/security.md). */

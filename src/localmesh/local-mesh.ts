@@ -1,5 +1,5 @@
-// A local mesh on one machine: the dev registry in this process, spearlets as child processes
-// (so drills can kill or freeze one), and a shared HS256 secret for tokens. Used by `up` and `drill`.
+// A local mesh on one machine: the dev registry in this process, spearlets as child processes (so drills can kill or
+// freeze one) that never outlive this process, and a shared HS256 secret for tokens. Used by `up` and `drill`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startDevRegistry, type DevRegistry } from '../devregistry/index.ts';
 import { mintToken } from '../auth/mint.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { EXIT_ON_STDIN_CLOSE_FLAG } from './parent-link.ts';
 
 export const LOCAL_ISSUER = 'spear-local';
 export const LOCAL_AUDIENCE = 'spear-mesh';
@@ -151,10 +152,13 @@ export class LocalMesh {
           ]
         : []),
       ...(this.#options.unixSockets === true ? ['--socket', join(this.#dir, `${id}.sock`)] : []),
+      // The child drains and exits when its stdin pipe closes, i.e. when this process is gone, even after SIGKILL.
+      EXIT_ON_STDIN_CLOSE_FLAG,
       ...(this.#options.spearletArgs ?? []),
     ];
     const child = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin: a pipe this process never writes to; only the kernel closes it, when this process exits.
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'warn' },
       // Its own process group: a terminal's Ctrl-C reaches only this process, which then drains each spearlet once
       // (a second signal would make a spearlet skip its drain).
