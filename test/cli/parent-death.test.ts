@@ -7,14 +7,24 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { startCli } from './run-cli.ts';
 
-/** Pids of the live children of `ppid` (pgrep exits 1 when there are none). */
+/**
+ * Pids of the live `spear-mesh spearlet` children of `ppid` (pgrep exits 1 when there are none). Other children (the
+ * esbuild service tsx starts when the supervisor runs from source) are not the supervisor's spearlets.
+ */
 async function childrenOf(ppid: number): Promise<number[]> {
+  let pids: number[];
   try {
     const { stdout } = await promisify(execFile)('pgrep', ['-P', String(ppid)]);
-    return stdout.split('\n').filter(Boolean).map(Number);
+    pids = stdout.split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
+  const spearlets: number[] = [];
+  for (const pid of pids) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes('spearlet')) spearlets.push(pid);
+  }
+  return spearlets;
 }
 
 /** True while `pid` runs; a zombie (exited, not yet reaped by its new parent) counts as gone. */
