@@ -6,14 +6,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { selfCommandArgs } from './self-command.ts';
 import { startDevRegistry, type DevRegistry } from '../devregistry/index.ts';
 import { mintToken } from '../auth/mint.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 
 export const LOCAL_ISSUER = 'spear-local';
 export const LOCAL_AUDIENCE = 'spear-mesh';
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 const LISTENING = /^spearlet (\S+) listening tcp=(\S+):(\d+) admin=(\S+):(\d+)(?: socket=(\S+))?/;
 
 export interface LocalSpearlet {
@@ -113,8 +112,7 @@ export class LocalMesh {
     const port = base === 0 ? 0 : base + 2 * index;
     const adminPort = base === 0 ? 0 : base + 2 * index + 1;
     const zone = index % 2 === 0 ? 'zone-a' : 'zone-b';
-    const args = [
-      BIN,
+    const args = selfCommandArgs([
       'spearlet',
       '--id',
       id,
@@ -142,7 +140,7 @@ export class LocalMesh {
         : []),
       ...(this.#options.unixSockets === true ? ['--socket', join(this.#dir, `${id}.sock`)] : []),
       ...(this.#options.spearletArgs ?? []),
-    ];
+    ]);
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'warn' },

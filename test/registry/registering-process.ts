@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { cliArgs } from '../helpers/cli.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/register-spearlet.ts', import.meta.url));
 
@@ -111,8 +112,6 @@ export async function waitFor(cond: () => boolean, timeoutMs = 20_000, what = 'c
   }
 }
 
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
-
 export interface RegistryProcess {
   readonly url: string;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -120,7 +119,7 @@ export interface RegistryProcess {
 
 /** `spear-mesh registry --listen 127.0.0.1:<port>` as a child process, resolved once it prints its listening line. */
 export function spawnRegistryProcess(port: number, timeoutMs = 30_000): Promise<RegistryProcess> {
-  const child = spawn(process.execPath, [BIN, 'registry', '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, cliArgs(['registry', '--listen', `127.0.0.1:${port}`]), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => {
