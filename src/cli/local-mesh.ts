@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { addressInUse } from './listen-errors.ts';
 import { selfCommandArgs } from './self-command.ts';
 import { startDevRegistry, type DevRegistry } from '../devregistry/index.ts';
 import { mintToken } from '../auth/mint.ts';
@@ -63,7 +64,15 @@ export class LocalMesh {
     const dir = await mkdtemp(join(tmpdir(), 'spear-mesh-'));
     const secret = randomBytes(32);
     await writeFile(join(dir, 'token-secret'), secret, { mode: 0o600 });
-    const registry = await startDevRegistry({ host: '127.0.0.1', port: options.registryPort ?? 0 });
+    let registry: DevRegistry;
+    try {
+      registry = await startDevRegistry({ host: '127.0.0.1', port: options.registryPort ?? 0 });
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true }); // holds the token secret
+      const flag = { option: '--registry-port', host: '127.0.0.1', port: options.registryPort ?? 0 };
+      const hint = 'a Consul agent or another spear-mesh up holds it: add --registry-port 0 for any free port';
+      throw addressInUse(err, [flag], hint) ?? err;
+    }
     const mesh = new LocalMesh(registry, dir, secret, options);
     try {
       const count = options.spearlets ?? 3;
