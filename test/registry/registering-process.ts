@@ -104,13 +104,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `cond` every 10 ms until it holds; for external state only (Consul, child processes). */
-export async function waitFor(cond: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-  const started = Date.now();
-  while (!cond()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from '../helpers/wait-for.ts';
 
 export interface RegistryProcess {
   readonly url: string;
