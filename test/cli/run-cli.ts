@@ -3,6 +3,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { cliArgs } from '../helpers/cli.ts';
+import { reapOnExit } from '../helpers/reap.ts';
 
 
 export interface CliResult {
@@ -16,6 +17,7 @@ export interface CliResult {
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, cliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    reapOnExit(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -43,6 +45,7 @@ export interface LiveCli {
 /** Starts a long-running command and follows its stdout line by line. */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): LiveCli {
   const child = spawn(process.execPath, cliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  reapOnExit(child);
   const lines: string[] = [];
   const waiters = new Set<(line: string) => void>();
   createInterface({ input: child.stdout }).on('line', (line) => {

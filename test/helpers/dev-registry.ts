@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { startDevRegistry, type DevRegistry, type DevRegistryOptions } from '../../src/devregistry/index.ts';
 import { cliArgs } from './cli.ts';
+import { reapOnExit } from './reap.ts';
 
 export { ManualClock } from '../../src/devregistry/index.ts';
 export type { DevRegistry, DevRegistryOptions };
@@ -24,6 +25,7 @@ export function spawnRegistry(args: readonly string[] = [], timeoutMs = 30_000):
   const child = spawn(process.execPath, cliArgs(['registry', '--listen', '127.0.0.1:0', ...args]), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapOnExit(child);
   const exited = new Promise<number | null>((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
     else

@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { cliArgs } from './cli.ts';
+import { reapOnExit } from './reap.ts';
 
 export const TEST_ISSUER = 'spear-test';
 export const TEST_AUDIENCE = 'spear-mesh';
@@ -71,6 +72,7 @@ export function spawnSpearlet(o: SpawnSpearletOptions): Promise<SpearletChild> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'warn', ...o.env },
   });
+  reapOnExit(child);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     if (stderr.length < 65_536) stderr += c.toString();

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { cliArgs } from '../helpers/cli.ts';
+import { reapOnExit } from '../helpers/reap.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/register-spearlet.ts', import.meta.url));
 
@@ -42,6 +43,7 @@ export function spawnRegistering(env: {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  reapOnExit(child);
   const lines: StateLine[] = [];
   const waiters: { state: string; resolve: (l: StateLine) => void }[] = [];
   const exited = new Promise<void>((resolve) => {
@@ -116,6 +118,7 @@ export function spawnRegistryProcess(port: number, timeoutMs = 30_000): Promise<
   const child = spawn(process.execPath, cliArgs(['registry', '--listen', `127.0.0.1:${port}`]), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  reapOnExit(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       resolve();
