@@ -1,4 +1,5 @@
 // The benchmark suites `npm run bench` knows: each runs one measurement and turns its result into report figures.
+import { cliStartupSuite } from './cli-startup.ts';
 import { runCodecBench } from './codec.ts';
 import { runDiscoveryBench } from './discovery-bench.ts';
 import { runMeshVsRawBench, runPeerBench } from './echo-bench.ts';
@@ -240,4 +241,5 @@ export const SUITES: readonly Suite[] = [
       };
     },
   },
+  cliStartupSuite,
 ];

@@ -1,13 +1,18 @@
 // A spearlet with a custom handler, registered in Consul: agents can call `reverse` on it.
 //
-//   CONSUL_HTTP_ADDR=http://127.0.0.1:8500 SPEARLET_TOKEN_SECRET=... node --import tsx examples/custom-spearlet.ts
+//   CONSUL_HTTP_ADDR=http://127.0.0.1:8500 SPEARLET_TOKEN_SECRET_FILE=/path/to/secret node --import tsx examples/custom-spearlet.ts
 //
+// To join the mesh `npm start` runs, use the secret file it prints (32 random bytes; tokens have issuer spear-local).
+// SPEARLET_TOKEN_SECRET may hold the secret itself instead (at least 32 bytes of text).
 // Stop it with Ctrl-C: it drains (GOAWAY, in-flight requests finish) and deregisters.
+import { readFileSync } from 'node:fs';
 import { Spearlet } from 'spear-mesh';
 
-const secret = process.env.SPEARLET_TOKEN_SECRET;
-if (secret === undefined || secret.length < 32) {
-  console.error('set SPEARLET_TOKEN_SECRET (at least 32 bytes) to the HS256 secret your agents sign tokens with');
+const secretFile = process.env.SPEARLET_TOKEN_SECRET_FILE;
+const secret =
+  secretFile !== undefined ? readFileSync(secretFile) : Buffer.from(process.env.SPEARLET_TOKEN_SECRET ?? '', 'utf8');
+if (secret.length < 32) {
+  console.error('set SPEARLET_TOKEN_SECRET_FILE (or SPEARLET_TOKEN_SECRET) to the HS256 secret, at least 32 bytes');
   process.exit(2);
 }
 
@@ -16,7 +21,11 @@ const spearlet = new Spearlet({
   zone: 'example',
   listen: { host: '127.0.0.1', port: 0 },
   admin: { host: '127.0.0.1', port: 0 },
-  auth: { secret: Buffer.from(secret), issuer: process.env.SPEARLET_ISSUER ?? 'spear-local', audience: process.env.SPEARLET_AUDIENCE ?? 'spear-mesh' },
+  auth: {
+    secret,
+    issuer: process.env.SPEARLET_ISSUER ?? 'spear-local',
+    audience: process.env.SPEARLET_AUDIENCE ?? 'spear-mesh',
+  },
   // Consul from CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN.
   tags: ['reverse'],
 });

@@ -63,6 +63,7 @@ export const ERROR_CODES = [
   'ADMIN_CONTENT_TYPE',
   // configuration
   'CONFIG_INVALID',
+  'ADDRESS_IN_USE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -222,5 +223,18 @@ export class ConfigError extends MeshError {
   constructor(option: string, message: string) {
     super('CONFIG_INVALID', `${option}: ${message}`);
     this.option = option;
+  }
+}
+
+/** A listener could not bind because another process holds its address; `option` is the flag that set it. */
+export class AddressInUseError extends MeshError {
+  readonly option: string;
+  readonly address: string;
+  readonly hint: string;
+  constructor(option: string, address: string, hint: string, cause?: unknown) {
+    super('ADDRESS_IN_USE', `${option} ${address} is already in use by another process`, { cause });
+    this.option = option;
+    this.address = address;
+    this.hint = hint;
   }
 }

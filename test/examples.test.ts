@@ -3,7 +3,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,25 +16,30 @@ const run = promisify(execFile);
 
 describe('examples', () => {
   let registry: DevRegistry;
-  let secret: string;
+  let secret: Buffer;
+  let secretDir: string;
   let stopSpearlet: (() => Promise<void>) | undefined;
   const env = (): NodeJS.ProcessEnv => ({ ...process.env, CONSUL_HTTP_ADDR: registry.url, SPEAR_LOG_LEVEL: 'warn' });
   const token = (sub: string): Promise<string> =>
-    mintToken({ secret: Buffer.from(secret), sub, iss: 'spear-local', aud: 'spear-mesh', expiresInSec: 600 });
+    mintToken({ secret, sub, iss: 'spear-local', aud: 'spear-mesh', expiresInSec: 600 });
 
   before(async () => {
     registry = await startDevRegistry({ port: 0 });
-    secret = randomBytes(24).toString('hex');
+    // As `spear-mesh up` writes it: 32 random bytes, not text.
+    secret = randomBytes(32);
+    secretDir = await mkdtemp(join(tmpdir(), 'examples-secret-'));
+    await writeFile(join(secretDir, 'token-secret'), secret, { mode: 0o600 });
   });
   after(async () => {
     await stopSpearlet?.();
     await registry.close();
+    await rm(secretDir, { recursive: true, force: true });
   });
 
-  it('custom-spearlet.ts registers in Consul and serves its reverse handler', async () => {
+  it('custom-spearlet.ts joins with the binary secret file spear-mesh up writes, registers and serves reverse', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/custom-spearlet.ts'], {
       cwd: root,
-      env: { ...env(), SPEARLET_TOKEN_SECRET: secret, SPEARLET_ID: 'custom-1' },
+      env: { ...env(), SPEARLET_TOKEN_SECRET_FILE: join(secretDir, 'token-secret'), SPEARLET_ID: 'custom-1' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -52,7 +57,11 @@ describe('examples', () => {
         reject(new Error(`example exited with ${code}`));
       });
     });
-    await using mesh = await MeshClient.connect({ consul: { addr: registry.url }, token: await token('tester'), tags: ['reverse'] });
+    await using mesh = await MeshClient.connect({
+      consul: { addr: registry.url },
+      token: await token('tester'),
+      tags: ['reverse'],
+    });
     const answer = await mesh.request('reverse', 'mesh é👍');
     assert.equal(answer.toString('utf8'), '👍é hsem (for tester)');
   });

@@ -1,6 +1,18 @@
-// Entry point of the `spear-mesh` command: dispatches to one module per subcommand, in this process.
+// Entry point of the `spear-mesh` command: dispatches to one module per subcommand, in this process, and reports a
+// failure as one line (src/cli/error-output.ts). Only the chosen subcommand's modules are loaded.
 import { COMMANDS, usage } from './commands.ts';
-import { MeshError } from '../errors.ts';
+
+/** Global flags, read before `--` (task start passes a command line after it): --verbose and --json. */
+function globalFlags(argv: readonly string[]): { args: string[]; verbose: boolean; json: boolean } {
+  const end = argv.indexOf('--');
+  const head = end === -1 ? argv : argv.slice(0, end);
+  const tail = end === -1 ? [] : argv.slice(end);
+  return {
+    args: [...head.filter((a) => a !== '--verbose'), ...tail],
+    verbose: head.includes('--verbose'),
+    json: head.includes('--json'),
+  };
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -22,15 +34,14 @@ async function main(argv: readonly string[]): Promise<number> {
   return mod.run(rest);
 }
 
+const flags = globalFlags(process.argv.slice(2));
+// --verbose: debug logs (with stack traces) unless SPEAR_LOG_LEVEL says otherwise.
+if (flags.verbose) process.env.SPEAR_LOG_LEVEL ??= 'debug';
 try {
-  const code = await main(process.argv.slice(2));
-  process.exitCode = code;
+  process.exitCode = await main(flags.args);
 } catch (err) {
-  if (err instanceof MeshError) {
-    process.stderr.write(`spear-mesh: ${err.message} (${err.code})\n`);
-    process.exitCode = 2;
-  } else {
-    process.stderr.write(`spear-mesh: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  }
+  const { formatError } = await import('./error-output.ts');
+  const { MeshError } = await import('../errors.ts');
+  process.stderr.write(formatError(err, { command: flags.args[0], json: flags.json, verbose: flags.verbose }));
+  process.exitCode = err instanceof MeshError ? 2 : 1;
 }

@@ -6,7 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { addressInUse } from '../util/listen-errors.ts';
+import { selfCommandArgs } from '../util/self-command.ts';
 import { startDevRegistry, type DevRegistry } from '../devregistry/index.ts';
 import { mintToken } from '../auth/mint.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
@@ -14,7 +15,6 @@ import { EXIT_ON_STDIN_CLOSE_FLAG } from './parent-link.ts';
 
 export const LOCAL_ISSUER = 'spear-local';
 export const LOCAL_AUDIENCE = 'spear-mesh';
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 const LISTENING = /^spearlet (\S+) listening tcp=(\S+):(\d+) admin=(\S+):(\d+)(?: socket=(\S+))?/;
 
 export interface LocalSpearlet {
@@ -67,7 +67,15 @@ export class LocalMesh {
     const dir = await mkdtemp(join(tmpdir(), 'spear-mesh-'));
     const secret = randomBytes(32);
     await writeFile(join(dir, 'token-secret'), secret, { mode: 0o600 });
-    const registry = await startDevRegistry({ host: '127.0.0.1', port: options.registryPort ?? 0 });
+    let registry: DevRegistry;
+    try {
+      registry = await startDevRegistry({ host: '127.0.0.1', port: options.registryPort ?? 0 });
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true }); // holds the token secret
+      const flag = { option: '--registry-port', host: '127.0.0.1', port: options.registryPort ?? 0 };
+      const hint = 'a Consul agent or another spear-mesh up holds it: add --registry-port 0 for any free port';
+      throw addressInUse(err, [flag], hint) ?? err;
+    }
     const mesh = new LocalMesh(registry, dir, secret, options);
     try {
       await writeFile(mesh.adminTokenFile, `${mesh.adminToken}\n`, { mode: 0o600 });
@@ -122,8 +130,7 @@ export class LocalMesh {
     const port = base === 0 ? 0 : base + 2 * index;
     const adminPort = base === 0 ? 0 : base + 2 * index + 1;
     const zone = index % 2 === 0 ? 'zone-a' : 'zone-b';
-    const args = [
-      BIN,
+    const args = selfCommandArgs([
       'spearlet',
       '--id',
       id,
@@ -155,7 +162,7 @@ export class LocalMesh {
       // The child drains and exits when its stdin pipe closes, i.e. when this process is gone, even after SIGKILL.
       EXIT_ON_STDIN_CLOSE_FLAG,
       ...(this.#options.spearletArgs ?? []),
-    ];
+    ]);
     const child = spawn(process.execPath, args, {
       // stdin: a pipe this process never writes to; only the kernel closes it, when this process exits.
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -6,6 +6,7 @@ import { MeshClient } from '../../src/agent/mesh-client.ts';
 import type { Endpoint } from '../../src/discovery/endpoint.ts';
 import type { Resolver, ResolverEvents, ResolverState } from '../../src/discovery/resolver.ts';
 import { StandInServer } from '../conn/stand-in-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 /** A resolver whose endpoint set the test sets by hand. */
 class ScriptedResolver extends EventEmitter<ResolverEvents> implements Resolver {
@@ -41,13 +42,7 @@ function ep(id: string, port: number, extra: Partial<Endpoint> = {}): Endpoint {
   return { id, serviceId: `spearlet-${id}`, address: '127.0.0.1', port, tls: false, tags: [], meta: {}, ...extra };
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (cond: () => boolean, what: string): Promise<void> => waitFor(cond, 10_000, what);
 
 async function whoMany(mesh: MeshClient, n: number, opts: { tags?: string[] } = {}): Promise<Set<string>> {
   const seen = new Set<string>();

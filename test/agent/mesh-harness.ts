@@ -80,13 +80,7 @@ export class MeshHarness {
   }
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from '../helpers/wait-for.ts';
 
 /** Successful attempts per spearlet id so far, from the client's own per-endpoint counters. */
 export function served(mesh: MeshClient, id: string): number {

@@ -2,9 +2,9 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { cliArgs } from '../helpers/cli.ts';
+import { reapOnExit } from '../helpers/reap.ts';
 
-export const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -16,7 +16,8 @@ export interface CliResult {
 /** Runs `spear-mesh ...args` to completion. */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, cliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    reapOnExit(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -43,7 +44,8 @@ export interface LiveCli {
 
 /** Starts a long-running command and follows its stdout line by line. */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): LiveCli {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, cliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  reapOnExit(child);
   const lines: string[] = [];
   const waiters = new Set<(line: string) => void>();
   createInterface({ input: child.stdout }).on('line', (line) => {

@@ -3,11 +3,12 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli, startCli, type LiveCli } from './run-cli.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const AGENT = fileURLToPath(new URL('../../examples/legacy-python-agent/agent.py', import.meta.url));
 
@@ -17,7 +18,9 @@ describe('spear-mesh task', () => {
   after(async () => {
     if (spearlet !== undefined && spearlet.child.exitCode === null) {
       spearlet.child.kill('SIGTERM');
+      const force = setTimeout(() => spearlet?.child.kill('SIGKILL'), 15_000);
       await spearlet.exited;
+      clearTimeout(force);
     }
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   });
@@ -61,25 +64,35 @@ describe('spear-mesh task', () => {
     assert.equal(started.code, 0, started.stderr);
     assert.equal(started.stdout.trim(), 'py-1');
 
-    // The agent connects back on its own schedule; invoke fails with TASK_NOT_FOUND until it has.
-    let answer = '';
-    for (let i = 0; i < 100 && answer === ''; i++) {
-      const res = await runCli([
-        'task',
-        'invoke',
-        '--admin',
-        admin,
-        '--admin-token-file',
-        adminTokenFile,
-        'py-1',
-        '--method',
-        'handle',
-        '--params',
-        'hi',
-      ]);
-      if (res.code === 0) answer = res.stdout.trim();
-      else assert.match(res.stderr, /TASK_NOT_FOUND/);
-    }
+    // The agent connects back on its own schedule: wait on the admin API in this process (one CLI process per step,
+    // not one per poll), then invoke once through the CLI.
+    await waitFor(
+      async () => {
+        const res = await fetch(`${admin}/v1/tasks`, {
+          headers: { authorization: `Bearer ${(await readFile(adminTokenFile, 'utf8')).trim()}` },
+        });
+        const body = (await res.json()) as { tasks: { id: string; state: string }[] };
+        return body.tasks.some((t) => t.id === 'py-1' && t.state === 'connected');
+      },
+      60_000,
+      'the legacy agent to connect',
+      50,
+    );
+    const invoked = await runCli([
+      'task',
+      'invoke',
+      '--admin',
+      admin,
+      '--admin-token-file',
+      adminTokenFile,
+      'py-1',
+      '--method',
+      'handle',
+      '--params',
+      'hi',
+    ]);
+    assert.equal(invoked.code, 0, invoked.stderr);
+    const answer = invoked.stdout.trim();
     assert.equal(answer, 'legacy:hi');
 
     const listed = await runCli(['task', 'list', '--admin', admin, '--admin-token-file', adminTokenFile, '--json']);

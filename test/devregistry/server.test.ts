@@ -6,11 +6,10 @@ import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { ManualClock, spawnRegistry, startTestRegistry, type DevRegistry } from '../helpers/dev-registry.ts';
+import { cliArgs } from '../helpers/cli.ts';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -244,7 +243,7 @@ describe('spear-mesh registry (CLI)', () => {
 
   it('rejects an unknown flag with exit code 2 naming it', async () => {
     await assert.rejects(
-      run(process.execPath, [BIN, 'registry', '--frobnicate']),
+      run(process.execPath, cliArgs(['registry', '--frobnicate'])),
       (err: { code?: number; stderr?: string }) => {
         assert.equal(err.code, 2);
         assert.match(err.stderr ?? '', /--frobnicate/);
@@ -256,7 +255,7 @@ describe('spear-mesh registry (CLI)', () => {
   it('exits 1 with a message when the port is taken', async () => {
     await using reg = await startTestRegistry();
     await assert.rejects(
-      run(process.execPath, [BIN, 'registry', '--listen', `127.0.0.1:${reg.port}`]),
+      run(process.execPath, cliArgs(['registry', '--listen', `127.0.0.1:${reg.port}`])),
       (err: { code?: number; stderr?: string }) => {
         assert.equal(err.code, 1);
         assert.match(err.stderr ?? '', /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
@@ -266,8 +265,8 @@ describe('spear-mesh registry (CLI)', () => {
   });
 
   it('rejects a malformed --listen and prints help with --help', async () => {
-    await assert.rejects(run(process.execPath, [BIN, 'registry', '--listen', 'nope']), { code: 2 });
-    const { stdout } = await run(process.execPath, [BIN, 'registry', '--help']);
+    await assert.rejects(run(process.execPath, cliArgs(['registry', '--listen', 'nope'])), { code: 2 });
+    const { stdout } = await run(process.execPath, cliArgs(['registry', '--help']));
     assert.match(stdout, /--acl-token/);
   });
 });

@@ -1,8 +1,9 @@
 // Test launchers for the dev registry: in-process (with an optional manual clock) or as a `spear-mesh registry` child.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startDevRegistry, type DevRegistry, type DevRegistryOptions } from '../../src/devregistry/index.ts';
+import { cliArgs } from './cli.ts';
+import { reapOnExit } from './reap.ts';
 
 export { ManualClock } from '../../src/devregistry/index.ts';
 export type { DevRegistry, DevRegistryOptions };
@@ -19,13 +20,12 @@ export interface RegistryChild {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
-
 /** Starts `spear-mesh registry --listen 127.0.0.1:0 [args]` and waits for its "registry listening on" line. */
 export function spawnRegistry(args: readonly string[] = [], timeoutMs = 30_000): Promise<RegistryChild> {
-  const child = spawn(process.execPath, [BIN, 'registry', '--listen', '127.0.0.1:0', ...args], {
+  const child = spawn(process.execPath, cliArgs(['registry', '--listen', '127.0.0.1:0', ...args]), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapOnExit(child);
   const exited = new Promise<number | null>((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
     else

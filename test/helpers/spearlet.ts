@@ -9,11 +9,11 @@
 // (set SPEAR_LOG_LEVEL to see more; the child's stderr is kept in `stderr()` for failure messages).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { cliArgs } from './cli.ts';
+import { reapOnExit } from './reap.ts';
 
 export const TEST_ISSUER = 'spear-test';
 export const TEST_AUDIENCE = 'spear-mesh';
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 /** The line the spearlet prints once listening; other helpers parse it too (src/localmesh/local-mesh.ts). */
 export const LISTENING_LINE = /^spearlet (\S+) listening tcp=(\S+):(\d+) admin=(\S+):(\d+)(?: socket=(\S+))?$/;
 
@@ -52,8 +52,7 @@ export interface SpearletChild {
 }
 
 export function spawnSpearlet(o: SpawnSpearletOptions): Promise<SpearletChild> {
-  const args = [
-    BIN,
+  const args = cliArgs([
     'spearlet',
     '--id',
     o.id,
@@ -68,11 +67,12 @@ export function spawnSpearlet(o: SpawnSpearletOptions): Promise<SpearletChild> {
     ...(o.secretFile !== undefined ? ['--token-secret-file', o.secretFile] : []),
     ...(o.consul !== undefined ? ['--consul', o.consul] : []),
     ...(o.args ?? []),
-  ];
+  ]);
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'warn', ...o.env },
   });
+  reapOnExit(child);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     if (stderr.length < 65_536) stderr += c.toString();

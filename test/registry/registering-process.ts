@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { cliArgs } from '../helpers/cli.ts';
+import { reapOnExit } from '../helpers/reap.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/register-spearlet.ts', import.meta.url));
 
@@ -41,6 +43,7 @@ export function spawnRegistering(env: {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  reapOnExit(child);
   const lines: StateLine[] = [];
   const waiters: { state: string; resolve: (l: StateLine) => void }[] = [];
   const exited = new Promise<void>((resolve) => {
@@ -103,15 +106,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Polls `cond` every 10 ms until it holds; for external state only (Consul, child processes). */
-export async function waitFor(cond: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-  const started = Date.now();
-  while (!cond()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
+export { waitFor } from '../helpers/wait-for.ts';
 
 export interface RegistryProcess {
   readonly url: string;
@@ -120,9 +115,10 @@ export interface RegistryProcess {
 
 /** `spear-mesh registry --listen 127.0.0.1:<port>` as a child process, resolved once it prints its listening line. */
 export function spawnRegistryProcess(port: number, timeoutMs = 30_000): Promise<RegistryProcess> {
-  const child = spawn(process.execPath, [BIN, 'registry', '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, cliArgs(['registry', '--listen', `127.0.0.1:${port}`]), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  reapOnExit(child);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       resolve();

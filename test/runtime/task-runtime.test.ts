@@ -94,6 +94,12 @@ describe('TaskRuntime', () => {
     assert.equal(runtime.findBySecret(BigInt(printed.env.SECRET!)), 'task-a');
     assert.equal(runtime.findBySecret(BigInt(printed.env.SECRET!) + 1n), undefined);
 
+    // It runs but never connects back: the error says so rather than that there is no such task.
+    await assert.rejects(runtime.invoke('task-a', 'handle', '{}'), {
+      code: 'TASK_NOT_FOUND',
+      message: 'task "task-a" is on this spearlet but its agent has not connected to the spearlet',
+    });
+
     const stopped = await runtime.stop('task-a', 2000);
     assert.equal(stopped.state, 'exited');
     assert.equal(stopped.signal, 'SIGTERM');
@@ -146,6 +152,10 @@ describe('TaskRuntime', () => {
     assert.equal(final.restarts, 0);
     await assert.rejects(runtime.start({ command: '/nonexistent/agent' }), { code: 'TASK_START_FAILED' });
     await assert.rejects(runtime.stop('nope'), { code: 'TASK_NOT_FOUND' });
-    await assert.rejects(runtime.invoke('once', 'handle', '{}'), { code: 'TASK_NOT_FOUND' });
+    await assert.rejects(runtime.invoke('once', 'handle', '{}'), {
+      code: 'TASK_NOT_FOUND',
+      message: 'task "once" is on this spearlet but it is exited',
+    });
+    await assert.rejects(runtime.invoke('nope', 'handle', '{}'), { message: 'no task "nope" on this spearlet' });
   });
 });

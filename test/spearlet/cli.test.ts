@@ -5,24 +5,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MessageKind } from '../../src/wire/index.ts';
 import { startTestRegistry, type DevRegistry } from '../helpers/dev-registry.ts';
 import { spawnSpearlet, TEST_AUDIENCE, TEST_ISSUER, type SpearletChild } from '../helpers/spearlet.ts';
 import { RawClient } from './raw-client.ts';
 import { createTestPki } from '../helpers/tls.ts';
+import { cliArgs } from '../helpers/cli.ts';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
 
 async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [BIN, ...args]);
+  return run(process.execPath, cliArgs(args));
 }
 
 async function cliFails(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stderr: string }> {
   try {
-    await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    await run(process.execPath, cliArgs(args), { env: { ...process.env, ...env } });
   } catch (err) {
     const e = err as { code: number; stderr: string };
     return { code: e.code, stderr: e.stderr };
@@ -171,7 +170,7 @@ describe('spear-mesh spearlet and token (child processes)', () => {
     assert.equal(info.zone, 'envzone');
     const { stdout } = await run(
       process.execPath,
-      [BIN, 'token', 'mint', '--sub', 'a', '--iss', TEST_ISSUER, '--aud', TEST_AUDIENCE],
+      cliArgs(['token', 'mint', '--sub', 'a', '--iss', TEST_ISSUER, '--aud', TEST_AUDIENCE]),
       {
         env: { ...process.env, SPEAR_TOKEN_SECRET: 'an-env-secret-of-enough-length' },
       },

@@ -114,17 +114,7 @@ export const inState =
   (info: TaskInfo): boolean =>
     states.includes(info.state);
 
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+export { waitFor } from '../helpers/wait-for.ts';
 
 export function alive(pid: number): boolean {
   try {

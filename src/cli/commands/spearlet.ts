@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, MeshError } from '../../errors.ts';
+import { addressInUse } from '../../util/listen-errors.ts';
 import { createLogger, type Logger } from '../../util/logger.ts';
 import { readSecretFile, secretFromBytes } from '../../auth/secret.ts';
 import { openFileJwks, type JwksSource } from '../../auth/jwks.ts';
@@ -285,7 +286,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger({ name: 'spear-mesh' });
-  let built: Built;
+  let built: Built | undefined;
   let spearlet: Spearlet;
   let tasks: SpearletTasks | undefined;
   let spearletTasks: SpearletTasks | undefined;
@@ -330,12 +331,13 @@ export async function run(argv: readonly string[]): Promise<number> {
     await spearlet.start();
   } catch (err) {
     await tasks?.close();
-    if (err instanceof MeshError) {
-      process.stderr.write(`spear-mesh spearlet: ${err.message}\n`);
-      logger.flush();
-      return 2;
-    }
-    throw err;
+    logger.flush();
+    // Reported by main as one line, exit status 2 for a MeshError; a port in use names its flag.
+    const flags = [
+      { option: '--listen', ...(built?.options.listen ?? { host: '', port: 0 }) },
+      { option: '--admin', ...(built?.options.admin ?? { host: '', port: 0 }) },
+    ];
+    throw addressInUse(err, flags, 'choose another port, or 0 for any free one') ?? err;
   }
   const tcp = spearlet.tcpAddress;
   const admin = spearlet.adminAddress;

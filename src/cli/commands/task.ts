@@ -16,7 +16,9 @@ Subcommands:
       --env K=V            extra environment variable for the task (repeatable)
       --cwd DIR            working directory of the task
   list                                   list the spearlet's tasks
-  stop ID [--grace-ms N]                 stop a task (Terminate, then SIGTERM, then SIGKILL after the grace)
+  stop ID [--grace-ms N]                 stop a task: Terminate to its connected agent at once, SIGTERM to its
+                                         process group at half the grace (at once when no agent is connected),
+                                         SIGKILL at the end of the grace (default 5000 ms)
   invoke ID --method M [--params P]      invoke a method of the task's agent and print its answer
       --timeout-ms N       how long to wait for the answer (default 30000)
 

@@ -240,7 +240,14 @@ export class TaskRuntime extends EventEmitter<{ state: [TaskInfo]; exit: [TaskIn
   /** Invokes `method` on the task's agent; TASK_NOT_FOUND when there is no such task or it is not connected. */
   async invoke(taskId: string, method: string, params: string, signal?: AbortSignal): Promise<Buffer> {
     const task = this.#tasks.get(taskId);
-    if (task?.channel === undefined) throw new TaskNotFoundError(taskId);
+    if (task === undefined) throw new TaskNotFoundError(taskId);
+    if (task.channel === undefined) {
+      const why =
+        task.state === TaskState.RUNNING || task.state === TaskState.STARTING
+          ? 'its agent has not connected to the spearlet'
+          : `it is ${task.state}`;
+      throw new MeshError('TASK_NOT_FOUND', `task ${JSON.stringify(taskId)} is on this spearlet but ${why}`);
+    }
     return task.channel.invoke(method, params, signal);
   }
 
