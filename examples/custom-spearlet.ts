@@ -15,8 +15,11 @@ const spearlet = new Spearlet({
   id: process.env.SPEARLET_ID ?? 'custom-1',
   zone: 'example',
   listen: { host: '127.0.0.1', port: 0 },
-  admin: { host: '127.0.0.1', port: 0 },
-  auth: { secret: Buffer.from(secret), issuer: process.env.SPEARLET_ISSUER ?? 'spear-local', audience: process.env.SPEARLET_AUDIENCE ?? 'spear-mesh' },
+  auth: {
+    secret: Buffer.from(secret),
+    issuer: process.env.SPEARLET_ISSUER ?? 'spear-local',
+    audience: process.env.SPEARLET_AUDIENCE ?? 'spear-mesh',
+  },
   // Consul from CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN.
   tags: ['reverse'],
 });

@@ -9,14 +9,6 @@ export function intOption(name: string, raw: string, min: number, max: number): 
   return value;
 }
 
-/** Parses HOST:PORT (IPv6 as [::1]:PORT). */
-export function hostPortOption(name: string, raw: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(raw);
-  if (m === null) throw new ConfigError(name, `expected HOST:PORT, got ${JSON.stringify(raw)}`);
-  const port = intOption(name, m[3] ?? '', 0, 65535);
-  return { host: m[1] ?? m[2] ?? '', port };
-}
-
 /** Durations such as 500ms, 10s, 2m, 1h, or a bare number of seconds. */
 export function durationOption(name: string, raw: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw);

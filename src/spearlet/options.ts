@@ -1,5 +1,4 @@
 // Spearlet options: named defaults, one validation pass with messages naming the option, a frozen result.
-import type { FastifyPluginAsync } from 'fastify';
 import { ConfigError } from '../errors.ts';
 import type { TokenVerifier, TokenVerifierOptions } from '../auth/verify.ts';
 import type { ConsulOptions } from '../registry/consul-options.ts';
@@ -38,8 +37,6 @@ export interface SpearletOptions {
   /** TCP listener; default 127.0.0.1:0. `null` for a Unix-socket-only spearlet. */
   listen?: HostPort | null;
   socketPath?: string;
-  /** Admin HTTP API (health, ready, metrics, sessions, drain); absent = none. */
-  admin?: HostPort;
   /** Token verification: verifier options, or a ready verifier. */
   auth: TokenVerifierOptions | { verifier: TokenVerifier };
   tls?: SpearletTlsOptions;
@@ -65,10 +62,6 @@ export interface SpearletOptions {
   retryAfterMs?: number;
   /** Register echo, sleep and info (default true). */
   builtins?: boolean;
-  /** Expose drill faults (POST /v1/faults) on the admin API; for drills only. */
-  enableDrills?: boolean;
-  /** Extra admin API routes (fastify plugins), e.g. the task runtime's /v1/tasks. */
-  adminPlugins?: readonly FastifyPluginAsync[];
   logger?: Logger;
   /** Clock in ms since the epoch (tests). */
   now?: () => number;
@@ -79,7 +72,6 @@ export interface ResolvedSpearletOptions {
   readonly zone: string | undefined;
   readonly listen: HostPort | null;
   readonly socketPath: string | undefined;
-  readonly admin: HostPort | undefined;
   readonly tls: SpearletTlsOptions | undefined;
   readonly consul: ConsulOptions | null;
   readonly serviceName: string | undefined;
@@ -99,8 +91,6 @@ export interface ResolvedSpearletOptions {
   readonly goAwayGraceMs: number;
   readonly retryAfterMs: number;
   readonly builtins: boolean;
-  readonly enableDrills: boolean;
-  readonly adminPlugins: readonly FastifyPluginAsync[];
 }
 
 const KNOWN: ReadonlySet<string> = new Set([
@@ -108,7 +98,6 @@ const KNOWN: ReadonlySet<string> = new Set([
   'zone',
   'listen',
   'socketPath',
-  'admin',
   'auth',
   'tls',
   'consul',
@@ -129,8 +118,6 @@ const KNOWN: ReadonlySet<string> = new Set([
   'goAwayGraceMs',
   'retryAfterMs',
   'builtins',
-  'enableDrills',
-  'adminPlugins',
   'logger',
   'now',
 ]);
@@ -193,7 +180,6 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     zone: o.zone,
     listen,
     socketPath: o.socketPath,
-    admin: o.admin === undefined ? undefined : hostPort('admin', o.admin),
     tls: o.tls,
     consul: o.consul === undefined ? {} : o.consul,
     serviceName: o.serviceName,
@@ -223,7 +209,5 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     goAwayGraceMs: int('goAwayGraceMs', o.goAwayGraceMs, DEFAULT_GOAWAY_GRACE_MS, 0, 60_000),
     retryAfterMs: int('retryAfterMs', o.retryAfterMs, DEFAULT_RETRY_AFTER_MS, 0),
     builtins: o.builtins ?? true,
-    enableDrills: o.enableDrills ?? false,
-    adminPlugins: Object.freeze([...(o.adminPlugins ?? [])]),
   });
 }

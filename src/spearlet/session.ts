@@ -23,14 +23,17 @@ import {
   type MeshMessage,
   type RequestMessage,
 } from '../wire/index.ts';
-import { PROTOCOL_VERSION } from '../version.ts';
+import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
+import { FrameWriter } from '../protocol/frame-writer.ts';
+import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
 import type { HandshakeResult, SpearletMetrics } from '../metrics/spearlet-metrics.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import { checkHello, checkReauth } from './hello.ts';
+import type { FaultHooks } from './fault-hooks.ts';
+import type { Handler } from './handlers.ts';
 import { InboundRequests } from './inbound-requests.ts';
 import { OutgoingRequests, type OutgoingRequestOptions } from './outgoing-requests.ts';
 
-export const SESSION_FEATURES: readonly string[] = ['cancel', 'signals', 'reauth'];
 /** setTimeout cannot wait longer than this; longer token lifetimes re-arm. */
 const MAX_TIMER_MS = 2_147_000_000;
 /** After ending our side, how long the peer gets to close before the socket is destroyed. */
@@ -60,6 +63,8 @@ export interface SessionHost {
   readonly metrics: SpearletMetrics;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Drill fault hooks; undefined in production. */
+  readonly faults: FaultHooks | undefined;
   /** Whether a verified agent may open a session now; a refusal is sent as ERROR and the socket closed. */
   admit(session: MeshSession, token: VerifiedToken): { code: ErrorCode; message: string } | undefined;
   sessionOpened(session: MeshSession): void;
@@ -98,13 +103,8 @@ export class MeshSession {
   #queued: Buffer[] | null = null;
   readonly #inbound: InboundRequests<MeshSession>;
   readonly #outgoing: OutgoingRequests;
-  #lastReceived: number;
-  #lastSent: number;
-  #pingSeq = 0n;
-  #receivedSincePing = true;
-  /** When the peer last sent a PING: a peer that pings gets PONGs, which already serve as its liveness. */
-  #lastPingReceived = Number.NEGATIVE_INFINITY;
-  #missedHeartbeats = 0;
+  readonly #heartbeat = new HeartbeatMonitor();
+  readonly #writer: FrameWriter;
   #handshakeTimer: NodeJS.Timeout | undefined;
   #tokenTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -113,14 +113,8 @@ export class MeshSession {
   #peerClosed = false;
   #writable = true;
   #pausedForBackpressure = false;
-  /** 0: nothing written this tick; 1: one frame went straight out; 2: corked, the rest of the tick coalesces. */
-  #tickWrites: 0 | 1 | 2 = 0;
-  readonly #endTick = (): void => {
-    if (this.#tickWrites === 2) this.socket.uncork();
-    this.#tickWrites = 0;
-  };
-  /** A drill's partition: nothing is read or written, nothing is closed. */
-  #frozen = false;
+  /** Chunks that arrived as a drill partition began; read once it heals. */
+  #heldByPartition: Buffer[] | undefined;
   readonly #openedAt = new Date();
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -143,8 +137,10 @@ export class MeshSession {
         this.#maybeFinish();
       },
     });
-    this.#outgoing = new OutgoingRequests(send);
-    this.#lastReceived = this.#lastSent = host.now();
+    this.#outgoing = new OutgoingRequests(send, host.now, () => this.#token?.sub ?? 'unknown');
+    this.#writer = new FrameWriter(socket);
+    // A peer that pings gets PONGs, which already serve as its liveness: then this side does not ping too.
+    this.#heartbeat.reset(this.#config.heartbeatMs, this.#config.heartbeatTimeoutMs, host.now(), true);
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -208,8 +204,8 @@ export class MeshSession {
       requests: this.#inbound.accepted,
       tokenExp: this.#token?.exp ?? null,
       openedAt: this.#openedAt.toISOString(),
-      lastReceivedMsAgo: this.#host.now() - this.#lastReceived,
-      missedHeartbeats: this.#missedHeartbeats,
+      lastReceivedMsAgo: this.#heartbeat.silentMs(this.#host.now()),
+      missedHeartbeats: this.#heartbeat.missed,
     };
   }
 
@@ -217,9 +213,12 @@ export class MeshSession {
 
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
+    if (this.#heldByPartition !== undefined || this.#host.faults?.partitioned === true) {
+      this.#holdForPartition(chunk);
+      return;
+    }
     this.#host.metrics.bytesIn.inc(chunk.length);
-    this.#lastReceived = this.#host.now();
-    this.#receivedSincePing = true;
+    this.#heartbeat.markReceived();
     try {
       this.#decoder.push(chunk);
     } catch (err) {
@@ -261,7 +260,7 @@ export class MeshSession {
         this.#inbound.abort(msg.id, 'CANCELLED', 'the caller cancelled the request', false);
         return;
       case MessageKind.PING:
-        this.#lastPingReceived = this.#host.now();
+        this.#heartbeat.markPeerPing();
         this.#send(encodeControl(MessageKind.PONG, msg.id));
         return;
       case MessageKind.PONG:
@@ -318,7 +317,7 @@ export class MeshSession {
         maxFrame: this.#config.maxFrameSize,
         maxInFlight: this.#config.maxInFlight,
         tokenExp: verified.exp ?? null,
-        features: SESSION_FEATURES,
+        features: FEATURES,
       }),
     );
     this.#armTokenTimer();
@@ -349,7 +348,16 @@ export class MeshSession {
       this.#inbound.refuse(msg, startedAt, 'FORBIDDEN_METHOD', `token scope does not allow ${msg.method}`, false);
       return;
     }
-    const handler = this.#host.handlers.get(msg.method);
+    let handler = this.#host.handlers.get(msg.method);
+    const fault = this.#host.faults?.beforeDispatch?.(msg.method);
+    if (fault !== undefined && handler !== undefined) {
+      if ('error' in fault) {
+        const e = fault.error;
+        this.#inbound.refuse(msg, startedAt, e.code, e.message, e.retryable);
+        return;
+      }
+      handler = delayed(handler, fault.delayMs);
+    }
     if (handler === undefined) {
       const message = `no method ${msg.method} on spearlet ${this.#host.spearletId}`;
       this.#inbound.refuse(msg, startedAt, 'METHOD_NOT_FOUND', message, true);
@@ -434,27 +442,27 @@ export class MeshSession {
     }, this.#config.goAwayGraceMs).unref();
   }
 
-  /** Called by the spearlet's sweep: PING when idle, close a silent peer. */
+  /** Called by the spearlet's sweep: PING when idle, close a silent peer, expire outgoing deadlines. */
   tick(now: number): void {
-    if ((this.#state !== 'open' && this.#state !== 'going_away') || this.#frozen) return;
-    if (now - this.#lastReceived >= this.#config.heartbeatTimeoutMs) {
-      this.#host.metrics.heartbeatTimeouts.inc();
-      this.#log.warn(
-        { silentMs: now - this.#lastReceived, missed: this.#missedHeartbeats },
-        'heartbeat timeout: closing a silent peer',
-      );
-      this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${now - this.#lastReceived} ms`);
+    if (this.#state !== 'open' && this.#state !== 'going_away') return;
+    if (this.#host.faults?.partitioned === true) {
+      this.#heldByPartition ??= [];
       return;
     }
-    // No PING to a peer that pinged us within two intervals: our PONGs keep its heartbeat timer fed.
-    const peerPings = now - this.#lastPingReceived < 2 * this.#config.heartbeatMs;
-    if (now - this.#lastSent >= this.#config.heartbeatMs && !peerPings) {
-      if (!this.#receivedSincePing) {
-        this.#missedHeartbeats++;
-        this.#host.metrics.heartbeatsMissed.inc();
-      }
-      this.#receivedSincePing = false;
-      this.#send(encodeControl(MessageKind.PING, ++this.#pingSeq));
+    if (this.#heldByPartition !== undefined) this.#healPartition(now);
+    this.#outgoing.expire(now);
+    const missed = this.#heartbeat.missed;
+    const verdict = this.#heartbeat.check(now);
+    if (verdict === 'dead') {
+      const silentMs = this.#heartbeat.silentMs(now);
+      this.#host.metrics.heartbeatTimeouts.inc();
+      this.#log.warn({ silentMs, missed }, 'heartbeat timeout: closing a silent peer');
+      this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${silentMs} ms`);
+      return;
+    }
+    if (verdict === 'ping') {
+      if (this.#heartbeat.missed > missed) this.#host.metrics.heartbeatsMissed.inc();
+      this.#send(encodeControl(MessageKind.PING, this.#heartbeat.nextPingId()));
     }
   }
 
@@ -467,37 +475,38 @@ export class MeshSession {
   destroy(): void {
     this.#writable = false;
     // Hand what this tick wrote to the kernel before the socket goes.
-    this.#endTick();
+    this.#writer.flush();
     this.socket.destroy();
   }
 
-  /** Drill fault: stop reading and drop everything written, without closing, until thaw(). */
-  freeze(): void {
-    this.#frozen = true;
-    this.socket.pause();
+  /** A drill partition began: stop reading; what already arrived is read once it heals. */
+  #holdForPartition(chunk: Buffer): void {
+    if (this.#heldByPartition === undefined) {
+      this.#heldByPartition = [];
+      this.socket.pause();
+    }
+    this.#heldByPartition.push(chunk);
   }
 
-  thaw(): void {
-    if (!this.#frozen) return;
-    this.#frozen = false;
-    this.#lastReceived = this.#host.now();
-    if (!this.#pausedForBackpressure) this.socket.resume();
+  #healPartition(now: number): void {
+    const held = this.#heldByPartition ?? [];
+    this.#heldByPartition = undefined;
+    this.#heartbeat.touch(now);
+    for (const chunk of held) this.#onData(chunk);
+    // Reading the held chunks may have met a new partition, which pauses the socket again.
+    if (!this.#pausedForBackpressure && !this.#holding()) this.socket.resume();
+  }
+
+  #holding(): boolean {
+    return this.#heldByPartition !== undefined;
   }
 
   #send(frame: Buffer): void {
-    if (!this.#writable || this.#frozen) return;
-    this.#lastSent = this.#host.now();
+    if (!this.#writable || this.#host.faults?.partitioned === true) return;
+    this.#heartbeat.markSent();
     this.#host.metrics.bytesOut.inc(frame.length);
-    // The first frame of a tick goes out at once (no added latency for a lone reply); later ones in the same tick
-    // (replies to the requests of one chunk) are corked and leave together in one writev when the tick ends.
-    if (this.#tickWrites === 0) {
-      this.#tickWrites = 1;
-      process.nextTick(this.#endTick);
-    } else if (this.#tickWrites === 1) {
-      this.#tickWrites = 2;
-      this.socket.cork();
-    }
-    this.socket.write(frame);
+    // Replies to the requests of one chunk leave together in one writev (FrameWriter).
+    this.#writer.write(frame);
     if (!this.#pausedForBackpressure && this.socket.writableLength > this.#config.writeHighWaterMark) {
       // The peer is not reading: stop reading its requests until our replies drain.
       this.#pausedForBackpressure = true;
@@ -507,10 +516,10 @@ export class MeshSession {
 
   #onDrain(): void {
     // Draining our output proves the peer is alive even while we are not reading from it.
-    this.#lastReceived = this.#host.now();
+    this.#heartbeat.markReceived();
     if (this.#pausedForBackpressure) {
       this.#pausedForBackpressure = false;
-      if (!this.#frozen) this.socket.resume();
+      if (this.#heldByPartition === undefined) this.socket.resume();
     }
   }
 
@@ -597,7 +606,11 @@ export class MeshSession {
 
 const EMPTY = new Uint8Array(0);
 
-/** The request's AbortSignal, created on first use (already aborted when the request was). */
+/** A drill's slow fault: the handler starts `delayMs` late (the request counts as in flight meanwhile). */
+function delayed(handler: Handler<MeshSession>, delayMs: number): Handler<MeshSession> {
+  return (req) => new Promise((resolve) => setTimeout(resolve, delayMs).unref()).then(() => handler(req));
+}
+
 function safeJson(payload: Buffer): Record<string, unknown> | undefined {
   try {
     return parseJsonPayload(payload, 'ERROR');

@@ -12,6 +12,9 @@ import type { ConsulOptions } from '../../registry/consul-options.ts';
 import { Spearlet } from '../../spearlet/spearlet.ts';
 import { enableSpearletTasks, type SpearletTasks } from '../../spearlet/runtime/spearlet-tasks.ts';
 import { tasksRoutes } from '../../admin/tasks-routes.ts';
+import { serveAdmin, type AdminServer } from '../../admin/serve.ts';
+import { SpearletFaults } from '../../drill/spearlet-faults.ts';
+import { parseHostPort as parseHostPortString } from '../../util/host-port.ts';
 import type { HostPort, SpearletOptions } from '../../spearlet/options.ts';
 
 const USAGE = `Usage: spear-mesh spearlet --id ID --issuer ISS --audience AUD
@@ -110,11 +113,9 @@ export function mergeEnv(values: Values, env: NodeJS.ProcessEnv): Values {
 }
 
 export function parseHostPort(option: string, value: string): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || port > 65_535) throw new ConfigError(option, `must be HOST:PORT, got '${value}'`);
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '127.0.0.1' : host, port };
+  const hp = parseHostPortString(value);
+  if (hp === undefined) throw new ConfigError(option, `must be HOST:PORT, got '${value}'`);
+  return { host: hp.host === '' ? '127.0.0.1' : hp.host, port: hp.port };
 }
 
 function intFlag(option: string, value: string | boolean | undefined): number | undefined {
@@ -140,6 +141,9 @@ async function readPem(option: string, path: string): Promise<Buffer> {
 interface Built {
   options: SpearletOptions;
   jwks: JwksSource | undefined;
+  /** Where the admin API listens (composed outside the Spearlet). */
+  admin: HostPort;
+  enableDrills: boolean;
 }
 
 /** Turns flags and environment into Spearlet options; ConfigError names the offending option. */
@@ -228,10 +232,8 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
   const options: SpearletOptions = {
     id,
     listen: parseHostPort('--listen', str(values, 'listen') ?? '127.0.0.1:0'),
-    admin: parseHostPort('--admin', str(values, 'admin') ?? '127.0.0.1:0'),
     auth,
     consul,
-    enableDrills: values['enable-drills'] === true,
     logger,
     ...(zone !== undefined ? { zone } : {}),
     ...(socketPath !== undefined ? { socketPath } : {}),
@@ -241,7 +243,12 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
     ...(tls !== undefined ? { tls } : {}),
     ...defined,
   };
-  return { options, jwks };
+  return {
+    options,
+    jwks,
+    admin: parseHostPort('--admin', str(values, 'admin') ?? '127.0.0.1:0'),
+    enableDrills: values['enable-drills'] === true,
+  };
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -261,21 +268,14 @@ export async function run(argv: readonly string[]): Promise<number> {
   let spearlet: Spearlet;
   let tasks: SpearletTasks | undefined;
   let spearletTasks: SpearletTasks;
+  let adminServer: AdminServer | undefined;
   try {
     built = await buildSpearletOptions(mergeEnv(values, process.env), process.env, logger);
     // The process runtime: tasks get SERVICE_ADDR and SECRET (legacy agents), and SPEAR_TOKEN when the spearlet
     // holds the HS256 secret its verifier uses; /v1/tasks on the admin API starts and stops them.
     const auth = built.options.auth;
     const secret = 'secret' in auth ? auth.secret : undefined;
-    const routes: { plugin?: ReturnType<typeof tasksRoutes> } = {};
-    spearlet = new Spearlet({
-      ...built.options,
-      adminPlugins: [
-        async (app) => {
-          if (routes.plugin !== undefined) await app.register(routes.plugin);
-        },
-      ],
-    });
+    spearlet = new Spearlet(built.options);
     tasks = enableSpearletTasks(spearlet, {
       ...(secret !== undefined && 'issuer' in auth
         ? { tokens: { secret, issuer: auth.issuer, audience: auth.audience } }
@@ -283,11 +283,18 @@ export async function run(argv: readonly string[]): Promise<number> {
       ...(built.options.consul !== null && built.options.consul !== undefined ? { consul: built.options.consul } : {}),
       logger,
     });
-    routes.plugin = tasksRoutes(tasks.runtime);
     spearletTasks = tasks;
+    // The admin API is composed here from the spearlet, its runtime and (for drills only) the fault injector.
+    adminServer = await serveAdmin(spearlet, {
+      listen: built.admin,
+      logger,
+      faults: built.enableDrills ? new SpearletFaults(spearlet, logger) : undefined,
+      plugins: [tasksRoutes(tasks.runtime)],
+    });
     await spearlet.start();
   } catch (err) {
     await tasks?.close();
+    await adminServer?.close();
     if (err instanceof MeshError) {
       process.stderr.write(`spear-mesh spearlet: ${err.message}\n`);
       logger.flush();
@@ -328,6 +335,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       void spearlet
         .drain()
         .then(() => spearletTasks.close())
+        .then(() => adminServer.close())
         .then(() => {
           resolve(0);
         });

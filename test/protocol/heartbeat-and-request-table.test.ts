@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeartbeatMonitor } from '../../src/conn/heartbeat.ts';
-import { PendingTable, type PendingRequest } from '../../src/conn/pending-table.ts';
+import { HeartbeatMonitor } from '../../src/protocol/heartbeat.ts';
+import { RequestTable, type PendingRequest } from '../../src/protocol/request-table.ts';
 
 describe('HeartbeatMonitor', () => {
   it('pings after an idle interval, stays quiet while sending, and declares the peer dead after the timeout', () => {
@@ -30,7 +30,7 @@ describe('HeartbeatMonitor', () => {
   });
 });
 
-describe('PendingTable', () => {
+describe('RequestTable', () => {
   const entry = (deadlineAt: number, reauth = false): PendingRequest => ({
     method: 'm',
     resolve: () => undefined,
@@ -44,7 +44,7 @@ describe('PendingTable', () => {
   });
 
   it('counts requests but not REAUTHs, and hands back what crossed a GOAWAY or expired', () => {
-    const t = new PendingTable();
+    const t = new RequestTable();
     t.add(1, entry(0));
     t.add(2, entry(500));
     t.add(3, entry(0, true));
