@@ -19,3 +19,28 @@ export interface FaultHooks {
    */
   readonly partitioned?: boolean;
 }
+
+/** A session's inbound bytes held while a drill partition lasts: the socket is paused, nothing is lost. */
+export class PartitionHold {
+  #held: Buffer[] | undefined;
+
+  get active(): boolean {
+    return this.#held !== undefined;
+  }
+
+  /** Starts holding (pausing `socket`) if not yet, and keeps `chunk` for later. */
+  hold(socket: { pause(): unknown }, chunk?: Buffer): void {
+    if (this.#held === undefined) {
+      this.#held = [];
+      socket.pause();
+    }
+    if (chunk !== undefined) this.#held.push(chunk);
+  }
+
+  /** Stops holding; returns what arrived meanwhile, oldest first. */
+  release(): Buffer[] {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    return held;
+  }
+}

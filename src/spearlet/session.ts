@@ -1,11 +1,9 @@
 // One mesh connection on the spearlet side: handshake, request dispatch, heartbeats, GOAWAY, REAUTH, close.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { MeshError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
-import type { TokenVerifier, VerifiedToken } from '../auth/verify.ts';
-import { methodAllowed } from '../auth/scope.ts';
+import type { VerifiedToken } from '../auth/verify.ts';
 import {
   FrameDecoder,
   MessageKind,
@@ -17,7 +15,6 @@ import {
   encodeJson,
   encodeResponse,
   encodeSignal,
-  parseJsonPayload,
   statusForCode,
   type JsonMessage,
   type MeshMessage,
@@ -26,67 +23,21 @@ import {
 import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
 import { FrameWriter } from '../protocol/frame-writer.ts';
 import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
-import type { HandshakeResult, SpearletMetrics } from '../metrics/spearlet-metrics.ts';
-import type { HandlerRegistry } from './handlers.ts';
+import { parseRemoteError } from '../protocol/errors.ts';
+import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
 import { checkHello, checkReauth } from './hello.ts';
-import type { FaultHooks } from './fault-hooks.ts';
-import type { Handler } from './handlers.ts';
 import { InboundRequests } from './inbound-requests.ts';
+import { dispatchRequest } from './request-dispatch.ts';
+import { PartitionHold } from './fault-hooks.ts';
+import type { SessionConfig, SessionHost, SessionSnapshot, SessionState } from './session-types.ts';
+
+export type { SessionConfig, SessionHost, SessionSnapshot, SessionState } from './session-types.ts';
 import { OutgoingRequests, type OutgoingRequestOptions } from './outgoing-requests.ts';
 
-/** setTimeout cannot wait longer than this; longer token lifetimes re-arm. */
-const MAX_TIMER_MS = 2_147_000_000;
 /** After ending our side, how long the peer gets to close before the socket is destroyed. */
 const END_GRACE_MS = 2_000;
 /** Frames a client may send behind HELLO before the WELCOME (they are held until the token is verified). */
 const MAX_QUEUED_BEFORE_WELCOME = 256;
-
-export interface SessionConfig {
-  readonly heartbeatMs: number;
-  readonly heartbeatTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly maxFrameSize: number;
-  readonly maxInFlight: number;
-  readonly writeHighWaterMark: number;
-  /** After GOAWAY, how long the connection stays open for requests crossing it on the wire. */
-  readonly goAwayGraceMs: number;
-  readonly retryAfterMs: number;
-}
-
-/** What a session needs from its spearlet. */
-export interface SessionHost {
-  readonly spearletId: string;
-  readonly zone: string | undefined;
-  readonly config: SessionConfig;
-  readonly verifier: TokenVerifier;
-  readonly handlers: HandlerRegistry<MeshSession>;
-  readonly metrics: SpearletMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
-  /** Drill fault hooks; undefined in production. */
-  readonly faults: FaultHooks | undefined;
-  /** Whether a verified agent may open a session now; a refusal is sent as ERROR and the socket closed. */
-  admit(session: MeshSession, token: VerifiedToken): { code: ErrorCode; message: string } | undefined;
-  sessionOpened(session: MeshSession): void;
-  sessionClosed(session: MeshSession): void;
-  signalReceived(session: MeshSession, name: string, body: Buffer): void;
-}
-
-export type SessionState = 'handshake' | 'open' | 'going_away' | 'closing' | 'closed';
-
-export interface SessionSnapshot {
-  readonly session: string;
-  readonly agent: string | undefined;
-  readonly agentName: string | undefined;
-  readonly remote: string;
-  readonly state: SessionState;
-  readonly inFlight: number;
-  readonly requests: number;
-  readonly tokenExp: number | null;
-  readonly openedAt: string;
-  readonly lastReceivedMsAgo: number;
-  readonly missedHeartbeats: number;
-}
 
 export class MeshSession {
   readonly id: string = randomBytes(8).toString('hex');
@@ -106,15 +57,15 @@ export class MeshSession {
   readonly #heartbeat = new HeartbeatMonitor();
   readonly #writer: FrameWriter;
   #handshakeTimer: NodeJS.Timeout | undefined;
-  #tokenTimer: NodeJS.Timeout | undefined;
+  /** When the token expires (ms since the epoch; 0 for never): checked on the sweep tick, then GOAWAY. */
+  #tokenExpiresAt = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #endTimer: NodeJS.Timeout | undefined;
   #goAwayAt = 0;
   #peerClosed = false;
   #writable = true;
   #pausedForBackpressure = false;
-  /** Chunks that arrived as a drill partition began; read once it heals. */
-  #heldByPartition: Buffer[] | undefined;
+  readonly #hold = new PartitionHold();
   readonly #openedAt = new Date();
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -213,8 +164,8 @@ export class MeshSession {
 
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
-    if (this.#heldByPartition !== undefined || this.#host.faults?.partitioned === true) {
-      this.#holdForPartition(chunk);
+    if (this.#hold.active || this.#host.faults?.partitioned === true) {
+      this.#hold.hold(this.socket, chunk);
       return;
     }
     this.#host.metrics.bytesIn.inc(chunk.length);
@@ -275,7 +226,8 @@ export class MeshSession {
         return;
       case MessageKind.ERROR: {
         if (msg.id === 0n) {
-          this.#log.info({ error: safeJson(msg.payload) }, 'peer reported a fatal error');
+          const e = parseRemoteError(this.agent ?? 'unknown', 0, msg.payload, false, 'agent');
+          this.#log.info({ code: e.remoteCode, error: e.message }, 'peer reported a fatal error');
           this.destroy();
         }
         return;
@@ -303,7 +255,7 @@ export class MeshSession {
     }
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
-    this.#state = 'open';
+    this.#transitionTo(['handshake'], 'open');
     this.#log = this.#log.child({ agent: verified.sub });
     this.#host.metrics.handshakes.inc({ result: 'ok' });
     this.#send(
@@ -320,7 +272,7 @@ export class MeshSession {
         features: FEATURES,
       }),
     );
-    this.#armTokenTimer();
+    this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#host.sessionOpened(this);
     this.#log.info({ agentName: this.#agentName }, 'session open');
     const queued = this.#queued ?? [];
@@ -339,37 +291,7 @@ export class MeshSession {
   #onRequest(msg: RequestMessage): void {
     if (msg.id === 0n) throw new MeshError('PROTOCOL_ERROR', 'request id 0 is reserved');
     if (this.#inbound.has(msg.id)) throw new MeshError('PROTOCOL_ERROR', `request id ${msg.id} is already in flight`);
-    const startedAt = performance.now();
-    if (this.#state !== 'open') {
-      this.#inbound.refuse(msg, startedAt, 'DRAINING', 'this connection accepts no new requests (GOAWAY sent)', true);
-      return;
-    }
-    if (!methodAllowed(this.#token?.scope, msg.method)) {
-      this.#inbound.refuse(msg, startedAt, 'FORBIDDEN_METHOD', `token scope does not allow ${msg.method}`, false);
-      return;
-    }
-    let handler = this.#host.handlers.get(msg.method);
-    const fault = this.#host.faults?.beforeDispatch?.(msg.method);
-    if (fault !== undefined && handler !== undefined) {
-      if ('error' in fault) {
-        const e = fault.error;
-        this.#inbound.refuse(msg, startedAt, e.code, e.message, e.retryable);
-        return;
-      }
-      handler = delayed(handler, fault.delayMs);
-    }
-    if (handler === undefined) {
-      const message = `no method ${msg.method} on spearlet ${this.#host.spearletId}`;
-      this.#inbound.refuse(msg, startedAt, 'METHOD_NOT_FOUND', message, true);
-      return;
-    }
-    const limit = this.#config.maxInFlight;
-    if (this.#inbound.size >= limit) {
-      const message = `session has ${this.#inbound.size} requests in flight (limit ${limit})`;
-      this.#inbound.refuse(msg, startedAt, 'OVERLOADED', message, true);
-      return;
-    }
-    this.#inbound.run(msg, startedAt, handler, { session: this, agent: this.#token?.sub ?? '' });
+    dispatchRequest(msg, this.#inbound, this.#host, this.#state === 'open', this.#token, this);
   }
 
   /**
@@ -396,15 +318,14 @@ export class MeshSession {
     }
     const verified = outcome.token;
     this.#token = verified;
-    if (this.#state === 'open') this.#armTokenTimer();
+    this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
     this.#log.debug({ tokenExp: verified.exp }, 'token replaced');
   }
 
   #onPeerClose(): void {
     this.#peerClosed = true;
-    if (this.#state === 'open') this.#state = 'going_away';
-    clearTimeout(this.#tokenTimer);
+    this.#transitionTo(['open'], 'going_away');
     this.#maybeFinish();
   }
 
@@ -430,10 +351,8 @@ export class MeshSession {
    * (after a short grace so requests crossing the GOAWAY get a DRAINING answer rather than silence).
    */
   goAway(reason: 'draining' | 'token_expired' | 'shutdown', retryAfterMs = this.#config.retryAfterMs): void {
-    if (this.#state !== 'open') return;
-    this.#state = 'going_away';
+    if (!this.#transitionTo(['open'], 'going_away')) return;
     this.#goAwayAt = this.#host.now();
-    clearTimeout(this.#tokenTimer);
     this.#host.metrics.goaways.inc({ reason });
     this.#log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
     this.#send(encodeJson(MessageKind.GOAWAY, this.#inbound.lastAccepted, { reason, retryAfterMs }));
@@ -446,10 +365,11 @@ export class MeshSession {
   tick(now: number): void {
     if (this.#state !== 'open' && this.#state !== 'going_away') return;
     if (this.#host.faults?.partitioned === true) {
-      this.#heldByPartition ??= [];
+      this.#hold.hold(this.socket);
       return;
     }
-    if (this.#heldByPartition !== undefined) this.#healPartition(now);
+    if (this.#hold.active) this.#healPartition(now);
+    if (this.#tokenExpiresAt > 0 && now >= this.#tokenExpiresAt && this.#state === 'open') this.goAway('token_expired');
     this.#outgoing.expire(now);
     const missed = this.#heartbeat.missed;
     const verdict = this.#heartbeat.check(now);
@@ -466,11 +386,6 @@ export class MeshSession {
     }
   }
 
-  /** Sends ERROR id 0 with `code`, then closes. */
-  closeWithError(code: ErrorCode, message: string): void {
-    this.#closeWithError(code, message);
-  }
-
   /** Closes at once, dropping whatever is in flight. Idempotent. */
   destroy(): void {
     this.#writable = false;
@@ -480,25 +395,20 @@ export class MeshSession {
   }
 
   /** A drill partition began: stop reading; what already arrived is read once it heals. */
-  #holdForPartition(chunk: Buffer): void {
-    if (this.#heldByPartition === undefined) {
-      this.#heldByPartition = [];
-      this.socket.pause();
-    }
-    this.#heldByPartition.push(chunk);
-  }
-
   #healPartition(now: number): void {
-    const held = this.#heldByPartition ?? [];
-    this.#heldByPartition = undefined;
+    const held = this.#hold.release();
     this.#heartbeat.touch(now);
     for (const chunk of held) this.#onData(chunk);
     // Reading the held chunks may have met a new partition, which pauses the socket again.
-    if (!this.#pausedForBackpressure && !this.#holding()) this.socket.resume();
+    if (!this.#pausedForBackpressure && !this.#hold.active) this.socket.resume();
   }
 
-  #holding(): boolean {
-    return this.#heldByPartition !== undefined;
+  /** The one place the state changes: nothing happens unless the current state is in `from`. */
+  #transitionTo(from: readonly SessionState[], to: SessionState): boolean {
+    if (!from.includes(this.#state)) return false;
+    this.#log.debug({ from: this.#state, to }, 'session state');
+    this.#state = to;
+    return true;
   }
 
   #send(frame: Buffer): void {
@@ -519,22 +429,8 @@ export class MeshSession {
     this.#heartbeat.markReceived();
     if (this.#pausedForBackpressure) {
       this.#pausedForBackpressure = false;
-      if (this.#heldByPartition === undefined) this.socket.resume();
+      if (!this.#hold.active) this.socket.resume();
     }
-  }
-
-  #armTokenTimer(): void {
-    clearTimeout(this.#tokenTimer);
-    const exp = this.#token?.exp;
-    if (exp === undefined) return;
-    const wait = exp * 1000 - this.#host.now();
-    this.#tokenTimer = setTimeout(
-      () => {
-        if (exp * 1000 <= this.#host.now()) this.goAway('token_expired');
-        else this.#armTokenTimer();
-      },
-      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
-    ).unref();
   }
 
   #maybeFinish(): void {
@@ -544,8 +440,7 @@ export class MeshSession {
   }
 
   #endOrderly(): void {
-    if (this.#state === 'closing' || this.#state === 'closed') return;
-    this.#state = 'closing';
+    if (!this.#transitionTo(['handshake', 'open', 'going_away'], 'closing')) return;
     this.#send(encodeCloseFrame());
     this.#end();
   }
@@ -557,8 +452,7 @@ export class MeshSession {
   }
 
   #closeWithError(code: ErrorCode, message: string): void {
-    if (this.#state === 'closing' || this.#state === 'closed') return;
-    this.#state = 'closing';
+    if (!this.#transitionTo(['handshake', 'open', 'going_away'], 'closing')) return;
     this.#send(encodeJson(MessageKind.ERROR, 0n, { code, message }));
     this.#end();
   }
@@ -588,12 +482,10 @@ export class MeshSession {
   }
 
   #finalize(): void {
-    if (this.#state === 'closed') return;
     const wasOpen = this.#state !== 'handshake' && this.#token !== undefined;
-    this.#state = 'closed';
+    if (!this.#transitionTo(['handshake', 'open', 'going_away', 'closing'], 'closed')) return;
     this.#writable = false;
     clearTimeout(this.#handshakeTimer);
-    clearTimeout(this.#tokenTimer);
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#endTimer);
     this.#inbound.dropAll();
@@ -605,16 +497,3 @@ export class MeshSession {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** A drill's slow fault: the handler starts `delayMs` late (the request counts as in flight meanwhile). */
-function delayed(handler: Handler<MeshSession>, delayMs: number): Handler<MeshSession> {
-  return (req) => new Promise((resolve) => setTimeout(resolve, delayMs).unref()).then(() => handler(req));
-}
-
-function safeJson(payload: Buffer): Record<string, unknown> | undefined {
-  try {
-    return parseJsonPayload(payload, 'ERROR');
-  } catch {
-    return undefined;
-  }
-}
