@@ -65,3 +65,37 @@ describe('RequestTable', () => {
     assert.equal(t.nextDeadlineAt, Infinity);
   });
 });
+
+describe('RequestTable deadlines and cancellation', () => {
+  it('expires on the coarse tick with DEADLINE_EXCEEDED and a CANCEL per request; cancels with CANCELLED', () => {
+    const t = new RequestTable();
+    const settled: string[] = [];
+    const add = (id: number, deadlineAt: number): void => {
+      t.add(id, {
+        method: `m${id}`,
+        resolve: () => settled.push(`${id}:ok`),
+        reject: (err) => settled.push(`${id}:${(err as { code?: string }).code ?? '?'}`),
+        startedAt: 0,
+        deadlineAt,
+        deadlineMs: deadlineAt - 1000,
+        signal: undefined,
+        onAbort: undefined,
+        reauth: false,
+      });
+    };
+    add(1, 1100);
+    add(2, 1300);
+    add(3, 0);
+    const cancels: number[] = [];
+    t.expire(1050, (id) => cancels.push(id));
+    assert.equal(cancels.length, 0, 'nothing before the earliest deadline');
+    t.expire(1100, (id) => cancels.push(id));
+    assert.deepEqual(cancels, [1]);
+    assert.equal(t.nextDeadlineAt, 1300);
+    assert.equal(t.cancel(3, 'caller'), true);
+    assert.equal(t.cancel(3, 'caller'), false, 'a settled request cannot be cancelled twice');
+    t.rejectAll(Object.assign(new Error('gone'), { code: 'SPEARLET_LOST' }));
+    assert.deepEqual(settled, ['1:DEADLINE_EXCEEDED', '3:CANCELLED', '2:SPEARLET_LOST']);
+    assert.equal(t.inFlight, 0);
+  });
+});
