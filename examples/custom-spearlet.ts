@@ -20,7 +20,6 @@ const spearlet = new Spearlet({
   id: process.env.SPEARLET_ID ?? 'custom-1',
   zone: 'example',
   listen: { host: '127.0.0.1', port: 0 },
-  admin: { host: '127.0.0.1', port: 0 },
   auth: {
     secret,
     issuer: process.env.SPEARLET_ISSUER ?? 'spear-local',

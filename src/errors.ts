@@ -143,12 +143,6 @@ export class InvalidUtf8Error extends MeshError {
   }
 }
 
-export class InvalidPrefaceError extends MeshError {
-  constructor(message = 'connection preface is neither the mesh magic nor a legacy secret') {
-    super('INVALID_PREFACE', message);
-  }
-}
-
 export class InvalidPayloadError extends MeshError {
   constructor(what: string, cause?: unknown) {
     super('INVALID_PAYLOAD', `invalid ${what} payload`, { cause });

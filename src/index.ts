@@ -63,4 +63,5 @@ export { startDevRegistry } from './devregistry/index.ts';
 export type { DevRegistry, DevRegistryOptions } from './devregistry/index.ts';
 
 // Version
-export { VERSION, PROTOCOL_VERSION } from './version.ts';
+export { VERSION } from './version.ts';
+export { PROTOCOL_VERSION } from './protocol/constants.ts';

@@ -1,3 +1,2 @@
-// The package version, reported in WELCOME, Consul Meta and `--version`.
+// The package version, reported in Consul Meta, /v1/info and `--version`.
 export const VERSION = '0.1.0';
-export const PROTOCOL_VERSION = 1;

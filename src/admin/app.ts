@@ -21,14 +21,17 @@ export interface AdminTarget {
   readonly metricsContentType: string;
   /** Starts a drain; the promise settles when it is over. */
   drain(options?: { timeoutMs?: number }): Promise<unknown>;
-  /** Drill faults (`partition`, `freeze`, `kill`); exposed only with `enableDrills`. */
-  injectFault?(fault: string, durationMs: number): void;
+}
+
+/** Drill faults (`partition`, `freeze`, `kill`), installed by drill code (src/drill/spearlet-faults.ts). */
+export interface FaultInjector {
+  inject(fault: string, durationMs: number): void;
 }
 
 export interface AdminAppOptions {
   logger?: Logger;
   /** Adds POST /v1/faults {fault, durationMs} for drills. Never on a production spearlet. */
-  enableDrills?: boolean;
+  faults?: FaultInjector;
   /** More routes (e.g. the task runtime's /v1/tasks), registered before the app listens. */
   plugins?: readonly FastifyPluginAsync[];
   /** Credentials, mTLS, public metrics and extra Host names (docs/security.md); absent = open, loopback only. */
@@ -101,7 +104,8 @@ export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}
     },
   );
 
-  if (options.enableDrills === true) {
+  const faults = options.faults;
+  if (faults !== undefined) {
     app.post<{ Body: { fault: string; durationMs: number } }>(
       '/v1/faults',
       {
@@ -117,8 +121,7 @@ export function buildAdminApp(target: AdminTarget, options: AdminAppOptions = {}
         },
       },
       async (req, reply) => {
-        if (target.injectFault === undefined) return reply.code(501).send({ error: 'faults not supported' });
-        target.injectFault(req.body.fault, req.body.durationMs);
+        faults.inject(req.body.fault, req.body.durationMs);
         return reply.code(202).send({ fault: req.body.fault, durationMs: req.body.durationMs });
       },
     );

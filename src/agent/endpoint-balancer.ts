@@ -1,4 +1,4 @@
-// Owns a subchannel (a small connection pool) per endpoint, keeps it in step with the resolver's set, and publishes the current picker.
+// Owns an EndpointPool per endpoint, keeps the pools in step with the resolver's set, and publishes the current picker.
 import { EventEmitter } from 'node:events';
 import type { OutlierDetector } from '../balancer/outlier-detector.ts';
 import { EMPTY_PICKER, type Picker, type PickContext, type Policy } from '../balancer/picker.ts';
@@ -9,9 +9,9 @@ import { ConnState } from '../conn/states.ts';
 import type { Endpoint } from '../discovery/endpoint.ts';
 import type { MeshError } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
-import { Subchannel } from './subchannel.ts';
+import { EndpointPool } from './endpoint-pool.ts';
 
-export { Subchannel };
+export { EndpointPool };
 
 export interface EndpointStats {
   readonly id: string;
@@ -57,9 +57,9 @@ const connKey = (e: Endpoint): string => JSON.stringify([e.address, e.port, e.so
 
 export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   readonly #o: EndpointBalancerOptions;
-  readonly #subs = new Map<string, Subchannel>();
+  readonly #subs = new Map<string, EndpointPool>();
   /** Endpoints that left, finishing their in-flight requests. */
-  readonly #retiring = new Set<Subchannel>();
+  readonly #retiring = new Set<EndpointPool>();
   #picker: Picker = EMPTY_PICKER;
   #ejectionTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -74,13 +74,13 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   }
 
   /** The hot path: one call into the immutable picker, or a direct lookup for a request pinned to a spearlet. */
-  pick(ctx: RouteContext): Subchannel | undefined {
+  pick(ctx: RouteContext): EndpointPool | undefined {
     if (ctx.spearletId !== undefined) {
       const sub = this.#subs.get(ctx.spearletId);
       return sub?.ready === true ? sub : undefined;
     }
-    // Every target of the picker is a Subchannel: buildPicker only ever sees this.#subs' values.
-    return this.#picker.pick(ctx) as Subchannel | undefined;
+    // Every target of the picker is a EndpointPool: buildPicker only ever sees this.#subs' values.
+    return this.#picker.pick(ctx) as EndpointPool | undefined;
   }
 
   /** Replaces the endpoint set: new endpoints connect at once, gone ones stop being picked now and drain. */
@@ -135,7 +135,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   }
 
   /** The current endpoints (not the retiring ones). */
-  subchannels(): IterableIterator<Subchannel> {
+  pools(): IterableIterator<EndpointPool> {
     return this.#subs.values();
   }
 
@@ -172,7 +172,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   }
 
   #add(e: Endpoint): void {
-    let sub: Subchannel | undefined = undefined;
+    let sub: EndpointPool | undefined = undefined;
     const watch = (conn: MeshConnection): void => {
       conn.on('state', (to, from, err) => {
         if (sub === undefined || this.#subs.get(e.id) !== sub) return;
@@ -186,7 +186,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
         this.emit('signal', name, body, e.id);
       });
     };
-    sub = new Subchannel(e, {
+    sub = new EndpointPool(e, {
       createConnection: () => this.#o.createConnection(e),
       onConnection: watch,
       maxConnections: this.#o.maxConnectionsPerSpearlet,
@@ -194,7 +194,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     this.#subs.set(e.id, sub);
   }
 
-  #retire(sub: Subchannel, why: string): void {
+  #retire(sub: EndpointPool, why: string): void {
     this.#subs.delete(sub.id);
     this.#o.logger.info({ spearletId: sub.id, why }, 'endpoint retired; in-flight requests may finish');
     this.#retiring.add(sub);
@@ -204,7 +204,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   #rebuild(): void {
     if (this.#closed) return;
     const ejected = this.#o.outlier?.ejected();
-    const targets: Subchannel[] = [];
+    const targets: EndpointPool[] = [];
     for (const sub of this.#subs.values()) {
       sub.ejected = ejected?.has(sub.id) ?? false;
       if (!sub.ejected) targets.push(sub);

@@ -1,5 +1,6 @@
 // MeshClient: resolver -> balancer -> picker -> connections, with failover, retry budget, deadlines and a wait queue.
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { OutlierDetector } from '../balancer/outlier-detector.ts';
 import { createPolicy } from '../balancer/policies.ts';
 import { RetryBudget } from '../balancer/retry-budget.ts';
@@ -9,12 +10,12 @@ import { ConsulResolver } from '../discovery/consul-resolver.ts';
 import type { Resolver, ResolverState } from '../discovery/resolver.ts';
 import { StaticResolver } from '../discovery/static-resolver.ts';
 import type { Endpoint } from '../discovery/endpoint.ts';
-import { MeshError } from '../errors.ts';
+import { ConfigError, MeshError } from '../errors.ts';
 import { createConsulClient, type ConsulClient } from '../registry/consul-client.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { ClientMetrics } from './client-metrics.ts';
 import { transportTargetFor } from './endpoint-target.ts';
-import { EndpointBalancer, type EndpointStats, type RouteContext, type Subchannel } from './endpoint-balancer.ts';
+import { EndpointBalancer, type EndpointStats, type RouteContext, type EndpointPool } from './endpoint-balancer.ts';
 import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
 import {
   DEFAULT_CLIENT_TICK_MS,
@@ -72,7 +73,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   readonly #ownsResolver: boolean;
   readonly #consul: ConsulClient | undefined;
   readonly #balancer: EndpointBalancer;
-  readonly #queue: WaitQueue<Subchannel, RouteContext>;
+  readonly #queue: WaitQueue<EndpointPool, RouteContext>;
   readonly #budget: RetryBudget;
   readonly #onUpdate: (eps: readonly Endpoint[]) => void;
   readonly #onResolverState: (state: ResolverState, err?: Error) => void;
@@ -143,7 +144,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
           backoff: o.reconnectBackoff,
         }),
     });
-    this.#queue = new WaitQueue<Subchannel, RouteContext>({
+    this.#queue = new WaitQueue<EndpointPool, RouteContext>({
       maxSize: o.queueMaxSize,
       tickMs: DEFAULT_CLIENT_TICK_MS,
       pick: (ctx) => this.#balancer.pick(ctx),
@@ -186,10 +187,10 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
    */
   async request(method: string, body: Uint8Array | string, options: MeshRequestOptions = {}): Promise<Buffer> {
     if (this.#closed) throw new ClientClosedError();
-    if (typeof method !== 'string' || method === '') throw new TypeError('method must be a non-empty string');
+    if (typeof method !== 'string' || method === '') throw new ConfigError('method', 'must be a non-empty string');
     const deadlineMs = options.deadlineMs;
     if (deadlineMs !== undefined && !(Number.isFinite(deadlineMs) && deadlineMs > 0))
-      throw new TypeError('deadlineMs must be a positive number');
+      throw new ConfigError('deadlineMs', 'must be a positive number');
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const deadlineAt = deadlineMs === undefined ? 0 : Date.now() + deadlineMs;
     this.#requests++;
@@ -225,9 +226,11 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         const expiresAt = deadlineAt > 0 ? deadlineAt : Date.now() + this.#o.queueTimeoutMs;
         sub = await this.#queue.wait(ctx, method, expiresAt, o.signal);
       }
-      const startedAt = this.#metrics === undefined ? 0 : performance.now();
+      const startedAt = performance.now();
       try {
         const out = await sub.connection().request(method, body, connOptions);
+        const now = performance.now();
+        sub.observeLatency(now - startedAt, now);
         sub.succeeded++;
         this.#balancer.recordSuccess(sub.id);
         this.#metrics?.attempt(sub.id, startedAt);
@@ -278,7 +281,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     if (this.#closed) throw new ClientClosedError();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     let sent = 0;
-    for (const sub of this.#balancer.subchannels()) {
+    for (const sub of this.#balancer.pools()) {
       if (options.spearletId !== undefined && sub.id !== options.spearletId) continue;
       if (sub.connection().sendSignal(name, bytes)) sent++;
     }

@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.ts';
 import type { ConsulOptionsInput } from '../registry/consul-options.ts';
 import type { BackoffOptions } from '../util/backoff.ts';
 import type { Logger } from '../util/logger.ts';
-import { DEFAULT_MAX_CONNECTIONS_PER_SPEARLET } from './subchannel.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_SPEARLET } from './endpoint-pool.ts';
 
 export const DEFAULT_SERVICE = 'spearlet';
 export const DEFAULT_POLICY: PolicyName = 'least-outstanding';

@@ -23,6 +23,8 @@ export interface WaitQueueOptions<T, C extends PickContext> {
   readonly pick: (ctx: C) => T | undefined;
   /** How many endpoints are known, for the error message. */
   readonly knownEndpoints: () => number;
+  /** The clock expiresAt is measured on (default Date.now; tests pass a fake one). */
+  readonly now?: (() => number) | undefined;
 }
 
 export class WaitQueue<T, C extends PickContext = PickContext> {
@@ -30,9 +32,11 @@ export class WaitQueue<T, C extends PickContext = PickContext> {
   readonly #waiters = new Set<Waiter<T, C>>();
   #ticker: NodeJS.Timeout | undefined;
   #closedWith: MeshError | undefined;
+  readonly #now: () => number;
 
   constructor(options: WaitQueueOptions<T, C>) {
     this.#o = options;
+    this.#now = options.now ?? Date.now;
   }
 
   get size(): number {
@@ -51,7 +55,16 @@ export class WaitQueue<T, C extends PickContext = PickContext> {
           : (): void => {
               if (this.#remove(waiter)) reject(new CancelledError(method, signal.reason));
             };
-      const waiter: Waiter<T, C> = { ctx, method, enqueuedAt: Date.now(), expiresAt, resolve, reject, signal, onAbort };
+      const waiter: Waiter<T, C> = {
+        ctx,
+        method,
+        enqueuedAt: this.#now(),
+        expiresAt,
+        resolve,
+        reject,
+        signal,
+        onAbort,
+      };
       this.#waiters.add(waiter);
       if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
       if (this.#ticker === undefined) {
@@ -83,7 +96,7 @@ export class WaitQueue<T, C extends PickContext = PickContext> {
 
   #tick(): void {
     this.serve();
-    const now = Date.now();
+    const now = this.#now();
     for (const w of this.#waiters) {
       if (now >= w.expiresAt && this.#remove(w)) {
         w.reject(new NoSpearletAvailableError(w.method, now - w.enqueuedAt, this.#o.knownEndpoints()));

@@ -1,4 +1,5 @@
 // Consistent-hash policy: affinity by key with bounded load (Mirrokni et al.), sticky across membership changes.
+import { ConfigError } from '../errors.ts';
 import {
   eligible,
   pickTwoChoices,
@@ -152,11 +153,10 @@ export function consistentHashPolicy(options: ConsistentHashOptions = {}): Polic
   const loadFactor = options.loadFactor ?? DEFAULT_LOAD_FACTOR;
   const vnodes = options.virtualNodes ?? DEFAULT_VIRTUAL_NODES;
   const tableSize = options.affinityTableSize ?? DEFAULT_AFFINITY_TABLE_SIZE;
-  if (!(loadFactor >= 1)) throw new TypeError('consistent-hash loadFactor must be >= 1');
-  if (!(Number.isInteger(vnodes) && vnodes >= 1))
-    throw new TypeError('consistent-hash virtualNodes must be an integer >= 1');
+  if (!(loadFactor >= 1)) throw new ConfigError('loadFactor', 'must be >= 1');
+  if (!(Number.isInteger(vnodes) && vnodes >= 1)) throw new ConfigError('virtualNodes', 'must be an integer >= 1');
   if (!(Number.isInteger(tableSize) && tableSize >= 0))
-    throw new TypeError('consistent-hash affinityTableSize must be an integer >= 0');
+    throw new ConfigError('affinityTableSize', 'must be an integer >= 0');
   const table = new AffinityTable(tableSize);
   const random = options.random ?? Math.random;
   return {

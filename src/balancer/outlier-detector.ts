@@ -1,4 +1,6 @@
 // Outlier ejection: endpoints with consecutive failures sit out for a period that doubles with each repeat.
+import { ConfigError } from '../errors.ts';
+
 export const DEFAULT_CONSECUTIVE_FAILURES = 5;
 export const DEFAULT_BASE_EJECTION_MS = 2_000;
 export const DEFAULT_MAX_EJECTION_MS = 60_000;
@@ -46,13 +48,13 @@ export class OutlierDetector {
     this.#failOpenPercent = options.failOpenPercent ?? DEFAULT_FAIL_OPEN_PERCENT;
     this.#now = options.now ?? Date.now;
     if (!(Number.isInteger(this.#threshold) && this.#threshold >= 1))
-      throw new TypeError('outlier consecutiveFailures must be an integer >= 1');
+      throw new ConfigError('outlier.consecutiveFailures', 'must be an integer >= 1');
     if (!(this.#baseMs > 0 && this.#maxMs >= this.#baseMs))
-      throw new TypeError('outlier ejection times must satisfy 0 < baseEjectionMs <= maxEjectionMs');
+      throw new ConfigError('outlier.baseEjectionMs', 'must satisfy 0 < baseEjectionMs <= maxEjectionMs');
     if (!(this.#maxPercent >= 0 && this.#maxPercent <= 100))
-      throw new TypeError('outlier maxEjectionPercent must be in [0, 100]');
+      throw new ConfigError('outlier.maxEjectionPercent', 'must be in [0, 100]');
     if (!(this.#failOpenPercent >= 0 && this.#failOpenPercent <= 100))
-      throw new TypeError('outlier failOpenPercent must be in [0, 100]');
+      throw new ConfigError('outlier.failOpenPercent', 'must be in [0, 100]');
   }
 
   /** Keeps state only for these endpoints; new ones start healthy. */

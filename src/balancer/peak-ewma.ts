@@ -1,4 +1,5 @@
 // Peak-EWMA policy: power of two random choices on latency x load, with the latency tracker connections feed.
+import { ConfigError } from '../errors.ts';
 import { pickTwoChoices, type Picker, type PickTarget, type Policy, type PolicyOptions } from './picker.ts';
 
 export const DEFAULT_EWMA_DECAY_MS = 10_000;
@@ -16,7 +17,7 @@ export class PeakEwma {
   #lastAt = -1;
 
   constructor(decayMs: number = DEFAULT_EWMA_DECAY_MS) {
-    if (!(decayMs > 0)) throw new TypeError('peak-EWMA decayMs must be > 0');
+    if (!(decayMs > 0)) throw new ConfigError('ewmaDecayMs', 'must be > 0');
     this.#decayMs = decayMs;
   }
 

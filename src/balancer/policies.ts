@@ -1,4 +1,5 @@
 // Policy registry by name, and the composition every balancer uses: tags, then zone, then the policy.
+import { ConfigError } from '../errors.ts';
 import { consistentHashPolicy } from './consistent-hash.ts';
 import { leastOutstandingPolicy } from './least-outstanding.ts';
 import { peakEwmaPolicy } from './peak-ewma.ts';
@@ -24,7 +25,7 @@ export function isPolicyName(value: unknown): value is PolicyName {
 /** A fresh policy instance by name; TypeError for an unknown name (a programming or configuration mistake). */
 export function createPolicy(name: PolicyName, options: PolicyOptions = {}): Policy {
   if (!isPolicyName(name))
-    throw new TypeError(`unknown balancing policy '${String(name)}' (known: ${POLICY_NAMES.join(', ')})`);
+    throw new ConfigError('policy', `unknown balancing policy '${String(name)}' (known: ${POLICY_NAMES.join(', ')})`);
   return FACTORIES[name](options);
 }
 

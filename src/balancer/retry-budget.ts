@@ -1,4 +1,5 @@
 // Retry budget: retries stay under a share of recent requests plus a small per-second floor (as Finagle does).
+import { ConfigError } from '../errors.ts';
 export const DEFAULT_RETRY_RATIO = 0.2;
 export const DEFAULT_MIN_RETRIES_PER_SECOND = 10;
 export const DEFAULT_RETRY_WINDOW_MS = 10_000;
@@ -61,9 +62,9 @@ export class RetryBudget {
     const minPerSecond = options.minRetriesPerSecond ?? DEFAULT_MIN_RETRIES_PER_SECOND;
     const windowMs = options.windowMs ?? DEFAULT_RETRY_WINDOW_MS;
     this.#now = options.now ?? Date.now;
-    if (!(this.#ratio >= 0)) throw new TypeError('retryBudget.ratio must be >= 0');
-    if (!(minPerSecond >= 0)) throw new TypeError('retryBudget.minRetriesPerSecond must be >= 0');
-    if (!(windowMs >= BUCKETS)) throw new TypeError(`retryBudget.windowMs must be >= ${BUCKETS}`);
+    if (!(this.#ratio >= 0)) throw new ConfigError('retryBudget.ratio', 'must be >= 0');
+    if (!(minPerSecond >= 0)) throw new ConfigError('retryBudget.minRetriesPerSecond', 'must be >= 0');
+    if (!(windowMs >= BUCKETS)) throw new ConfigError('retryBudget.windowMs', `must be >= ${BUCKETS}`);
     this.#floor = (minPerSecond * windowMs) / 1000;
     this.#requests = new WindowCounter(windowMs);
     this.#retries = new WindowCounter(windowMs);

@@ -1,6 +1,7 @@
 // Small validators for command-line values: each error names the option it is about.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.ts';
+import { parseHostPort, type HostPort } from '../util/host-port.ts';
 
 export function intOption(name: string, raw: string, min: number, max: number): number {
   if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `expected an integer, got ${JSON.stringify(raw)}`);
@@ -9,12 +10,11 @@ export function intOption(name: string, raw: string, min: number, max: number): 
   return value;
 }
 
-/** Parses HOST:PORT (IPv6 as [::1]:PORT). */
-export function hostPortOption(name: string, raw: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(raw);
-  if (m === null) throw new ConfigError(name, `expected HOST:PORT, got ${JSON.stringify(raw)}`);
-  const port = intOption(name, m[3] ?? '', 0, 65535);
-  return { host: m[1] ?? m[2] ?? '', port };
+/** `HOST:PORT` or `[v6]:PORT` from the CLI (the one parser in util/host-port.ts); ConfigError names the flag. */
+export function hostPortOption(name: string, raw: string): HostPort {
+  const hp = parseHostPort(raw);
+  if (hp === undefined || hp.host === '') throw new ConfigError(name, `expected HOST:PORT, got ${JSON.stringify(raw)}`);
+  return hp;
 }
 
 /** Durations such as 500ms, 10s, 2m, 1h, or a bare number of seconds. */

@@ -14,8 +14,6 @@ export const DEFAULT_RECONNECT_BACKOFF: Readonly<BackoffOptions> = Object.freeze
   maxMs: 30_000,
   jitter: 0.2,
 });
-export const PROTOCOL_VERSION = 1;
-export const FEATURES = ['cancel', 'signals', 'reauth'] as const;
 
 export interface MeshConnectionOptions {
   /** Names the spearlet in logs and errors (the endpoint id). */
@@ -38,7 +36,8 @@ export interface MeshConnectionOptions {
   readonly backoff?: BackoffOptions | undefined;
   /** Send REAUTH this long before the token's exp; default a fifth of the remaining lifetime, at most 60 s. */
   readonly reauthLeadMs?: number | undefined;
-  readonly ewmaDecayMs?: number | undefined;
+  /** The clock for deadlines, heartbeats and grace periods (tests pass a fake one); default Date.now. */
+  readonly now?: (() => number) | undefined;
 }
 
 export interface ConnRequestOptions {

@@ -1,5 +1,7 @@
 // Errors a connection hands to its callers; the codes are documented in docs/errors.md.
-import { isErrorCode, MeshError, type ErrorCode } from '../errors.ts';
+import { MeshError } from '../errors.ts';
+
+export { CancelledError, DeadlineExceededError, RemoteError } from '../protocol/errors.ts';
 
 /** A connection could not be opened or the handshake failed. Retryable (MeshClient reconnects with backoff). */
 export class ConnectFailedError extends MeshError {
@@ -48,34 +50,5 @@ export class HeartbeatTimeoutError extends MeshError {
 export class HandshakeTimeoutError extends MeshError {
   constructor(spearletId: string, timeoutMs: number) {
     super('HANDSHAKE_TIMEOUT', `spearlet ${spearletId} sent no WELCOME within ${timeoutMs} ms`, { retryable: true });
-  }
-}
-
-export class DeadlineExceededError extends MeshError {
-  constructor(method: string, deadlineMs: number) {
-    super('DEADLINE_EXCEEDED', `request '${method}' did not complete within its ${deadlineMs} ms deadline`);
-  }
-}
-
-export class CancelledError extends MeshError {
-  constructor(method: string, cause?: unknown) {
-    super('CANCELLED', `request '${method}' was cancelled by the caller`, { cause });
-  }
-}
-
-/**
- * An error the spearlet reported: an error RESPONSE (status != 0) or an ERROR frame. `remoteCode` is the code
- * exactly as sent; `code` is the same when it is one of ours, else HANDLER_ERROR.
- */
-export class RemoteError extends MeshError {
-  readonly status: number;
-  readonly remoteCode: string;
-  readonly spearletId: string;
-  constructor(spearletId: string, status: number, remoteCode: string, message: string, retryable: boolean) {
-    const code: ErrorCode = isErrorCode(remoteCode) ? remoteCode : 'HANDLER_ERROR';
-    super(code, message, { retryable });
-    this.status = status;
-    this.remoteCode = remoteCode;
-    this.spearletId = spearletId;
   }
 }

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { FrameWriter } from '../protocol/frame-writer.ts';
 
 export interface TlsClientOptions {
   /** PEM CA bundle file used to verify the spearlet (default: Node's bundled roots). */
@@ -46,18 +47,14 @@ export function describeTarget(target: TransportTarget): string {
 class SocketTransport implements Transport {
   readonly description: string;
   readonly #socket: net.Socket;
+  readonly #writer: FrameWriter;
   #closed = false;
-  /** 0: nothing written this tick; 1: one frame went straight out; 2: corked, the rest of the tick coalesces. */
-  #tickWrites: 0 | 1 | 2 = 0;
-  readonly #endTick = (): void => {
-    if (this.#tickWrites === 2) this.#socket.uncork();
-    this.#tickWrites = 0;
-  };
   readonly #closeWaiters: (() => void)[] = [];
 
   constructor(socket: net.Socket, description: string, events: TransportEvents) {
     this.description = description;
     this.#socket = socket;
+    this.#writer = new FrameWriter(socket);
     let lastError: Error | undefined;
     socket.on('data', (chunk: Buffer) => {
       events.onData(chunk);
@@ -80,20 +77,10 @@ class SocketTransport implements Transport {
     return this.#socket.writableLength;
   }
 
-  /**
-   * The first frame of a tick goes out at once (no added latency for a lone request); later frames in the same tick
-   * are corked and leave together in one writev when the tick ends, which saves most syscalls under load.
-   */
+  /** Frames written in one tick leave together (FrameWriter). */
   write(bytes: Buffer): void {
     if (this.#socket.destroyed || !this.#socket.writable) return;
-    if (this.#tickWrites === 0) {
-      this.#tickWrites = 1;
-      process.nextTick(this.#endTick);
-    } else if (this.#tickWrites === 1) {
-      this.#tickWrites = 2;
-      this.#socket.cork();
-    }
-    this.#socket.write(bytes);
+    this.#writer.write(bytes);
   }
 
   onClosed(cb: () => void): void {
@@ -107,7 +94,7 @@ class SocketTransport implements Transport {
 
   destroy(err?: Error): void {
     // Hand what this tick wrote (an ERROR frame, say) to the kernel before the socket goes.
-    this.#endTick();
+    this.#writer.flush();
     this.#socket.destroy(err);
   }
 }

@@ -1,7 +1,6 @@
 // Parsers for the JSON payloads a client receives: WELCOME, GOAWAY and error bodies (docs/protocol.md §3).
 import { InvalidPayloadError } from '../errors.ts';
 import { DEFAULT_MAX_FRAME_SIZE, parseJsonPayload } from '../wire/index.ts';
-import { RemoteError } from './errors.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 1_000;
 
@@ -55,23 +54,4 @@ export function parseGoaway(lastId: bigint, payload: Buffer): GoawayInfo {
     retryAfterMs: typeof o.retryAfterMs === 'number' && o.retryAfterMs >= 0 ? o.retryAfterMs : 0,
     lastId,
   };
-}
-
-/** Turns an error RESPONSE body or ERROR payload ({code, message, retryable?}) into a RemoteError. */
-export function parseRemoteError(
-  spearletId: string,
-  status: number,
-  body: Buffer,
-  defaultRetryable: boolean,
-): RemoteError {
-  let o: Record<string, unknown> = {};
-  try {
-    o = parseJsonPayload(body, 'error body');
-  } catch {
-    // Unreadable body: keep the status, report a generic code.
-  }
-  const code = typeof o.code === 'string' ? o.code : 'HANDLER_ERROR';
-  const message = typeof o.message === 'string' ? o.message : `spearlet answered status ${status}`;
-  const retryable = typeof o.retryable === 'boolean' ? o.retryable : defaultRetryable;
-  return new RemoteError(spearletId, status, code, `spearlet ${spearletId}: ${code}: ${message}`, retryable);
 }

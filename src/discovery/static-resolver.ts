@@ -1,5 +1,6 @@
 // A resolver over a fixed list, for setups without Consul (tests, single host, `--spearlet host:port`).
 import { ConfigError } from '../errors.ts';
+import { parseHostPort } from '../util/host-port.ts';
 import { sortEndpoints, type Endpoint } from './endpoint.ts';
 import { ResolverBase } from './resolver.ts';
 
@@ -13,10 +14,10 @@ export function parseStaticEndpoint(spec: string): Endpoint {
     if (!path.startsWith('/')) throw new ConfigError('endpoints', `unix endpoint needs an absolute path: "${s}"`);
     return freeze({ id: s, serviceId: s, address: '', port: 0, socketPath: path, tls: false, tags: [], meta: {} });
   }
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
-  const host = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
+  const hp = parseHostPort(s);
+  const host = hp?.host;
+  const port = hp?.port ?? 0;
+  if (host === undefined || host === '' || port < 1) {
     throw new ConfigError('endpoints', `expected host:port, [v6]:port or unix:/path, got "${s}"`);
   }
   return freeze({ id: s, serviceId: s, address: host, port, tls: false, tags: [], meta: {} });

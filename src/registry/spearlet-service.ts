@@ -1,4 +1,4 @@
-// How a spearlet describes itself in Consul: service ID, check ID, tags and meta (design.md §3), validated as Consul would.
+// How a spearlet describes itself in Consul: service ID, check ID, tags and meta, validated as Consul would.
 import { ConfigError } from '../errors.ts';
 
 export const DEFAULT_SPEARLET_SERVICE_NAME = 'spearlet';

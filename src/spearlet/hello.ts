@@ -3,7 +3,7 @@ import { AuthError, type ErrorCode } from '../errors.ts';
 import type { TokenVerifier, VerifiedToken } from '../auth/verify.ts';
 import { targetRefusal } from '../auth/scope.ts';
 import { parseJsonPayload } from '../wire/index.ts';
-import { PROTOCOL_VERSION } from '../version.ts';
+import { PROTOCOL_VERSION } from '../protocol/constants.ts';
 import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
 
 export interface TokenCheckContext {

@@ -1,10 +1,8 @@
 // Spearlet options: named defaults, one validation pass with messages naming the option, a frozen result.
-import type { FastifyPluginAsync } from 'fastify';
 import { ConfigError } from '../errors.ts';
 import type { TokenVerifier, TokenVerifierOptions } from '../auth/verify.ts';
 import type { ConsulOptions } from '../registry/consul-options.ts';
 import type { Logger } from '../util/logger.ts';
-import { checkAdminBind, type AdminSecurityOptions } from '../admin/admin-security.ts';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/index.ts';
 
 export const DEFAULT_HEARTBEAT_MS = 1000;
@@ -42,8 +40,6 @@ export interface SpearletOptions {
   /** TCP listener; default 127.0.0.1:0. `null` for a Unix-socket-only spearlet. */
   listen?: HostPort | null;
   socketPath?: string;
-  /** Admin HTTP API (health, ready, metrics, sessions, drain); absent = none. */
-  admin?: HostPort;
   /** Token verification: verifier options, or a ready verifier. */
   auth: TokenVerifierOptions | { verifier: TokenVerifier };
   tls?: SpearletTlsOptions;
@@ -69,12 +65,6 @@ export interface SpearletOptions {
   retryAfterMs?: number;
   /** Register echo, sleep and info (default true). */
   builtins?: boolean;
-  /** Expose drill faults (POST /v1/faults) on the admin API; for drills only. */
-  enableDrills?: boolean;
-  /** Extra admin API routes (fastify plugins), e.g. the task runtime's /v1/tasks. */
-  adminPlugins?: readonly FastifyPluginAsync[];
-  /** Admin API credentials; without any, `admin` must be a loopback address (docs/security.md). */
-  adminSecurity?: AdminSecurityOptions;
   /** Largest frame read before WELCOME (the HELLO); larger ones are refused from their header. */
   maxHelloSize?: number;
   /** Connections still in their handshake (preface, HELLO, token check), in total and per source address. */
@@ -92,7 +82,6 @@ export interface ResolvedSpearletOptions {
   readonly zone: string | undefined;
   readonly listen: HostPort | null;
   readonly socketPath: string | undefined;
-  readonly admin: HostPort | undefined;
   readonly tls: SpearletTlsOptions | undefined;
   readonly consul: ConsulOptions | null;
   readonly serviceName: string | undefined;
@@ -112,9 +101,6 @@ export interface ResolvedSpearletOptions {
   readonly goAwayGraceMs: number;
   readonly retryAfterMs: number;
   readonly builtins: boolean;
-  readonly enableDrills: boolean;
-  readonly adminPlugins: readonly FastifyPluginAsync[];
-  readonly adminSecurity: AdminSecurityOptions | undefined;
   readonly maxHelloSize: number;
   readonly maxPendingHandshakes: number;
   readonly maxPendingHandshakesPerSource: number;
@@ -126,7 +112,6 @@ const KNOWN: ReadonlySet<string> = new Set([
   'zone',
   'listen',
   'socketPath',
-  'admin',
   'auth',
   'tls',
   'consul',
@@ -147,9 +132,6 @@ const KNOWN: ReadonlySet<string> = new Set([
   'goAwayGraceMs',
   'retryAfterMs',
   'builtins',
-  'enableDrills',
-  'adminPlugins',
-  'adminSecurity',
   'maxHelloSize',
   'maxPendingHandshakes',
   'maxPendingHandshakesPerSource',
@@ -211,15 +193,12 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
   const tags = o.tags ?? [];
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t !== ''))
     throw new ConfigError('tags', 'must be non-empty strings');
-  const admin = o.admin === undefined ? undefined : hostPort('admin', o.admin);
-  if (admin !== undefined) checkAdminBind(admin.host, o.adminSecurity);
   const maxFrameSize = int('maxFrameSize', o.maxFrameSize, DEFAULT_MAX_FRAME_SIZE, 64);
   return Object.freeze({
     id: o.id,
     zone: o.zone,
     listen,
     socketPath: o.socketPath,
-    admin,
     tls: o.tls,
     consul: o.consul === undefined ? {} : typeof o.consul === 'string' ? { addr: o.consul } : o.consul,
     serviceName: o.serviceName,
@@ -249,9 +228,6 @@ export function resolveSpearletOptions(o: SpearletOptions): ResolvedSpearletOpti
     goAwayGraceMs: int('goAwayGraceMs', o.goAwayGraceMs, DEFAULT_GOAWAY_GRACE_MS, 0, 60_000),
     retryAfterMs: int('retryAfterMs', o.retryAfterMs, DEFAULT_RETRY_AFTER_MS, 0),
     builtins: o.builtins ?? true,
-    enableDrills: o.enableDrills ?? false,
-    adminPlugins: Object.freeze([...(o.adminPlugins ?? [])]),
-    adminSecurity: o.adminSecurity,
     readinessChecks: Object.freeze([...(o.readinessChecks ?? [])]),
     maxHelloSize: int('maxHelloSize', o.maxHelloSize, Math.min(DEFAULT_MAX_HELLO_SIZE, maxFrameSize), 64, maxFrameSize),
     maxPendingHandshakes: int('maxPendingHandshakes', o.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1),

@@ -1,19 +1,7 @@
-// Requests the spearlet sends to an agent over its session (REQUEST is allowed both ways), and their answers.
-import { MeshError, isErrorCode, type ErrorCode } from '../errors.ts';
-import {
-  MessageKind,
-  Status,
-  encodeControl,
-  encodeRequest,
-  parseJsonPayload,
-  type ResponseMessage,
-} from '../wire/index.ts';
-
-interface Pending {
-  resolve(body: Buffer): void;
-  reject(err: Error): void;
-  cleanup(): void;
-}
+// Requests the spearlet sends to an agent over its session (REQUEST is allowed both ways), on the shared request table.
+import { MessageKind, Status, encodeControl, encodeRequest, type ResponseMessage } from '../wire/index.ts';
+import { CancelledError, parseRemoteError } from '../protocol/errors.ts';
+import { RequestTable } from '../protocol/request-table.ts';
 
 export interface OutgoingRequestOptions {
   /** Sent to the agent as the request's deadline; the promise rejects with DEADLINE_EXCEEDED when it passes. */
@@ -22,79 +10,74 @@ export interface OutgoingRequestOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Deadlines are checked by `expire(now)` on the session's coarse timer (no timer per request), so a deadline fires
+ * up to one sweep interval late. Errors are the same typed ones the agent side raises.
+ */
 export class OutgoingRequests {
   readonly #send: (frame: Buffer) => void;
-  readonly #pending = new Map<bigint, Pending>();
-  #nextId = 1n;
+  readonly #now: () => number;
+  readonly #agent: () => string;
+  readonly #table = new RequestTable();
+  #nextId = 0;
 
-  constructor(send: (frame: Buffer) => void) {
+  constructor(send: (frame: Buffer) => void, now: () => number, agent: () => string) {
     this.#send = send;
+    this.#now = now;
+    this.#agent = agent;
   }
 
   get size(): number {
-    return this.#pending.size;
+    return this.#table.inFlight;
   }
 
   request(method: string, body: Uint8Array, options: OutgoingRequestOptions = {}): Promise<Buffer> {
-    const id = this.#nextId++;
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(new CancelledError(method, signal.reason));
+    const id = ++this.#nextId;
     const deadlineMs = options.deadlineMs ?? 0;
     return new Promise<Buffer>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => {
-        if (this.#pending.delete(id)) {
-          cleanup();
-          this.#send(encodeControl(MessageKind.CANCEL, id));
-          reject(new MeshError('CANCELLED', 'request aborted'));
-        }
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-      };
-      if (deadlineMs > 0) {
-        timer = setTimeout(() => {
-          if (this.#pending.delete(id)) {
-            cleanup();
-            reject(new MeshError('DEADLINE_EXCEEDED', `no response within ${deadlineMs} ms`));
-          }
-        }, deadlineMs);
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending.set(id, { resolve, reject, cleanup });
-      this.#send(encodeRequest(id, 0, deadlineMs, method, body));
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : (): void => {
+              if (this.#table.cancel(id, signal.reason)) this.#cancel(id);
+            };
+      this.#table.add(id, {
+        method,
+        resolve,
+        reject,
+        startedAt: 0,
+        deadlineAt: deadlineMs > 0 ? this.#now() + deadlineMs : 0,
+        deadlineMs,
+        signal,
+        onAbort,
+        reauth: false,
+      });
+      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
+      this.#send(encodeRequest(BigInt(id), 0, deadlineMs, method, body));
     });
   }
 
   /** A RESPONSE from the agent; ids we do not know are ignored (protocol.md §3.2). */
   onResponse(msg: ResponseMessage): void {
-    const pending = this.#pending.get(msg.id);
-    if (pending === undefined) return;
-    this.#pending.delete(msg.id);
-    pending.cleanup();
-    if (msg.status === Status.OK) {
-      pending.resolve(msg.body);
-      return;
-    }
-    let code: ErrorCode = 'HANDLER_ERROR';
-    let message = `agent answered status ${msg.status}`;
-    let retryable = false;
-    try {
-      const parsed = parseJsonPayload(msg.body, 'error response');
-      if (isErrorCode(parsed.code)) code = parsed.code;
-      if (typeof parsed.message === 'string') message = parsed.message;
-      retryable = parsed.retryable === true;
-    } catch {
-      // Keep the generic error: the status already says it failed.
-    }
-    pending.reject(new MeshError(code, message, { retryable }));
+    const p = this.#table.take(Number(msg.id));
+    if (p === undefined) return;
+    if (msg.status === Status.OK) p.resolve(msg.body);
+    else p.reject(parseRemoteError(this.#agent(), msg.status, msg.body, false, 'agent'));
+  }
+
+  /** Called on the session's coarse timer: requests past their deadline fail with DEADLINE_EXCEEDED. */
+  expire(now: number): void {
+    this.#table.expire(now, this.#cancel);
   }
 
   /** The connection is gone: every request still waiting fails. */
   rejectAll(err: Error): void {
-    for (const pending of this.#pending.values()) {
-      pending.cleanup();
-      pending.reject(err);
-    }
-    this.#pending.clear();
+    this.#table.rejectAll(err);
   }
+
+  readonly #cancel = (id: number): void => {
+    this.#send(encodeControl(MessageKind.CANCEL, BigInt(id)));
+  };
 }

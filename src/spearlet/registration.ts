@@ -1,10 +1,11 @@
-// How a spearlet describes itself to Consul: the registration loop with its address, tags and meta (design.md §3).
+// How a spearlet describes itself to Consul: the registration loop with its address, tags and meta.
 import type { Logger } from '../util/logger.ts';
 import { createConsulClient, type ConsulClient } from '../registry/consul-client.ts';
 import type { ConsulOptions } from '../registry/consul-options.ts';
 import { SpearletRegistration } from '../registry/spearlet-registration.ts';
 import { buildSpearletServiceMeta, buildSpearletTags } from '../registry/spearlet-service.ts';
-import { PROTOCOL_VERSION, VERSION } from '../version.ts';
+import { PROTOCOL_VERSION } from '../protocol/constants.ts';
+import { VERSION } from '../version.ts';
 import { advertiseAddress } from './address.ts';
 import type { HostPort, ResolvedSpearletOptions } from './options.ts';
 

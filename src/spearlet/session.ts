@@ -1,11 +1,9 @@
 // One mesh connection on the spearlet side: handshake, request dispatch, heartbeats, GOAWAY, REAUTH, close.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { MeshError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
-import type { TokenVerifier, VerifiedToken } from '../auth/verify.ts';
-import { methodAllowed } from '../auth/scope.ts';
+import type { VerifiedToken } from '../auth/verify.ts';
 import {
   FrameDecoder,
   MessageKind,
@@ -17,71 +15,29 @@ import {
   encodeJson,
   encodeResponse,
   encodeSignal,
-  parseJsonPayload,
   statusForCode,
   type JsonMessage,
   type MeshMessage,
   type RequestMessage,
 } from '../wire/index.ts';
-import { PROTOCOL_VERSION } from '../version.ts';
-import type { HandshakeResult, SpearletMetrics } from '../metrics/spearlet-metrics.ts';
-import type { HandlerRegistry } from './handlers.ts';
+import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
+import { FrameWriter } from '../protocol/frame-writer.ts';
+import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
+import { parseRemoteError } from '../protocol/errors.ts';
+import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
 import { checkHello, checkReauth } from './hello.ts';
 import { InboundRequests } from './inbound-requests.ts';
+import { dispatchRequest } from './request-dispatch.ts';
+import { PartitionHold } from './fault-hooks.ts';
+import type { SessionConfig, SessionHost, SessionSnapshot, SessionState } from './session-types.ts';
+
+export type { SessionConfig, SessionHost, SessionSnapshot, SessionState } from './session-types.ts';
 import { OutgoingRequests, type OutgoingRequestOptions } from './outgoing-requests.ts';
 
-export const SESSION_FEATURES: readonly string[] = ['cancel', 'signals', 'reauth'];
-/** setTimeout cannot wait longer than this; longer token lifetimes re-arm. */
-const MAX_TIMER_MS = 2_147_000_000;
 /** After ending our side, how long the peer gets to close before the socket is destroyed. */
 const END_GRACE_MS = 2_000;
 /** Frames a client may send behind HELLO before the WELCOME (they are held until the token is verified). */
 const MAX_QUEUED_BEFORE_WELCOME = 256;
-
-export interface SessionConfig {
-  readonly heartbeatMs: number;
-  readonly heartbeatTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly maxFrameSize: number;
-  readonly maxInFlight: number;
-  readonly writeHighWaterMark: number;
-  /** After GOAWAY, how long the connection stays open for requests crossing it on the wire. */
-  readonly goAwayGraceMs: number;
-  readonly retryAfterMs: number;
-}
-
-/** What a session needs from its spearlet. */
-export interface SessionHost {
-  readonly spearletId: string;
-  readonly zone: string | undefined;
-  readonly config: SessionConfig;
-  readonly verifier: TokenVerifier;
-  readonly handlers: HandlerRegistry<MeshSession>;
-  readonly metrics: SpearletMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
-  /** Whether a verified agent may open a session now; a refusal is sent as ERROR and the socket closed. */
-  admit(session: MeshSession, token: VerifiedToken): { code: ErrorCode; message: string } | undefined;
-  sessionOpened(session: MeshSession): void;
-  sessionClosed(session: MeshSession): void;
-  signalReceived(session: MeshSession, name: string, body: Buffer): void;
-}
-
-export type SessionState = 'handshake' | 'open' | 'going_away' | 'closing' | 'closed';
-
-export interface SessionSnapshot {
-  readonly session: string;
-  readonly agent: string | undefined;
-  readonly agentName: string | undefined;
-  readonly remote: string;
-  readonly state: SessionState;
-  readonly inFlight: number;
-  readonly requests: number;
-  readonly tokenExp: number | null;
-  readonly openedAt: string;
-  readonly lastReceivedMsAgo: number;
-  readonly missedHeartbeats: number;
-}
 
 export class MeshSession {
   readonly id: string = randomBytes(8).toString('hex');
@@ -98,31 +54,18 @@ export class MeshSession {
   #queued: Buffer[] | null = null;
   readonly #inbound: InboundRequests<MeshSession>;
   readonly #outgoing: OutgoingRequests;
-  #lastReceived: number;
-  #lastSent: number;
-  #pingSeq = 0n;
-  #receivedSincePing = true;
-  /** When the peer last sent a PING: a peer that pings gets PONGs, which already serve as its liveness. */
-  #lastPingReceived = Number.NEGATIVE_INFINITY;
-  #missedHeartbeats = 0;
-  /** Complete frames received; the heartbeat timeout looks at these, not at bytes. */
-  #framesIn = 0;
+  readonly #heartbeat = new HeartbeatMonitor();
+  readonly #writer: FrameWriter;
   #handshakeTimer: NodeJS.Timeout | undefined;
-  #tokenTimer: NodeJS.Timeout | undefined;
+  /** When the token expires (ms since the epoch; 0 for never): checked on the sweep tick, then GOAWAY. */
+  #tokenExpiresAt = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #endTimer: NodeJS.Timeout | undefined;
   #goAwayAt = 0;
   #peerClosed = false;
   #writable = true;
   #pausedForBackpressure = false;
-  /** 0: nothing written this tick; 1: one frame went straight out; 2: corked, the rest of the tick coalesces. */
-  #tickWrites: 0 | 1 | 2 = 0;
-  readonly #endTick = (): void => {
-    if (this.#tickWrites === 2) this.socket.uncork();
-    this.#tickWrites = 0;
-  };
-  /** A drill's partition: nothing is read or written, nothing is closed. */
-  #frozen = false;
+  readonly #hold = new PartitionHold();
   readonly #openedAt = new Date();
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -145,8 +88,10 @@ export class MeshSession {
         this.#maybeFinish();
       },
     });
-    this.#outgoing = new OutgoingRequests(send);
-    this.#lastReceived = this.#lastSent = host.now();
+    this.#outgoing = new OutgoingRequests(send, host.now, () => this.#token?.sub ?? 'unknown');
+    this.#writer = new FrameWriter(socket);
+    // A peer that pings gets PONGs, which already serve as its liveness: then this side does not ping too.
+    this.#heartbeat.reset(this.#config.heartbeatMs, this.#config.heartbeatTimeoutMs, host.now(), true);
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -212,8 +157,8 @@ export class MeshSession {
       requests: this.#inbound.accepted,
       tokenExp: this.#token?.exp ?? null,
       openedAt: this.#openedAt.toISOString(),
-      lastReceivedMsAgo: this.#host.now() - this.#lastReceived,
-      missedHeartbeats: this.#missedHeartbeats,
+      lastReceivedMsAgo: this.#heartbeat.silentMs(this.#host.now()),
+      missedHeartbeats: this.#heartbeat.missed,
     };
   }
 
@@ -221,22 +166,21 @@ export class MeshSession {
 
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
+    if (this.#hold.active || this.#host.faults?.partitioned === true) {
+      this.#hold.hold(this.socket, chunk);
+      return;
+    }
     this.#host.metrics.bytesIn.inc(chunk.length);
-    const framesBefore = this.#framesIn;
     try {
       this.#decoder.push(chunk);
     } catch (err) {
       this.#fail(err);
     }
-    // Liveness counts complete frames only: a peer trickling the bytes of one endless frame is not alive (sec).
-    if (this.#framesIn !== framesBefore) {
-      this.#lastReceived = this.#host.now();
-      this.#receivedSincePing = true;
-    }
   }
 
   #onFrame(body: Buffer): void {
-    this.#framesIn++;
+    // Liveness counts complete frames only: a peer trickling the bytes of one endless frame is not alive.
+    this.#heartbeat.markReceived();
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (this.#queued !== null) {
       // A client may pipeline requests behind HELLO; a flood while we verify the token is a violation.
@@ -270,7 +214,7 @@ export class MeshSession {
         this.#inbound.abort(msg.id, 'CANCELLED', 'the caller cancelled the request', false);
         return;
       case MessageKind.PING:
-        this.#lastPingReceived = this.#host.now();
+        this.#heartbeat.markPeerPing();
         this.#send(encodeControl(MessageKind.PONG, msg.id));
         return;
       case MessageKind.PONG:
@@ -285,7 +229,8 @@ export class MeshSession {
         return;
       case MessageKind.ERROR: {
         if (msg.id === 0n) {
-          this.#log.info({ error: safeJson(msg.payload) }, 'peer reported a fatal error');
+          const e = parseRemoteError(this.agent ?? 'unknown', 0, msg.payload, false, 'agent');
+          this.#log.info({ code: e.remoteCode, error: e.message }, 'peer reported a fatal error');
           this.destroy();
         }
         return;
@@ -313,7 +258,7 @@ export class MeshSession {
     }
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
-    this.#state = 'open';
+    this.#transitionTo(['handshake'], 'open');
     this.#log = this.#log.child({ agent: verified.sub });
     this.#host.metrics.handshakes.inc({ result: 'ok' });
     this.#send(
@@ -327,10 +272,10 @@ export class MeshSession {
         maxFrame: this.#config.maxFrameSize,
         maxInFlight: this.#config.maxInFlight,
         tokenExp: verified.exp ?? null,
-        features: SESSION_FEATURES,
+        features: FEATURES,
       }),
     );
-    this.#armTokenTimer();
+    this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#host.sessionOpened(this);
     this.#log.info({ agentName: this.#agentName }, 'session open');
     const queued = this.#queued ?? [];
@@ -349,28 +294,7 @@ export class MeshSession {
   #onRequest(msg: RequestMessage): void {
     if (msg.id === 0n) throw new MeshError('PROTOCOL_ERROR', 'request id 0 is reserved');
     if (this.#inbound.has(msg.id)) throw new MeshError('PROTOCOL_ERROR', `request id ${msg.id} is already in flight`);
-    const startedAt = performance.now();
-    if (this.#state !== 'open') {
-      this.#inbound.refuse(msg, startedAt, 'DRAINING', 'this connection accepts no new requests (GOAWAY sent)', true);
-      return;
-    }
-    if (!methodAllowed(this.#token?.scope, msg.method)) {
-      this.#inbound.refuse(msg, startedAt, 'FORBIDDEN_METHOD', `token scope does not allow ${msg.method}`, false);
-      return;
-    }
-    const handler = this.#host.handlers.get(msg.method);
-    if (handler === undefined) {
-      const message = `no method ${msg.method} on spearlet ${this.#host.spearletId}`;
-      this.#inbound.refuse(msg, startedAt, 'METHOD_NOT_FOUND', message, true);
-      return;
-    }
-    const limit = this.#config.maxInFlight;
-    if (this.#inbound.size >= limit) {
-      const message = `session has ${this.#inbound.size} requests in flight (limit ${limit})`;
-      this.#inbound.refuse(msg, startedAt, 'OVERLOADED', message, true);
-      return;
-    }
-    this.#inbound.run(msg, startedAt, handler, { session: this, agent: this.#token?.sub ?? '' });
+    dispatchRequest(msg, this.#inbound, this.#host, this.#state === 'open', this.#token, this);
   }
 
   /**
@@ -397,15 +321,14 @@ export class MeshSession {
     }
     const verified = outcome.token;
     this.#token = verified;
-    if (this.#state === 'open') this.#armTokenTimer();
+    this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
     this.#log.debug({ tokenExp: verified.exp }, 'token replaced');
   }
 
   #onPeerClose(): void {
     this.#peerClosed = true;
-    if (this.#state === 'open') this.#state = 'going_away';
-    clearTimeout(this.#tokenTimer);
+    this.#transitionTo(['open'], 'going_away');
     this.#maybeFinish();
   }
 
@@ -431,10 +354,8 @@ export class MeshSession {
    * (after a short grace so requests crossing the GOAWAY get a DRAINING answer rather than silence).
    */
   goAway(reason: 'draining' | 'token_expired' | 'shutdown', retryAfterMs = this.#config.retryAfterMs): void {
-    if (this.#state !== 'open') return;
-    this.#state = 'going_away';
+    if (!this.#transitionTo(['open'], 'going_away')) return;
     this.#goAwayAt = this.#host.now();
-    clearTimeout(this.#tokenTimer);
     this.#host.metrics.goaways.inc({ reason });
     this.#log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
     this.#send(encodeJson(MessageKind.GOAWAY, this.#inbound.lastAccepted, { reason, retryAfterMs }));
@@ -443,70 +364,62 @@ export class MeshSession {
     }, this.#config.goAwayGraceMs).unref();
   }
 
-  /** Called by the spearlet's sweep: PING when idle, close a silent peer. */
+  /** Called by the spearlet's sweep: PING when idle, close a silent peer, expire outgoing deadlines. */
   tick(now: number): void {
-    if ((this.#state !== 'open' && this.#state !== 'going_away') || this.#frozen) return;
-    if (now - this.#lastReceived >= this.#config.heartbeatTimeoutMs) {
-      this.#host.metrics.heartbeatTimeouts.inc();
-      this.#log.warn(
-        { silentMs: now - this.#lastReceived, missed: this.#missedHeartbeats },
-        'heartbeat timeout: closing a silent peer',
-      );
-      this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${now - this.#lastReceived} ms`);
+    if (this.#state !== 'open' && this.#state !== 'going_away') return;
+    if (this.#host.faults?.partitioned === true) {
+      this.#hold.hold(this.socket);
       return;
     }
-    // No PING to a peer that pinged us within two intervals: our PONGs keep its heartbeat timer fed.
-    const peerPings = now - this.#lastPingReceived < 2 * this.#config.heartbeatMs;
-    if (now - this.#lastSent >= this.#config.heartbeatMs && !peerPings) {
-      if (!this.#receivedSincePing) {
-        this.#missedHeartbeats++;
-        this.#host.metrics.heartbeatsMissed.inc();
-      }
-      this.#receivedSincePing = false;
-      this.#send(encodeControl(MessageKind.PING, ++this.#pingSeq));
+    if (this.#hold.active) this.#healPartition(now);
+    if (this.#tokenExpiresAt > 0 && now >= this.#tokenExpiresAt && this.#state === 'open') this.goAway('token_expired');
+    this.#outgoing.expire(now);
+    const missed = this.#heartbeat.missed;
+    const verdict = this.#heartbeat.check(now);
+    if (verdict === 'dead') {
+      const silentMs = this.#heartbeat.silentMs(now);
+      this.#host.metrics.heartbeatTimeouts.inc();
+      this.#log.warn({ silentMs, missed }, 'heartbeat timeout: closing a silent peer');
+      this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${silentMs} ms`);
+      return;
     }
-  }
-
-  /** Sends ERROR id 0 with `code`, then closes. */
-  closeWithError(code: ErrorCode, message: string): void {
-    this.#closeWithError(code, message);
+    if (verdict === 'ping') {
+      if (this.#heartbeat.missed > missed) this.#host.metrics.heartbeatsMissed.inc();
+      this.#send(encodeControl(MessageKind.PING, this.#heartbeat.nextPingId()));
+    }
   }
 
   /** Closes at once, dropping whatever is in flight. Idempotent. */
   destroy(): void {
     this.#writable = false;
     // Hand what this tick wrote to the kernel before the socket goes.
-    this.#endTick();
+    this.#writer.flush();
     this.socket.destroy();
   }
 
-  /** Drill fault: stop reading and drop everything written, without closing, until thaw(). */
-  freeze(): void {
-    this.#frozen = true;
-    this.socket.pause();
+  /** A drill partition began: stop reading; what already arrived is read once it heals. */
+  #healPartition(now: number): void {
+    const held = this.#hold.release();
+    this.#heartbeat.touch(now);
+    for (const chunk of held) this.#onData(chunk);
+    // Reading the held chunks may have met a new partition, which pauses the socket again.
+    if (!this.#pausedForBackpressure && !this.#hold.active) this.socket.resume();
   }
 
-  thaw(): void {
-    if (!this.#frozen) return;
-    this.#frozen = false;
-    this.#lastReceived = this.#host.now();
-    if (!this.#pausedForBackpressure) this.socket.resume();
+  /** The one place the state changes: nothing happens unless the current state is in `from`. */
+  #transitionTo(from: readonly SessionState[], to: SessionState): boolean {
+    if (!from.includes(this.#state)) return false;
+    this.#log.debug({ from: this.#state, to }, 'session state');
+    this.#state = to;
+    return true;
   }
 
   #send(frame: Buffer): void {
-    if (!this.#writable || this.#frozen) return;
-    this.#lastSent = this.#host.now();
+    if (!this.#writable || this.#host.faults?.partitioned === true) return;
+    this.#heartbeat.markSent();
     this.#host.metrics.bytesOut.inc(frame.length);
-    // The first frame of a tick goes out at once (no added latency for a lone reply); later ones in the same tick
-    // (replies to the requests of one chunk) are corked and leave together in one writev when the tick ends.
-    if (this.#tickWrites === 0) {
-      this.#tickWrites = 1;
-      process.nextTick(this.#endTick);
-    } else if (this.#tickWrites === 1) {
-      this.#tickWrites = 2;
-      this.socket.cork();
-    }
-    this.socket.write(frame);
+    // Replies to the requests of one chunk leave together in one writev (FrameWriter).
+    this.#writer.write(frame);
     if (!this.#pausedForBackpressure && this.socket.writableLength > this.#config.writeHighWaterMark) {
       // The peer is not reading: stop reading its requests until our replies drain.
       this.#pausedForBackpressure = true;
@@ -516,25 +429,11 @@ export class MeshSession {
 
   #onDrain(): void {
     // Draining our output proves the peer is alive even while we are not reading from it.
-    this.#lastReceived = this.#host.now();
+    this.#heartbeat.markReceived();
     if (this.#pausedForBackpressure) {
       this.#pausedForBackpressure = false;
-      if (!this.#frozen) this.socket.resume();
+      if (!this.#hold.active) this.socket.resume();
     }
-  }
-
-  #armTokenTimer(): void {
-    clearTimeout(this.#tokenTimer);
-    const exp = this.#token?.exp;
-    if (exp === undefined) return;
-    const wait = exp * 1000 - this.#host.now();
-    this.#tokenTimer = setTimeout(
-      () => {
-        if (exp * 1000 <= this.#host.now()) this.goAway('token_expired');
-        else this.#armTokenTimer();
-      },
-      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
-    ).unref();
   }
 
   #maybeFinish(): void {
@@ -544,8 +443,7 @@ export class MeshSession {
   }
 
   #endOrderly(): void {
-    if (this.#state === 'closing' || this.#state === 'closed') return;
-    this.#state = 'closing';
+    if (!this.#transitionTo(['handshake', 'open', 'going_away'], 'closing')) return;
     this.#send(encodeCloseFrame());
     this.#end();
   }
@@ -557,8 +455,7 @@ export class MeshSession {
   }
 
   #closeWithError(code: ErrorCode, message: string): void {
-    if (this.#state === 'closing' || this.#state === 'closed') return;
-    this.#state = 'closing';
+    if (!this.#transitionTo(['handshake', 'open', 'going_away'], 'closing')) return;
     this.#send(encodeJson(MessageKind.ERROR, 0n, { code, message }));
     this.#end();
   }
@@ -588,12 +485,10 @@ export class MeshSession {
   }
 
   #finalize(): void {
-    if (this.#state === 'closed') return;
     const wasOpen = this.#state !== 'handshake' && this.#token !== undefined;
-    this.#state = 'closed';
+    if (!this.#transitionTo(['handshake', 'open', 'going_away', 'closing'], 'closed')) return;
     this.#writable = false;
     clearTimeout(this.#handshakeTimer);
-    clearTimeout(this.#tokenTimer);
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#endTimer);
     this.#inbound.dropAll();
@@ -605,12 +500,3 @@ export class MeshSession {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** The request's AbortSignal, created on first use (already aborted when the request was). */
-function safeJson(payload: Buffer): Record<string, unknown> | undefined {
-  try {
-    return parseJsonPayload(payload, 'ERROR');
-  } catch {
-    return undefined;
-  }
-}

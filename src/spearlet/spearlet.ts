@@ -1,15 +1,15 @@
-// The spearlet: listeners, connection limits, preface dispatch, sessions, handlers, registration, admin API, drain.
+// The spearlet: listeners, connection limits, preface dispatch, sessions, handlers, registration, drain. It knows no
+// HTTP: src/admin/serve.ts builds its admin API from it.
 import { EventEmitter } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import type { ErrorCode } from '../errors.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { withTimeout } from '../util/with-timeout.ts';
 import { createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../auth/verify.ts';
 import { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
-import { buildAdminApp, type AdminReadiness, type AdminTarget } from '../admin/app.ts';
 import type { ConsulClient } from '../registry/consul-client.ts';
 import type { SpearletRegistration } from '../registry/spearlet-registration.ts';
-import { PROTOCOL_VERSION, VERSION } from '../version.ts';
+import { PROTOCOL_VERSION } from '../protocol/constants.ts';
+import { VERSION } from '../version.ts';
 import { HandlerRegistry, registerBuiltins, type Handler } from './handlers.ts';
 import { openListeners, type Listeners } from './listener.ts';
 import { ConnectionAcceptor, type LegacyHandler } from './acceptor.ts';
@@ -21,6 +21,7 @@ import {
 } from './options.ts';
 import { MeshSession, type SessionHost, type SessionSnapshot } from './session.ts';
 import { startRegistration } from './registration.ts';
+import type { FaultHooks } from './fault-hooks.ts';
 
 export type SpearletState = 'new' | 'starting' | 'running' | 'draining' | 'closed';
 
@@ -45,7 +46,14 @@ const REGISTRY_EXIT_TIMEOUT_MS = 3000;
 /** After aborting what a drain could not finish, how long sessions get to close before they are cut. */
 const DRAIN_ABORT_GRACE_MS = 1000;
 
-export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarget {
+/** Whether the spearlet should receive traffic, and why not. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not ready, e.g. ['draining'] or ['registration: unreachable']. */
+  readonly reasons: readonly string[];
+}
+
+export class Spearlet extends EventEmitter<SpearletEvents> {
   readonly #o: ResolvedSpearletOptions;
   readonly #log: Logger;
   readonly #now: () => number;
@@ -54,7 +62,6 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   readonly #verifier: TokenVerifier;
   #state: SpearletState = 'new';
   #listeners: Listeners | undefined;
-  #admin: FastifyInstance | undefined;
   #adminAddress: HostPort | undefined;
   #registration: SpearletRegistration | undefined;
   #consul: ConsulClient | undefined;
@@ -64,7 +71,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   #sweep: NodeJS.Timeout | undefined;
   #legacy: LegacyHandler | undefined;
   #signalListener: SignalListener | undefined;
-  #partitionTimer: NodeJS.Timeout | undefined;
+  #faults: FaultHooks | undefined;
   #drainPromise: Promise<DrainReport> | undefined;
   #closePromise: Promise<void> | undefined;
   readonly #host: SessionHost;
@@ -79,6 +86,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     const auth = options.auth;
     this.#verifier = 'verifier' in auth ? auth.verifier : createTokenVerifier(auth);
     const o = this.#o;
+    const faults = (): FaultHooks | undefined => this.#faults;
     this.#host = {
       spearletId: o.id,
       zone: o.zone,
@@ -97,10 +105,12 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
       metrics: this.metrics,
       logger: this.#log,
       now: this.#now,
+      get faults() {
+        return faults();
+      },
       admit: (session, token) => this.#admit(session, token),
       sessionOpened: (session) => {
         this.#acceptor.handshakeDone(session.socket);
-        if (this.#partitionTimer !== undefined) session.freeze();
         this.#sessions.add(session);
         this.metrics.sessionsOpen.set(this.#sessions.size);
       },
@@ -154,6 +164,11 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     return this.metrics.contentType;
   }
 
+  /** The admin API's address, advertised in Consul meta; call before start() (src/admin/serve.ts does). */
+  advertiseAdmin(address: HostPort): void {
+    this.#adminAddress = address;
+  }
+
   /** Registers (or replaces) a method handler. */
   handle(method: string, handler: Handler<MeshSession>): this {
     this.#handlers.set(method, handler);
@@ -193,20 +208,6 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
           this.#log.info({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
         },
       });
-      if (o.admin !== undefined) {
-        const app = buildAdminApp(this, {
-          logger: this.#log,
-          enableDrills: o.enableDrills,
-          plugins: o.adminPlugins,
-          ...(o.adminSecurity !== undefined || o.advertiseHost !== undefined
-            ? { security: { ...o.adminSecurity, hosts: [...(o.adminSecurity?.hosts ?? []), o.advertiseHost ?? ''] } }
-            : {}),
-        });
-        await app.listen({ host: o.admin.host, port: o.admin.port });
-        this.#admin = app;
-        const a = app.server.address() as AddressInfo;
-        this.#adminAddress = { host: a.address, port: a.port };
-      }
       const tick = Math.max(20, Math.floor(Math.min(o.heartbeatMs, o.heartbeatTimeoutMs) / 4));
       this.#sweep = setInterval(() => {
         const now = this.#now();
@@ -292,7 +293,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     };
   }
 
-  readiness(): AdminReadiness {
+  readiness(): Readiness {
     const reasons: string[] = [];
     if (this.#state !== 'running') reasons.push(this.#state);
     const reg = this.#registration?.state;
@@ -308,43 +309,10 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
     return this.metrics.text();
   }
 
-  /**
-   * Drill fault: for `durationMs` every session stops reading and answering (PINGs included) without closing, as if
-   * the network black-holed it. Only the admin API of a spearlet run with drills enabled exposes this.
-   */
-  /**
-   * Drill faults, for spearlets run with drills enabled: `partition` stops reading and answering on every session
-   * for `durationMs` without closing anything; `freeze` blocks the whole process (as SIGSTOP would) for `durationMs`;
-   * `kill` ends the process at once (as SIGKILL would). freeze and kill start on the next turn of the event loop, so
-   * the admin API can answer first.
-   */
-  injectFault(fault: string, durationMs: number): void {
-    if (!Number.isSafeInteger(durationMs) || durationMs < 0)
-      throw new TypeError('durationMs must be a non-negative integer');
-    this.#log.warn({ fault, durationMs }, 'drill: fault injected');
-    switch (fault) {
-      case 'partition':
-        clearTimeout(this.#partitionTimer);
-        for (const s of this.#sessions) s.freeze();
-        this.#partitionTimer = setTimeout(() => {
-          this.#partitionTimer = undefined;
-          this.#log.warn('drill: partition healed');
-          for (const s of this.#sessions) s.thaw();
-        }, durationMs).unref();
-        return;
-      case 'freeze':
-        setTimeout(() => {
-          // Blocks this thread: no reads, no timers, no heartbeats, exactly like a stopped process.
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, durationMs);
-          this.#log.warn('drill: freeze over');
-        }, 20);
-        return;
-      case 'kill':
-        setTimeout(() => process.kill(process.pid, 'SIGKILL'), 20);
-        return;
-      default:
-        throw new TypeError(`unknown fault ${fault}`);
-    }
+  /** Installs drill fault hooks (drill code only; see src/drill); undefined removes them. */
+  setFaultHooks(hooks: FaultHooks | undefined): void {
+    this.#faults = hooks;
+    if (hooks !== undefined) this.#log.warn('drill fault hooks installed');
   }
 
   // ---- drain and close -------------------------------------------------------------
@@ -372,12 +340,14 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
       await withTimeout(
         maintenance.catch(() => undefined),
         REGISTRY_EXIT_TIMEOUT_MS,
+        none,
       );
     for (const s of sessions) s.goAway('draining');
     const allClosed = Promise.all(sessions.map((s) => s.closed));
     let completed = await withTimeout(
       allClosed.then(() => true),
       timeoutMs,
+      none,
     );
     let aborted = 0;
     if (completed !== true) {
@@ -387,7 +357,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         s.abortAll('DRAINING', 'the spearlet drain timed out before the request finished');
       }
       this.#log.warn({ aborted }, 'drain timeout: aborted the requests still running');
-      await withTimeout(allClosed, DRAIN_ABORT_GRACE_MS);
+      await withTimeout(allClosed, DRAIN_ABORT_GRACE_MS, none);
     }
     await this.close();
     const report: DrainReport = {
@@ -410,7 +380,6 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   async #doClose(): Promise<void> {
     this.#transition('closed');
     clearInterval(this.#sweep);
-    clearTimeout(this.#partitionTimer);
     const listenersClosed = this.#listeners?.close();
     for (const s of this.#sessions) s.destroy();
     this.#acceptor.destroyAll();
@@ -421,11 +390,12 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
         await withTimeout(
           registration.close().catch(() => undefined),
           REGISTRY_EXIT_TIMEOUT_MS,
+          none,
         );
       }
       consul?.close();
     };
-    await Promise.all([listenersClosed, deregistered(), this.#admin?.close()]);
+    await Promise.all([listenersClosed, deregistered()]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -440,17 +410,4 @@ export class Spearlet extends EventEmitter<SpearletEvents> implements AdminTarge
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => {
-      resolve(undefined);
-    }, ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const none = (): undefined => undefined;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { buildAdminApp } from '../../src/admin/app.ts';
 import { MessageKind } from '../../src/wire/index.ts';
 import { RawClient } from '../spearlet/raw-client.ts';
-import { startSpearlet, tcp, token, waitFor } from '../spearlet/fixture.ts';
+import { SpearletFaults } from '../../src/drill/spearlet-faults.ts';
+import { startSpearlet, startSpearletWithAdmin, tcp, token, waitFor } from '../spearlet/fixture.ts';
 
 describe('admin API', () => {
   it('health, ready, metrics, info and sessions', async (t) => {
@@ -72,12 +73,15 @@ describe('admin API', () => {
   });
 
   it('serves on its own port when the spearlet is given an admin address', async (t) => {
-    const s = await startSpearlet(t, { admin: { host: '127.0.0.1', port: 0 } });
+    const { spearlet: s, admin } = await startSpearletWithAdmin(t);
     const a = s.adminAddress!;
+    assert.deepEqual(a, admin.address);
     const res = await fetch(`http://127.0.0.1:${a.port}/health`);
     assert.equal(res.status, 200);
     await s.close();
     await waitFor(() => s.state === 'closed');
+    // The admin server closes with the spearlet.
+    await admin.close();
     await assert.rejects(fetch(`http://127.0.0.1:${a.port}/health`));
   });
 
@@ -92,8 +96,12 @@ describe('admin API', () => {
     });
     assert.equal(none.statusCode, 404);
 
-    const s = await startSpearlet(t, { heartbeatMs: 50, heartbeatTimeoutMs: 200, enableDrills: true });
-    const app = buildAdminApp(s, { enableDrills: true });
+    const s = await startSpearlet(t, { heartbeatMs: 50, heartbeatTimeoutMs: 200 });
+    const faults = new SpearletFaults(s);
+    t.after(() => {
+      faults.close();
+    });
+    const app = buildAdminApp(s, { faults });
     t.after(() => app.close());
     const { client } = await RawClient.open(tcp(s), await token());
     t.after(() => {

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { ConfigError } from '../../src/errors.ts';
 import { consistentHashPolicy, hash32 } from '../../src/balancer/consistent-hash.ts';
 import type { PickTarget } from '../../src/balancer/picker.ts';
 import { target, type FakeTarget } from './fakes.ts';
@@ -88,7 +89,7 @@ describe('consistent-hash with bounded load', () => {
   });
 
   it('validates its options', () => {
-    assert.throws(() => consistentHashPolicy({ loadFactor: 0.5 }), TypeError);
-    assert.throws(() => consistentHashPolicy({ virtualNodes: 0 }), TypeError);
+    assert.throws(() => consistentHashPolicy({ loadFactor: 0.5 }), ConfigError);
+    assert.throws(() => consistentHashPolicy({ virtualNodes: 0 }), ConfigError);
   });
 });

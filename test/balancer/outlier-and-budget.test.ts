@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { ConfigError } from '../../src/errors.ts';
 import { OutlierDetector } from '../../src/balancer/outlier-detector.ts';
 import { RetryBudget } from '../../src/balancer/retry-budget.ts';
 
@@ -92,7 +93,7 @@ describe('RetryBudget', () => {
   });
 
   it('rejects nonsense options', () => {
-    assert.throws(() => new RetryBudget({ ratio: -1 }), TypeError);
-    assert.throws(() => new RetryBudget({ windowMs: 1 }), TypeError);
+    assert.throws(() => new RetryBudget({ ratio: -1 }), ConfigError);
+    assert.throws(() => new RetryBudget({ windowMs: 1 }), ConfigError);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { ConfigError } from '../../src/errors.ts';
 import { roundRobinPolicy } from '../../src/balancer/round-robin.ts';
 import { leastOutstandingPolicy } from '../../src/balancer/least-outstanding.ts';
 import { PeakEwma, peakEwmaPolicy } from '../../src/balancer/peak-ewma.ts';
@@ -84,7 +85,7 @@ describe('policy registry and composition', () => {
   it('creates every named policy and rejects unknown names', () => {
     for (const name of POLICY_NAMES) assert.equal(createPolicy(name).name, name);
     // @ts-expect-error unknown policy name on purpose
-    assert.throws(() => createPolicy('random'), TypeError);
+    assert.throws(() => createPolicy('random'), ConfigError);
   });
 
   it('prefers the local zone and falls back to others when no local target is usable', () => {

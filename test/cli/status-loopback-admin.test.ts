@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestRegistry } from '../helpers/dev-registry.ts';
-import { startSpearlet, waitFor } from '../spearlet/fixture.ts';
+import { startSpearletWithAdmin, waitFor } from '../spearlet/fixture.ts';
 import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { collectStatus, formatStatusTable } from '../../src/cli/mesh-status.ts';
 
@@ -12,10 +12,9 @@ describe('status with a loopback-only admin API', () => {
     const registry = await startTestRegistry();
     t.after(() => registry.close());
     // Advertised at a TEST-NET address like a host address, admin API on 127.0.0.1 only.
-    const s = await startSpearlet(t, {
+    const { spearlet: s } = await startSpearletWithAdmin(t, {
       id: 'lo1',
       consul: { addr: registry.url },
-      admin: { host: '127.0.0.1', port: 0 },
       advertiseHost: '192.0.2.10',
     });
     await waitFor(() => s.readiness().ready, 20_000, 'registered');

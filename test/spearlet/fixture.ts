@@ -1,5 +1,6 @@
 // In-process spearlet fixtures for tests: an HS256 secret, no Consul, short timers, cleanup registered on the test.
 import type { TestContext } from 'node:test';
+import { serveAdmin, type AdminServer } from '../../src/admin/serve.ts';
 import { mintToken, type MintTokenOptions } from '../../src/auth/mint.ts';
 import { Spearlet } from '../../src/spearlet/spearlet.ts';
 import type { SpearletOptions } from '../../src/spearlet/options.ts';
@@ -23,6 +24,25 @@ export async function startSpearlet(t: TestContext, extra: Partial<SpearletOptio
   await s.start();
   t.after(() => s.close());
   return s;
+}
+
+/** A spearlet with its admin API served on a port of its own, composed the way the CLI does it. */
+export async function startSpearletWithAdmin(
+  t: TestContext,
+  extra: Partial<SpearletOptions> = {},
+): Promise<{ spearlet: Spearlet; admin: AdminServer }> {
+  const s = new Spearlet({
+    id: 's1',
+    listen: { host: '127.0.0.1', port: 0 },
+    auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE },
+    consul: null,
+    ...extra,
+  });
+  const admin = await serveAdmin(s, { listen: { host: '127.0.0.1', port: 0 } });
+  t.after(() => admin.close());
+  await s.start();
+  t.after(() => s.close());
+  return { spearlet: s, admin };
 }
 
 export function tcp(s: Spearlet): { port: number; host: string } {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestRegistry } from '../helpers/dev-registry.ts';
 import { RawClient } from './raw-client.ts';
-import { startSpearlet, tcp, token, waitFor } from './fixture.ts';
+import { startSpearletWithAdmin, tcp, token, waitFor } from './fixture.ts';
 
 interface HealthEntry {
   Service: { ID: string; Address: string; Port: number; Tags: string[]; Meta: Record<string, string> };
@@ -17,11 +17,10 @@ describe('spearlet registration', () => {
   it('is ready once registered; a drain puts it in maintenance, finishes work, then deregisters', async (t) => {
     const registry = await startTestRegistry();
     t.after(() => registry.close());
-    const s = await startSpearlet(t, {
+    const { spearlet: s } = await startSpearletWithAdmin(t, {
       id: 'r1',
       zone: 'z1',
       consul: { addr: registry.url },
-      admin: { host: '127.0.0.1', port: 0 },
       registrationTtlMs: 3000,
       goAwayGraceMs: 50,
     });

@@ -1,4 +1,4 @@
-// `spear-mesh drill`: steady load, one fault in one spearlet, and a report (design.md §5).
+// `spear-mesh drill`: steady load, one fault in one spearlet, and a report.
 import { writeFile } from 'node:fs/promises';
 import { MeshClient } from '../../agent/mesh-client.ts';
 import { ConfigError } from '../../errors.ts';

@@ -15,6 +15,9 @@ import { Spearlet } from '../../spearlet/spearlet.ts';
 import { enableSpearletTasks, type SpearletTasks } from '../../spearlet/runtime/spearlet-tasks.ts';
 import { tasksRoutes } from '../../admin/tasks-routes.ts';
 import { TASK_INVOKE_METHOD } from '../../spearlet/runtime/attach-runtime.ts';
+import { serveAdmin, type AdminServer } from '../../admin/serve.ts';
+import { SpearletFaults } from '../../drill/spearlet-faults.ts';
+import { parseHostPort as parseHostPortString } from '../../util/host-port.ts';
 import type { HostPort, SpearletOptions } from '../../spearlet/options.ts';
 import {
   buildSecuritySettings,
@@ -125,11 +128,9 @@ export function mergeEnv(values: Values, env: NodeJS.ProcessEnv): Values {
 }
 
 export function parseHostPort(option: string, value: string): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || port > 65_535) throw new ConfigError(option, `must be HOST:PORT, got '${value}'`);
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '127.0.0.1' : host, port };
+  const hp = parseHostPortString(value);
+  if (hp === undefined) throw new ConfigError(option, `must be HOST:PORT, got '${value}'`);
+  return { host: hp.host === '' ? '127.0.0.1' : hp.host, port: hp.port };
 }
 
 function intFlag(option: string, value: string | boolean | undefined): number | undefined {
@@ -156,6 +157,9 @@ interface Built {
   options: SpearletOptions;
   jwks: JwksSource | undefined;
   security: SecuritySettings;
+  /** Where the admin API listens (composed outside the Spearlet). */
+  admin: HostPort;
+  enableDrills: boolean;
 }
 
 /** Turns flags and environment into Spearlet options; ConfigError names the offending option. */
@@ -254,14 +258,11 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
   const options: SpearletOptions = {
     id,
     listen: parseHostPort('--listen', str(values, 'listen') ?? '127.0.0.1:0'),
-    admin: parseHostPort('--admin', str(values, 'admin') ?? '127.0.0.1:0'),
     auth,
     consul,
-    enableDrills: values['enable-drills'] === true,
     logger,
     ...security.limits,
     readinessChecks,
-    ...(security.adminSecurity !== undefined ? { adminSecurity: security.adminSecurity } : {}),
     ...(zone !== undefined ? { zone } : {}),
     ...(socketPath !== undefined ? { socketPath } : {}),
     ...(serviceName !== undefined ? { serviceName } : {}),
@@ -270,7 +271,13 @@ export async function buildSpearletOptions(values: Values, env: NodeJS.ProcessEn
     ...(tls !== undefined ? { tls } : {}),
     ...defined,
   };
-  return { options, jwks, security };
+  return {
+    options,
+    jwks,
+    security,
+    admin: parseHostPort('--admin', str(values, 'admin') ?? '127.0.0.1:0'),
+    enableDrills: values['enable-drills'] === true,
+  };
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -290,24 +297,16 @@ export async function run(argv: readonly string[]): Promise<number> {
   let spearlet: Spearlet;
   let tasks: SpearletTasks | undefined;
   let spearletTasks: SpearletTasks | undefined;
+  let adminServer: AdminServer | undefined;
   try {
     built = await buildSpearletOptions(mergeEnv(values, process.env), process.env, logger);
     // The process runtime: tasks get SERVICE_ADDR and SECRET (legacy agents), and SPEAR_TOKEN when the spearlet
     // holds the HS256 secret its verifier uses; /v1/tasks on the admin API starts and stops them.
     const auth = built.options.auth;
     const secret = 'secret' in auth ? auth.secret : undefined;
-    const routes: { plugin?: ReturnType<typeof tasksRoutes> } = {};
     // Drill-enabled spearlets also take the gray faults (slow, error) of src/drill, installed from here only.
-    const gray = built.options.enableDrills === true ? new GrayFaults<MeshSession>() : undefined;
-    spearlet = new Spearlet({
-      ...built.options,
-      adminPlugins: [
-        async (app) => {
-          if (routes.plugin !== undefined) await app.register(routes.plugin);
-        },
-        ...(gray !== undefined ? [gray.routes()] : []),
-      ],
-    });
+    const gray = built.enableDrills ? new GrayFaults<MeshSession>() : undefined;
+    spearlet = new Spearlet(built.options);
     gray?.install(spearlet);
     if (built.security.enableTasks) {
       tasks = enableSpearletTasks(spearlet, {
@@ -320,7 +319,6 @@ export async function run(argv: readonly string[]): Promise<number> {
         policy: built.security.taskPolicy,
         logger,
       });
-      routes.plugin = tasksRoutes(tasks.runtime);
       spearletTasks = tasks;
     } else {
       // Tasks are off (no /v1/tasks routes): a task.invoke finds no task here, as on any spearlet without it.
@@ -328,14 +326,30 @@ export async function run(argv: readonly string[]): Promise<number> {
         throw new MeshError('TASK_NOT_FOUND', `tasks are not enabled on spearlet ${spearlet.id} (--enable-tasks)`);
       });
     }
+    // The admin API is composed here from the spearlet, its runtime and (for drills only) the fault injectors.
+    const advertise = built.options.advertiseHost;
+    const security = built.security.adminSecurity;
+    adminServer = await serveAdmin(spearlet, {
+      listen: built.admin,
+      logger,
+      faults: built.enableDrills ? new SpearletFaults(spearlet, logger) : undefined,
+      plugins: [
+        ...(tasks !== undefined ? [tasksRoutes(tasks.runtime)] : []),
+        ...(gray !== undefined ? [gray.routes()] : []),
+      ],
+      ...(security !== undefined || advertise !== undefined
+        ? { security: { ...security, hosts: [...(security?.hosts ?? []), ...(advertise !== undefined ? [advertise] : [])] } }
+        : {}),
+    });
     await spearlet.start();
   } catch (err) {
     await tasks?.close();
+    await adminServer?.close();
     logger.flush();
     // Reported by main as one line, exit status 2 for a MeshError; a port in use names its flag.
     const flags = [
       { option: '--listen', ...(built?.options.listen ?? { host: '', port: 0 }) },
-      { option: '--admin', ...(built?.options.admin ?? { host: '', port: 0 }) },
+      { option: '--admin', ...(built?.admin ?? { host: '', port: 0 }) },
     ];
     throw addressInUse(err, flags, 'choose another port, or 0 for any free one') ?? err;
   }
@@ -388,6 +402,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       void spearlet
         .drain()
         .then(() => spearletTasks?.close())
+        .then(() => adminServer?.close())
         .then(() => {
           resolve(exitCode);
         });

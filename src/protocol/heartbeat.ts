@@ -1,4 +1,4 @@
-// Liveness bookkeeping for one connection: cheap per-frame marks, judged once per tick of the coarse timer.
+// Liveness bookkeeping for one connection, either end: cheap per-frame marks, judged once per tick of the coarse timer.
 
 export type HeartbeatVerdict = 'ok' | 'ping' | 'dead';
 
@@ -10,16 +10,31 @@ export type HeartbeatVerdict = 'ok' | 'ping' | 'dead';
 export class HeartbeatMonitor {
   #intervalMs = 0;
   #timeoutMs = 0;
+  #quietWhilePeerPings = false;
   #sent = false;
   #received = false;
+  #peerPinged = false;
   #lastSentAt = 0;
   #lastReceivedAt = 0;
+  #lastPeerPingAt = Number.NEGATIVE_INFINITY;
+  #receivedSincePing = true;
+  #missed = 0;
   #seq = 0n;
 
-  /** Starts judging with these periods, counting from `now` as if a frame had just gone each way. */
-  reset(intervalMs: number, timeoutMs: number, now: number): void {
+  /**
+   * Starts judging with these periods, counting from `now` as if a frame had just gone each way. With
+   * `quietWhilePeerPings`, no PING is sent while the peer pinged within two intervals: our PONGs already feed its
+   * heartbeat, and one end pinging is enough.
+   */
+  reset(intervalMs: number, timeoutMs: number, now: number, quietWhilePeerPings = false): void {
     this.#intervalMs = intervalMs;
     this.#timeoutMs = timeoutMs;
+    this.#quietWhilePeerPings = quietWhilePeerPings;
+    this.touch(now);
+  }
+
+  /** Counts from `now` as if a frame had just gone each way (a new socket, or a pause that is over). */
+  touch(now: number): void {
     this.#lastSentAt = now;
     this.#lastReceivedAt = now;
     this.#sent = false;
@@ -34,9 +49,19 @@ export class HeartbeatMonitor {
     this.#received = true;
   }
 
+  /** The peer sent a PING (it runs its own heartbeat). */
+  markPeerPing(): void {
+    this.#peerPinged = true;
+  }
+
   /** How long nothing was received, as of the last check. */
   silentMs(now: number): number {
     return now - this.#lastReceivedAt;
+  }
+
+  /** PINGs that went out while nothing had arrived since the previous one. */
+  get missed(): number {
+    return this.#missed;
   }
 
   /** The next PING sequence number. */
@@ -48,15 +73,23 @@ export class HeartbeatMonitor {
   check(now: number): HeartbeatVerdict {
     if (this.#received) {
       this.#received = false;
+      this.#receivedSincePing = true;
       this.#lastReceivedAt = now;
     }
     if (this.#sent) {
       this.#sent = false;
       this.#lastSentAt = now;
     }
+    if (this.#peerPinged) {
+      this.#peerPinged = false;
+      this.#lastPeerPingAt = now;
+    }
     if (now - this.#lastReceivedAt >= this.#timeoutMs) return 'dead';
+    if (this.#quietWhilePeerPings && now - this.#lastPeerPingAt < 2 * this.#intervalMs) return 'ok';
     if (now - this.#lastSentAt >= this.#intervalMs) {
       this.#lastSentAt = now;
+      if (!this.#receivedSincePing) this.#missed++;
+      this.#receivedSincePing = false;
       return 'ping';
     }
     return 'ok';

@@ -1,10 +1,12 @@
-// The requests a connection has written and not yet settled, keyed by request id, with their deadlines.
+// The requests one end of a connection has written and not yet settled: ids, deadlines on the coarse timer, typed
+// errors. Both the agent's connection and the spearlet's session track their outgoing requests here.
+import { CancelledError, DeadlineExceededError } from './errors.ts';
 
 export interface PendingRequest {
   readonly method: string;
   readonly resolve: (body: Buffer) => void;
   readonly reject: (err: Error) => void;
-  /** performance.now() when written, for the latency EWMA. */
+  /** performance.now() when written, for latency measurements. */
   readonly startedAt: number;
   /** Absolute Date.now() deadline, 0 for none. */
   readonly deadlineAt: number;
@@ -20,7 +22,7 @@ export interface PendingRequest {
  * Owns the pending entries: `take*` methods remove entries and detach their abort listeners, and the caller then
  * settles them. Ids are the local safe-integer form of the u64 wire ids.
  */
-export class PendingTable {
+export class RequestTable {
   readonly #map = new Map<number, PendingRequest>();
   #inFlight = 0;
   #nextDeadlineAt = Infinity;
@@ -69,6 +71,31 @@ export class PendingTable {
       if (!p.reauth && BigInt(id) > lastId && this.take(id) !== undefined) out.push(p);
     }
     return out;
+  }
+
+  /**
+   * Rejects every request whose deadline is at or before `now` with DEADLINE_EXCEEDED, after calling
+   * `onExpired(id)` (which sends CANCEL). Called from the connection's coarse timer, so no request has a timer.
+   */
+  expire(now: number, onExpired: (id: number) => void): void {
+    if (now < this.#nextDeadlineAt) return;
+    for (const [id, p] of this.takeExpired(now)) {
+      onExpired(id);
+      p.reject(new DeadlineExceededError(p.method, p.deadlineMs));
+    }
+  }
+
+  /** Cancels one request for its caller: rejects it with CANCELLED; false when it had already settled. */
+  cancel(id: number, reason: unknown): boolean {
+    const p = this.take(id);
+    if (p === undefined) return false;
+    p.reject(new CancelledError(p.method, reason));
+    return true;
+  }
+
+  /** Rejects every entry with `err`. */
+  rejectAll(err: Error): void {
+    for (const p of this.takeAll()) p.reject(err);
   }
 
   /** Removes and returns the entries whose deadline is at or before `now`, with their ids. */

@@ -1,4 +1,5 @@
 // One endpoint as the policies see it: a small pool of connections to it, grown when the ones it has are saturated.
+import { PeakEwma } from '../balancer/peak-ewma.ts';
 import type { PickTarget } from '../balancer/picker.ts';
 import type { MeshConnection } from '../conn/mesh-connection.ts';
 import { ConnState } from '../conn/states.ts';
@@ -11,27 +12,32 @@ const SATURATION_SHARE = 0.75;
 /** ...or with this many bytes queued for writing. */
 const SATURATION_BACKLOG_BYTES = 1024 * 1024;
 
-export interface SubchannelOptions {
+export interface EndpointPoolOptions {
   readonly createConnection: () => MeshConnection;
+  /** Peak-EWMA decay for this endpoint's latency estimate (default DEFAULT_EWMA_DECAY_MS). */
+  readonly ewmaDecayMs?: number | undefined;
   /** Called with every connection the pool creates, before it connects (the owner subscribes to its events). */
   readonly onConnection: (conn: MeshConnection) => void;
   readonly maxConnections: number;
 }
 
-export class Subchannel implements PickTarget {
+export class EndpointPool implements PickTarget {
   /** Replaced in place when the resolver reports new tags, zone or meta for the same address. */
   endpoint: Endpoint;
   ejected = false;
   /** Attempts answered successfully by this endpoint, and attempts that failed here (since it joined). */
   succeeded = 0;
   failed = 0;
-  readonly #o: SubchannelOptions;
+  readonly #o: EndpointPoolOptions;
+  /** One latency estimate for the endpoint, fed by every request on any of its connections. */
+  readonly #ewma: PeakEwma;
   /** The first connection is the primary: it reconnects forever; extras are added under load. */
   readonly #conns: MeshConnection[] = [];
 
-  constructor(endpoint: Endpoint, options: SubchannelOptions) {
+  constructor(endpoint: Endpoint, options: EndpointPoolOptions) {
     this.endpoint = endpoint;
     this.#o = options;
+    this.#ewma = new PeakEwma(options.ewmaDecayMs);
     this.#grow();
   }
 
@@ -50,7 +56,12 @@ export class Subchannel implements PickTarget {
     return n;
   }
   get ewmaMs(): number {
-    return this.primary.ewmaMs;
+    return this.#ewma.valueMs;
+  }
+
+  /** A request answered here (successfully or with the spearlet's error) after `latencyMs`, at time `nowMs`. */
+  observeLatency(latencyMs: number, nowMs: number): void {
+    this.#ewma.observe(latencyMs, nowMs);
   }
   get ready(): boolean {
     if (this.ejected) return false;

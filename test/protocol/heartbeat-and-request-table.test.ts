@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeartbeatMonitor } from '../../src/conn/heartbeat.ts';
-import { PendingTable, type PendingRequest } from '../../src/conn/pending-table.ts';
+import { HeartbeatMonitor } from '../../src/protocol/heartbeat.ts';
+import { RequestTable, type PendingRequest } from '../../src/protocol/request-table.ts';
 
 describe('HeartbeatMonitor', () => {
   it('pings after an idle interval, stays quiet while sending, and declares the peer dead after the timeout', () => {
@@ -30,7 +30,7 @@ describe('HeartbeatMonitor', () => {
   });
 });
 
-describe('PendingTable', () => {
+describe('RequestTable', () => {
   const entry = (deadlineAt: number, reauth = false): PendingRequest => ({
     method: 'm',
     resolve: () => undefined,
@@ -44,7 +44,7 @@ describe('PendingTable', () => {
   });
 
   it('counts requests but not REAUTHs, and hands back what crossed a GOAWAY or expired', () => {
-    const t = new PendingTable();
+    const t = new RequestTable();
     t.add(1, entry(0));
     t.add(2, entry(500));
     t.add(3, entry(0, true));
@@ -63,5 +63,39 @@ describe('PendingTable', () => {
     assert.equal(t.takeAll().length, 3);
     assert.equal(t.inFlight, 0);
     assert.equal(t.nextDeadlineAt, Infinity);
+  });
+});
+
+describe('RequestTable deadlines and cancellation', () => {
+  it('expires on the coarse tick with DEADLINE_EXCEEDED and a CANCEL per request; cancels with CANCELLED', () => {
+    const t = new RequestTable();
+    const settled: string[] = [];
+    const add = (id: number, deadlineAt: number): void => {
+      t.add(id, {
+        method: `m${id}`,
+        resolve: () => settled.push(`${id}:ok`),
+        reject: (err) => settled.push(`${id}:${(err as { code?: string }).code ?? '?'}`),
+        startedAt: 0,
+        deadlineAt,
+        deadlineMs: deadlineAt - 1000,
+        signal: undefined,
+        onAbort: undefined,
+        reauth: false,
+      });
+    };
+    add(1, 1100);
+    add(2, 1300);
+    add(3, 0);
+    const cancels: number[] = [];
+    t.expire(1050, (id) => cancels.push(id));
+    assert.equal(cancels.length, 0, 'nothing before the earliest deadline');
+    t.expire(1100, (id) => cancels.push(id));
+    assert.deepEqual(cancels, [1]);
+    assert.equal(t.nextDeadlineAt, 1300);
+    assert.equal(t.cancel(3, 'caller'), true);
+    assert.equal(t.cancel(3, 'caller'), false, 'a settled request cannot be cancelled twice');
+    t.rejectAll(Object.assign(new Error('gone'), { code: 'SPEARLET_LOST' }));
+    assert.deepEqual(settled, ['1:DEADLINE_EXCEEDED', '3:CANCELLED', '2:SPEARLET_LOST']);
+    assert.equal(t.inFlight, 0);
   });
 });

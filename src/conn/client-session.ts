@@ -1,0 +1,414 @@
+// One socket's worth of the agent's side of the protocol: HELLO/WELCOME, request correlation, heartbeats, REAUTH.
+import { performance } from 'node:perf_hooks';
+import type { MeshError } from '../errors.ts';
+import type { Logger } from '../util/logger.ts';
+import {
+  FrameDecoder,
+  MESH_MAGIC,
+  MessageKind,
+  RequestFlag,
+  Status,
+  decodeMessage,
+  encodeCloseFrame,
+  encodeControl,
+  encodeErrorResponse,
+  encodeJson,
+  encodeRequest,
+  encodeSignal,
+  parseJsonPayload,
+  type MeshMessage,
+} from '../wire/index.ts';
+import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
+import { CancelledError, DeadlineExceededError, parseRemoteError, RemoteError } from '../protocol/errors.ts';
+import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
+import { RequestTable, type PendingRequest } from '../protocol/request-table.ts';
+import type { ConnRequestOptions } from './connection-options.ts';
+import { ConnectFailedError, ConnectionClosedError, HandshakeTimeoutError, HeartbeatTimeoutError } from './errors.ts';
+import type { Transport } from './transport.ts';
+import { parseGoaway, parseWelcome, type GoawayInfo, type WelcomeInfo } from './welcome.ts';
+
+const EMPTY = Buffer.alloc(0);
+
+/** What a session reports to the endpoint connection that owns it. Nothing is reported after `destroy()`. */
+export interface ClientSessionOwner {
+  /** WELCOME arrived: the session is open. */
+  opened(welcome: WelcomeInfo): void;
+  /** The session is unusable (refused, timed out, protocol error, socket gone); the owner destroys it. */
+  failed(err: Error, reason: string): void;
+  goaway(info: GoawayInfo): void;
+  signal(name: string, body: Buffer): void;
+  /** No request is in flight any more (after GOAWAY or while the owner closes gracefully). */
+  idle(): void;
+}
+
+export interface ClientSessionConfig {
+  readonly spearletId: string;
+  readonly agentName: string | undefined;
+  readonly tokenProvider: () => Promise<string>;
+  readonly handshakeTimeoutMs: number;
+  readonly heartbeatMs: number | undefined;
+  readonly heartbeatTimeoutMs: number | undefined;
+  readonly reauthLeadMs: number | undefined;
+  readonly tickMs: number;
+  readonly now: () => number;
+  readonly log: Logger;
+}
+
+type Phase = 'handshake' | 'open' | 'draining' | 'closed';
+
+/**
+ * Created per socket by MeshConnection. Request ids are u64 on the wire; locally they count up from 1 as safe
+ * integers. Deadlines, heartbeats, the handshake deadline and REAUTH all run on one coarse timer.
+ */
+export class ClientSession {
+  readonly #c: ClientSessionConfig;
+  readonly #owner: ClientSessionOwner;
+  readonly #pending = new RequestTable();
+  readonly #heartbeat = new HeartbeatMonitor();
+  readonly #decoder: FrameDecoder;
+  #transport: Transport | undefined;
+  #phase: Phase = 'handshake';
+  #welcome: WelcomeInfo | undefined;
+  #nextId = 0;
+  #ticker: NodeJS.Timeout | undefined;
+  #handshakeDeadlineAt = 0;
+  #reauthAt = 0;
+  #reauthInFlight = false;
+  /** The token the spearlet holds for this session (HELLO or the last REAUTH). */
+  #token: string;
+  #endSent = false;
+  /** The owner waits for the last request to finish (a graceful close). */
+  #watchIdle = false;
+
+  constructor(config: ClientSessionConfig, owner: ClientSessionOwner, token: string) {
+    this.#c = config;
+    this.#owner = owner;
+    this.#token = token;
+    this.#decoder = new FrameDecoder({
+      onFrame: (body) => {
+        this.#onFrame(decodeMessage(body));
+      },
+      onClose: () => {
+        this.#fail(new ConnectionClosedError(this.#c.spearletId, 'the spearlet closed the connection'), 'peer closed');
+      },
+    });
+  }
+
+  get welcome(): WelcomeInfo | undefined {
+    return this.#welcome;
+  }
+  /** Requests written and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.inFlight;
+  }
+  get bufferedBytes(): number {
+    return this.#transport?.bufferedBytes ?? 0;
+  }
+
+  /** Takes the socket, sends preface and HELLO and starts the coarse timer. */
+  start(transport: Transport): void {
+    this.#transport = transport;
+    const hello = encodeJson(MessageKind.HELLO, 0n, {
+      v: PROTOCOL_VERSION,
+      token: this.#token,
+      agent: this.#c.agentName,
+      features: FEATURES,
+    });
+    this.#handshakeDeadlineAt = this.#c.now() + this.#c.handshakeTimeoutMs;
+    this.#ticker = setInterval(() => {
+      this.#tick();
+    }, this.#c.tickMs);
+    this.#ticker.unref();
+    this.#write(Buffer.concat([MESH_MAGIC, hello]));
+  }
+
+  /** Bytes from the socket. */
+  onData(chunk: Buffer): void {
+    if (this.#phase === 'closed') return;
+    this.#heartbeat.markReceived();
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      const code = (err as Partial<MeshError>).code ?? 'PROTOCOL_ERROR';
+      this.#write(encodeJson(MessageKind.ERROR, 0n, { code, message: e.message }));
+      this.#fail(e, 'protocol violation');
+    }
+  }
+
+  /** The socket closed under us. */
+  onTransportClose(err: Error | undefined): void {
+    if (this.#phase === 'closed') return;
+    const reason = this.#phase === 'draining' ? 'drained' : err === undefined ? 'connection closed' : err.message;
+    this.#fail(new ConnectionClosedError(this.#c.spearletId, reason, err), reason);
+  }
+
+  /** See MeshConnection.request; the owner has checked the session is open. */
+  request(method: string, body: Uint8Array, options: ConnRequestOptions): Promise<Buffer> {
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(new CancelledError(method, signal.reason));
+    const deadlineAt = options.deadlineAt ?? 0;
+    let deadlineMs = 0;
+    if (deadlineAt > 0) {
+      deadlineMs = Math.ceil(deadlineAt - this.#c.now());
+      if (deadlineMs <= 0) return Promise.reject(new DeadlineExceededError(method, 0));
+    }
+    const id = ++this.#nextId;
+    const flags =
+      (options.idempotent === true ? RequestFlag.IDEMPOTENT : 0) |
+      (options.noReply === true ? RequestFlag.NO_REPLY : 0);
+    const frame = encodeRequest(BigInt(id), flags, deadlineMs, method, body);
+    if (options.noReply === true) {
+      this.#write(frame);
+      return Promise.resolve(EMPTY);
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : (): void => {
+              if (this.#settle(id) === undefined) return;
+              this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
+              reject(new CancelledError(method, signal.reason));
+            };
+      this.#pending.add(id, {
+        method,
+        resolve,
+        reject,
+        startedAt: performance.now(),
+        deadlineAt,
+        deadlineMs,
+        signal,
+        onAbort,
+        reauth: false,
+      });
+      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
+      this.#write(frame);
+    });
+  }
+
+  /** Reports idle() once nothing is in flight (at once when nothing is). */
+  watchIdle(): void {
+    this.#watchIdle = true;
+    this.#maybeIdle();
+  }
+
+  sendSignal(name: string, body: Uint8Array): void {
+    this.#write(encodeSignal(name, body));
+  }
+
+  /** Stops the timer and rejects everything pending with `err`; the caller releases the transport. Idempotent. */
+  destroy(err: Error): Transport | undefined {
+    if (this.#phase === 'closed') return undefined;
+    this.#phase = 'closed';
+    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    this.#ticker = undefined;
+    this.#pending.rejectAll(err);
+    const transport = this.#transport;
+    this.#transport = undefined;
+    return transport;
+  }
+
+  // ---- inbound -------------------------------------------------------------------------------------------------
+
+  #onFrame(msg: MeshMessage): void {
+    if (this.#phase === 'closed') return;
+    if (this.#phase === 'handshake') {
+      if (msg.kind === MessageKind.WELCOME) this.#onWelcome(msg.payload);
+      else if (msg.kind === MessageKind.ERROR) {
+        const e = parseRemoteError(this.#c.spearletId, 0, msg.payload, false);
+        this.#fail(new ConnectFailedError(this.#c.spearletId, `${e.remoteCode}: ${e.message}`, e), 'handshake refused');
+      } else
+        throw new RemoteError(
+          this.#c.spearletId,
+          0,
+          'PROTOCOL_ERROR',
+          `unexpected ${String(msg.kind)} before WELCOME`,
+          false,
+        );
+      return;
+    }
+    switch (msg.kind) {
+      case MessageKind.RESPONSE: {
+        const p = this.#settle(Number(msg.id));
+        if (p === undefined) return;
+        if (msg.status === Status.OK) p.resolve(msg.body);
+        else p.reject(parseRemoteError(this.#c.spearletId, msg.status, msg.body, false));
+        return;
+      }
+      case MessageKind.PING:
+        this.#write(encodeControl(MessageKind.PONG, msg.id));
+        return;
+      case MessageKind.PONG:
+        return;
+      case MessageKind.SIGNAL:
+        this.#owner.signal(msg.name, msg.body);
+        return;
+      case MessageKind.GOAWAY:
+        this.#onGoaway(msg.id, msg.payload);
+        return;
+      case MessageKind.ERROR: {
+        const e = parseRemoteError(this.#c.spearletId, 0, msg.payload, false);
+        if (msg.id === 0n) {
+          this.#fail(e, `spearlet error ${e.remoteCode}`);
+          return;
+        }
+        this.#settle(Number(msg.id))?.reject(e);
+        return;
+      }
+      case MessageKind.REQUEST:
+        // This client serves no methods: answer so the spearlet does not wait.
+        if ((msg.flags & RequestFlag.NO_REPLY) === 0) {
+          const message = `agent serves no method '${msg.method}'`;
+          this.#write(encodeErrorResponse(msg.id, Status.NOT_FOUND, 'METHOD_NOT_FOUND', message, false));
+        }
+        return;
+      default:
+        this.#c.log.debug({ kind: msg.kind }, 'ignoring unexpected frame from spearlet');
+    }
+  }
+
+  #onWelcome(payload: Buffer): void {
+    const welcome = parseWelcome(payload);
+    this.#welcome = welcome;
+    const intervalMs = this.#c.heartbeatMs ?? welcome.heartbeatMs;
+    const timeoutMs = this.#c.heartbeatTimeoutMs ?? welcome.heartbeatTimeoutMs ?? 3 * intervalMs;
+    const now = this.#c.now();
+    this.#heartbeat.reset(intervalMs, timeoutMs, now);
+    this.#scheduleReauth(welcome.tokenExp, now);
+    this.#phase = 'open';
+    this.#owner.opened(welcome);
+  }
+
+  #onGoaway(lastId: bigint, payload: Buffer): void {
+    const info = parseGoaway(lastId, payload);
+    if (this.#phase === 'open') this.#phase = 'draining';
+    this.#owner.goaway(info);
+    // Requests that crossed the GOAWAY were not accepted: they did not run, so they may go elsewhere at once.
+    for (const p of this.#pending.takeAbove(lastId)) {
+      p.reject(new ConnectionClosedError(this.#c.spearletId, `GOAWAY (${info.reason}) crossed the request`));
+    }
+    this.#maybeIdle();
+  }
+
+  #maybeIdle(): void {
+    if (this.#pending.inFlight > 0 || this.#phase === 'closed') return;
+    if (this.#watchIdle || this.#phase === 'draining') this.#owner.idle();
+    if (this.#phase === 'draining' && this.#transport !== undefined && !this.#endSent) {
+      this.#endSent = true;
+      // Drained after GOAWAY: close our side; the transport's close then reports the session as failed ('drained').
+      this.#write(encodeCloseFrame());
+      this.#transport.end();
+    }
+  }
+
+  // ---- REAUTH ----------------------------------------------------------------------------------------------------
+
+  #scheduleReauth(tokenExp: number | null, now: number): void {
+    this.#reauthAt = 0;
+    if (tokenExp === null) return;
+    const remaining = tokenExp * 1000 - now;
+    const lead = this.#c.reauthLeadMs ?? Math.min(60_000, remaining / 5);
+    this.#reauthAt = now + Math.max(0, remaining - lead);
+  }
+
+  #reauth(): void {
+    if (this.#reauthInFlight) return;
+    this.#reauthInFlight = true;
+    this.#reauthAt = 0;
+    this.#c.tokenProvider().then(
+      (token) => {
+        if (this.#phase !== 'open') {
+          this.#reauthInFlight = false;
+          return;
+        }
+        if (token === this.#token) {
+          // Nothing to replace (a fixed token): at exp the spearlet sends GOAWAY and the reconnect asks again.
+          this.#reauthInFlight = false;
+          this.#c.log.debug('token provider returned the current token; no REAUTH');
+          return;
+        }
+        this.#token = token;
+        const id = ++this.#nextId;
+        this.#pending.add(id, {
+          method: 'REAUTH',
+          resolve: (body) => {
+            this.#reauthInFlight = false;
+            let exp: unknown;
+            try {
+              exp = parseJsonPayload(body, 'REAUTH response').tokenExp;
+            } catch (err) {
+              this.#c.log.warn({ err }, 'unreadable REAUTH response; keeping the old expiry schedule');
+            }
+            this.#scheduleReauth(typeof exp === 'number' ? exp : null, this.#c.now());
+            this.#c.log.debug('token replaced by REAUTH');
+          },
+          reject: (err) => {
+            this.#reauthInFlight = false;
+            this.#c.log.warn({ err }, 'REAUTH failed; the spearlet will send GOAWAY at token expiry and we reconnect');
+          },
+          startedAt: performance.now(),
+          deadlineAt: 0,
+          deadlineMs: 0,
+          signal: undefined,
+          onAbort: undefined,
+          reauth: true,
+        });
+        this.#write(encodeJson(MessageKind.REAUTH, BigInt(id), { token }));
+      },
+      (err: unknown) => {
+        this.#reauthInFlight = false;
+        this.#c.log.warn({ err }, 'token provider failed during REAUTH');
+      },
+    );
+  }
+
+  // ---- timer, settling, writing --------------------------------------------------------------------------------
+
+  #tick(): void {
+    const now = this.#c.now();
+    if (this.#phase === 'handshake') {
+      if (now >= this.#handshakeDeadlineAt)
+        this.#fail(new HandshakeTimeoutError(this.#c.spearletId, this.#c.handshakeTimeoutMs), 'handshake timeout');
+      return;
+    }
+    if (this.#phase === 'closed') return;
+    const verdict = this.#heartbeat.check(now);
+    if (verdict === 'dead') {
+      const silent = this.#heartbeat.silentMs(now);
+      this.#fail(new HeartbeatTimeoutError(this.#c.spearletId, silent), 'heartbeat timeout');
+      return;
+    }
+    if (verdict === 'ping') this.#transport?.write(encodeControl(MessageKind.PING, this.#heartbeat.nextPingId()));
+    if (now >= this.#pending.nextDeadlineAt) {
+      this.#pending.expire(now, this.#sendCancel);
+      this.#maybeIdle();
+    }
+    if (this.#reauthAt > 0 && now >= this.#reauthAt && this.#phase === 'open') this.#reauth();
+  }
+
+  readonly #sendCancel = (id: number): void => {
+    this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
+  };
+
+  /** Removes a pending entry; when that empties a draining session, reports idle (after the caller settles it). */
+  #settle(id: number): PendingRequest | undefined {
+    const p = this.#pending.take(id);
+    if (p !== undefined && this.#pending.inFlight === 0 && (this.#phase === 'draining' || this.#watchIdle)) {
+      queueMicrotask(() => {
+        this.#maybeIdle();
+      });
+    }
+    return p;
+  }
+
+  #fail(err: Error, reason: string): void {
+    if (this.#phase === 'closed') return;
+    this.#owner.failed(err, reason);
+  }
+
+  #write(frame: Buffer): void {
+    this.#heartbeat.markSent();
+    this.#transport?.write(frame);
+  }
+}

@@ -1,0 +1,56 @@
+// Decides what happens to one REQUEST an agent sent: refused (draining, scope, unknown method, overload, a drill
+// fault) or run by its handler.
+import { performance } from 'node:perf_hooks';
+import type { VerifiedToken } from '../auth/verify.ts';
+import { methodAllowed } from '../auth/scope.ts';
+import type { RequestMessage } from '../wire/index.ts';
+import type { Handler } from './handlers.ts';
+import type { InboundRequests } from './inbound-requests.ts';
+import type { MeshSession } from './session.ts';
+import type { SessionHost } from './session-types.ts';
+
+export function dispatchRequest(
+  msg: RequestMessage,
+  inbound: InboundRequests<MeshSession>,
+  host: SessionHost,
+  open: boolean,
+  token: VerifiedToken | undefined,
+  session: MeshSession,
+): void {
+  const startedAt = performance.now();
+  if (!open) {
+    inbound.refuse(msg, startedAt, 'DRAINING', 'this connection accepts no new requests (GOAWAY sent)', true);
+    return;
+  }
+  if (!methodAllowed(token?.scope, msg.method)) {
+    inbound.refuse(msg, startedAt, 'FORBIDDEN_METHOD', `token scope does not allow ${msg.method}`, false);
+    return;
+  }
+  let handler = host.handlers.get(msg.method);
+  const fault = host.faults?.beforeDispatch?.(msg.method);
+  if (fault !== undefined && handler !== undefined) {
+    if ('error' in fault) {
+      const e = fault.error;
+      inbound.refuse(msg, startedAt, e.code, e.message, e.retryable);
+      return;
+    }
+    handler = delayed(handler, fault.delayMs);
+  }
+  if (handler === undefined) {
+    const message = `no method ${msg.method} on spearlet ${host.spearletId}`;
+    inbound.refuse(msg, startedAt, 'METHOD_NOT_FOUND', message, true);
+    return;
+  }
+  const limit = host.config.maxInFlight;
+  if (inbound.size >= limit) {
+    const message = `session has ${inbound.size} requests in flight (limit ${limit})`;
+    inbound.refuse(msg, startedAt, 'OVERLOADED', message, true);
+    return;
+  }
+  inbound.run(msg, startedAt, handler, { session, agent: token?.sub ?? '' });
+}
+
+/** A drill's slow fault: the handler starts `delayMs` late (the request counts as in flight meanwhile). */
+function delayed(handler: Handler<MeshSession>, delayMs: number): Handler<MeshSession> {
+  return (req) => new Promise((resolve) => setTimeout(resolve, delayMs).unref()).then(() => handler(req));
+}
