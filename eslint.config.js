@@ -4,19 +4,31 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', '.tmp/', 'drill-reports/', 'src/wire/legacy/generated/', 'bench/results*.json'] },
+  {
+    ignores: ['node_modules/', 'dist/', '.tmp/', 'drill-reports/', 'src/wire/legacy/generated/', 'bench/results*.json'],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] },
+          ],
+        },
       ],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true, allowAny: false }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true, allowAny: false },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-properties': [
         'error',
@@ -34,7 +46,9 @@ export default defineConfig(
       sourceType: 'module',
       parserOptions: { projectService: false, program: null, project: false },
       globals: {
-        ...Object.fromEntries(['document', 'window', 'location', 'EventSource', 'fetch', 'Node'].map((g) => [g, 'readonly'])),
+        ...Object.fromEntries(
+          ['document', 'window', 'location', 'EventSource', 'fetch', 'Node'].map((g) => [g, 'readonly']),
+        ),
       },
     },
   },

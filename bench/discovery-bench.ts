@@ -96,7 +96,13 @@ export async function runDiscoveryBench(options: DiscoveryBenchOptions = {}): Pr
     await new Promise((r) => setTimeout(r, 500));
     for (let round = 0; round < rounds; round++) {
       const id = `bench-${round}`;
-      const body = JSON.stringify({ ID: `spearlet-${id}`, Name: 'spearlet', Address: '127.0.0.1', Port: 20_000 + round, Meta: { spearlet_id: id } });
+      const body = JSON.stringify({
+        ID: `spearlet-${id}`,
+        Name: 'spearlet',
+        Address: '127.0.0.1',
+        Port: 20_000 + round,
+        Meta: { spearlet_id: id },
+      });
       seen = 0;
       target = id;
       t0 = performance.now();

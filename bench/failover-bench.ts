@@ -48,13 +48,35 @@ function timeUntil(cond: () => boolean, timeoutMs: number): Promise<number> {
   });
 }
 
-async function oneRound(signal: 'SIGKILL' | 'SIGSTOP', heartbeatMs: number, heartbeatTimeoutMs: number): Promise<number> {
+async function oneRound(
+  signal: 'SIGKILL' | 'SIGSTOP',
+  heartbeatMs: number,
+  heartbeatTimeoutMs: number,
+): Promise<number> {
   const secret = randomBytes(32).toString('hex');
-  const spearlet = await spawnBenchSpearlet({ id: 'bench-failover', issuer: ISSUER, audience: AUDIENCE, secret, heartbeatMs, heartbeatTimeoutMs });
+  const spearlet = await spawnBenchSpearlet({
+    id: 'bench-failover',
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    secret,
+    heartbeatMs,
+    heartbeatTimeoutMs,
+  });
   let client: MeshClient | undefined;
   try {
-    const token = await mintToken({ secret: Buffer.from(secret, 'utf8'), sub: 'bench', iss: ISSUER, aud: AUDIENCE, expiresInSec: 3600 });
-    client = await MeshClient.connect({ endpoints: [`127.0.0.1:${spearlet.port}`], token, closeGraceMs: 0, readyTimeoutMs: 30_000 });
+    const token = await mintToken({
+      secret: Buffer.from(secret, 'utf8'),
+      sub: 'bench',
+      iss: ISSUER,
+      aud: AUDIENCE,
+      expiresInSec: 3600,
+    });
+    client = await MeshClient.connect({
+      endpoints: [`127.0.0.1:${spearlet.port}`],
+      token,
+      closeGraceMs: 0,
+      readyTimeoutMs: 30_000,
+    });
     const c = client;
     // A few requests so the connection has carried traffic, then idle as a connection usually is between calls.
     for (let i = 0; i < 20; i++) await c.request('echo', 'x');
@@ -78,7 +100,19 @@ export async function runFailoverBench(options: FailoverBenchOptions = {}): Prom
   ] as const) {
     const detectMs: number[] = [];
     for (let i = 0; i < rounds; i++) detectMs.push(round(await oneRound(signal, heartbeatMs, heartbeatTimeoutMs), 1));
-    rows.push({ signal, rounds, detectMs, medianMs: round(median(detectMs), 1), maxMs: Math.max(...detectMs), limitMs });
+    rows.push({
+      signal,
+      rounds,
+      detectMs,
+      medianMs: round(median(detectMs), 1),
+      maxMs: Math.max(...detectMs),
+      limitMs,
+    });
   }
-  return { arrangement: 'spearlet in a child process, MeshClient in this process', heartbeatMs, heartbeatTimeoutMs, rows };
+  return {
+    arrangement: 'spearlet in a child process, MeshClient in this process',
+    heartbeatMs,
+    heartbeatTimeoutMs,
+    rows,
+  };
 }

@@ -41,17 +41,31 @@ const ISSUER = 'bench';
 const AUDIENCE = 'spear-mesh';
 
 async function setup(alg: HandshakeAlg): Promise<{ cfg: BenchSpearletConfig; token: string }> {
-  const base = { id: `bench-hs-${alg.toLowerCase()}`, issuer: ISSUER, audience: AUDIENCE, maxConnections: 20_000, maxConnectionsPerAgent: 20_000 };
+  const base = {
+    id: `bench-hs-${alg.toLowerCase()}`,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    maxConnections: 20_000,
+    maxConnectionsPerAgent: 20_000,
+  };
   const claims = { sub: 'bench', iss: ISSUER, aud: AUDIENCE, expiresInSec: 3600 };
   if (alg === 'HS256') {
     const secret = randomBytes(32).toString('hex');
     return { cfg: { ...base, secret }, token: await mintToken({ ...claims, secret: Buffer.from(secret, 'utf8') }) };
   }
   const pair = await generateSigningKeyPair('EdDSA');
-  return { cfg: { ...base, jwks: buildJwks([pair.publicJwk]) }, token: await mintToken({ ...claims, privateKey: pair.privateJwk }) };
+  return {
+    cfg: { ...base, jwks: buildJwks([pair.publicJwk]) },
+    token: await mintToken({ ...claims, privateKey: pair.privateJwk }),
+  };
 }
 
-async function loop(port: number, token: string, concurrency: number, durationMs: number): Promise<{ lat: number[]; failures: number; elapsedMs: number }> {
+async function loop(
+  port: number,
+  token: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<{ lat: number[]; failures: number; elapsedMs: number }> {
   const lat: number[] = [];
   let failures = 0;
   const started = performance.now();

@@ -58,7 +58,10 @@ export async function runIdleBench(options: IdleBenchOptions = {}): Promise<Idle
   if (limits.soft < needed && limits.hard < needed) {
     throw new Error(`bench: ${count} connections need ${needed} file descriptors; the hard limit is ${limits.hard}`);
   }
-  if (limits.soft < needed) throw new Error(`bench: this process needs ulimit -n >= ${needed} (now ${limits.soft}); run \`ulimit -n ${Math.min(limits.hard, 65_536)}\` first`);
+  if (limits.soft < needed)
+    throw new Error(
+      `bench: this process needs ulimit -n >= ${needed} (now ${limits.soft}); run \`ulimit -n ${Math.min(limits.hard, 65_536)}\` first`,
+    );
   const fdLimit = Math.min(limits.hard, Math.max(needed, 65_536));
   const secret = randomBytes(32).toString('hex');
   const spearlet = await spawnBenchSpearlet(
@@ -78,7 +81,13 @@ export async function runIdleBench(options: IdleBenchOptions = {}): Promise<Idle
   let ticker: NodeJS.Timeout | undefined;
   try {
     const before = await sampleProc(spearlet.pid);
-    const token = await mintToken({ secret: Buffer.from(secret, 'utf8'), sub: 'bench', iss: ISSUER, aud: AUDIENCE, expiresInSec: 3600 });
+    const token = await mintToken({
+      secret: Buffer.from(secret, 'utf8'),
+      sub: 'bench',
+      iss: ISSUER,
+      aud: AUDIENCE,
+      expiresInSec: 3600,
+    });
     const t0 = performance.now();
     let next = 0;
     await Promise.all(

@@ -22,7 +22,9 @@ const spearlet = new Spearlet({
   ...(cfg.maxConnectionsPerAgent !== undefined ? { maxConnectionsPerAgent: cfg.maxConnectionsPerAgent } : {}),
 });
 await spearlet.start();
-process.stdout.write(`ready ${JSON.stringify({ pid: process.pid, port: spearlet.tcpAddress?.port ?? 0, socketPath: spearlet.socketPath ?? null })}\n`);
+process.stdout.write(
+  `ready ${JSON.stringify({ pid: process.pid, port: spearlet.tcpAddress?.port ?? 0, socketPath: spearlet.socketPath ?? null })}\n`,
+);
 // Exit at once on SIGTERM (nothing to drain in a benchmark); a --cpu-prof profile is written on the way out.
 process.on('SIGTERM', () => {
   process.exit(0);

@@ -15,7 +15,9 @@ const count = Number(process.env.EXAMPLE_REQUESTS ?? '20');
 // Consul's address comes from CONSUL_HTTP_ADDR (and CONSUL_HTTP_TOKEN when ACLs are on).
 await using mesh = await MeshClient.connect({ consul: {}, token, policy: 'least-outstanding' });
 
-const info = JSON.parse((await mesh.request('info', '', { idempotent: true })).toString('utf8')) as { spearlet: string };
+const info = JSON.parse((await mesh.request('info', '', { idempotent: true })).toString('utf8')) as {
+  spearlet: string;
+};
 console.log(`connected; first answer from ${info.spearlet}`);
 
 const seen = new Map<string, number>();

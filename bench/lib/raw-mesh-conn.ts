@@ -1,7 +1,15 @@
 // A bare mesh protocol connection for load generation: preface + HELLO, wait for WELCOME, answer PINGs with PONG,
 // optionally PING on its own. Far lighter than a MeshClient, so one process can hold thousands.
 import * as net from 'node:net';
-import { FrameDecoder, MESH_MAGIC, MessageKind, decodeMessage, encodeCloseFrame, encodeControl, encodeJson } from '../../src/wire/index.ts';
+import {
+  FrameDecoder,
+  MESH_MAGIC,
+  MessageKind,
+  decodeMessage,
+  encodeCloseFrame,
+  encodeControl,
+  encodeJson,
+} from '../../src/wire/index.ts';
 
 export type RawTarget = { readonly port: number; readonly host?: string } | { readonly path: string };
 
@@ -20,7 +28,10 @@ export class RawMeshConnection {
 
   /** Connects and completes the handshake; rejects on an ERROR frame, a socket error or `timeoutMs`. */
   static open(target: RawTarget, token: string, timeoutMs = 30_000): Promise<RawMeshConnection> {
-    const socket = 'path' in target ? net.connect({ path: target.path }) : net.connect({ host: target.host ?? '127.0.0.1', port: target.port });
+    const socket =
+      'path' in target
+        ? net.connect({ path: target.path })
+        : net.connect({ host: target.host ?? '127.0.0.1', port: target.port });
     const conn = new RawMeshConnection(socket);
     return new Promise((resolve, reject) => {
       let welcomed = false;

@@ -16,7 +16,8 @@ export interface Figure {
 
 export function figure(suite: string, name: string, value: number, unit: string, target?: Target): Figure {
   if (target === undefined) return { suite, name, value, unit };
-  const pass = target.op === '>=' ? value >= target.value : target.op === '<=' ? value <= target.value : value < target.value;
+  const pass =
+    target.op === '>=' ? value >= target.value : target.op === '<=' ? value <= target.value : value < target.value;
   return { suite, name, value, unit, target, pass: Number.isFinite(value) && pass };
 }
 

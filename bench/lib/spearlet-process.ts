@@ -36,8 +36,15 @@ const CHILD = fileURLToPath(new URL('../spearlet-child.ts', import.meta.url));
  * `fdLimit`: run through `bash -c 'ulimit -n N; exec node ...'` (exec keeps one process, so the pid is the
  * spearlet's). Fails if the hard limit is lower.
  */
-export async function spawnBenchSpearlet(cfg: BenchSpearletConfig, options: { fdLimit?: number } = {}): Promise<BenchSpearletProcess> {
-  const env = { ...process.env, BENCH_SPEARLET: JSON.stringify(cfg), SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'error' };
+export async function spawnBenchSpearlet(
+  cfg: BenchSpearletConfig,
+  options: { fdLimit?: number } = {},
+): Promise<BenchSpearletProcess> {
+  const env = {
+    ...process.env,
+    BENCH_SPEARLET: JSON.stringify(cfg),
+    SPEAR_LOG_LEVEL: process.env.SPEAR_LOG_LEVEL ?? 'error',
+  };
   // BENCH_SPEARLET_NODE_ARGS: extra node flags for the child, e.g. '--cpu-prof --cpu-prof-dir=.tmp/prof'.
   const extra = (process.env.BENCH_SPEARLET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const nodeArgs = [...extra, '--import', 'tsx', CHILD];
@@ -105,11 +112,18 @@ export interface ProcSample {
 
 /** Reads utime+stime from /proc/<pid>/stat and VmRSS from /proc/<pid>/status (Linux only). */
 export async function sampleProc(pid: number): Promise<ProcSample> {
-  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+  const [stat, status] = await Promise.all([
+    readFile(`/proc/${pid}/stat`, 'utf8'),
+    readFile(`/proc/${pid}/status`, 'utf8'),
+  ]);
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based) of the whole line.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(rest[11]) + Number(rest[12]);
   const rss = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
   // USER_HZ is 100 on Linux (sysconf(_SC_CLK_TCK)); Node has no binding for it.
-  return { cpuSec: ticks / 100, rssBytes: rss?.[1] !== undefined ? Number(rss[1]) * 1024 : NaN, atMs: performance.now() };
+  return {
+    cpuSec: ticks / 100,
+    rssBytes: rss?.[1] !== undefined ? Number(rss[1]) * 1024 : NaN,
+    atMs: performance.now(),
+  };
 }

@@ -7,7 +7,11 @@ export interface LiveFrame {
   readonly uptimeSec: number;
   readonly consul: string;
   readonly spearlets: readonly SpearletStatus[];
-  readonly agent: WindowSnapshot & { readonly ratePerSec: number; readonly totalSent: number; readonly totalFailed: number };
+  readonly agent: WindowSnapshot & {
+    readonly ratePerSec: number;
+    readonly totalSent: number;
+    readonly totalFailed: number;
+  };
 }
 
 const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)}ms`);

@@ -89,7 +89,10 @@ export class SteadyLoad {
         this.#options.onOutcome?.({ seq, startMs, endMs: this.elapsedMs(), ok: true, code: null });
       },
       (err: unknown) => {
-        const code = typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'UNKNOWN';
+        const code =
+          typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'
+            ? (err as { code: string }).code
+            : 'UNKNOWN';
         this.#options.onOutcome?.({ seq, startMs, endMs: this.elapsedMs(), ok: false, code });
       },
     );

@@ -19,7 +19,20 @@ describe('spear-mesh drill', () => {
   for (const fault of FAULTS) {
     it(`${fault}: reports lost = 0 with the documented fields`, async () => {
       const reportFile = join(dir, `${fault}.json`);
-      const res = await runCli(['drill', '--fault', fault, '--duration', '4s', '--fault-for', '1s', '--rate', '100', '--json', '--report', reportFile]);
+      const res = await runCli([
+        'drill',
+        '--fault',
+        fault,
+        '--duration',
+        '4s',
+        '--fault-for',
+        '1s',
+        '--rate',
+        '100',
+        '--json',
+        '--report',
+        reportFile,
+      ]);
       const report = JSON.parse(res.stdout) as DrillReport;
       assert.equal(res.code, report.passed ? 0 : 1, 'the exit code follows the verdict');
       assert.equal(report.fault, fault);
@@ -30,7 +43,8 @@ describe('spear-mesh drill', () => {
       assert.equal(report.succeeded + report.failed, report.sent);
       if (fault === 'drain') assert.equal(report.failed, 0);
       assert.equal(report.passed, true);
-      for (const phase of ['before', 'during', 'after'] as const) assert.equal(typeof report.latency[phase].count, 'number');
+      for (const phase of ['before', 'during', 'after'] as const)
+        assert.equal(typeof report.latency[phase].count, 'number');
       assert.ok(report.timeline.length > 0 && report.timeline.every((p) => typeof p.tMs === 'number'));
       if (fault === 'kill' || fault === 'freeze' || fault === 'drain' || fault === 'partition') {
         assert.equal(typeof report.detectionMs, 'number', 'the client noticed the fault');
@@ -38,13 +52,19 @@ describe('spear-mesh drill', () => {
         assert.ok(report.detectionMs! < 5000, `detected after ${report.detectionMs} ms`);
       }
       assert.deepEqual(JSON.parse(await readFile(reportFile, 'utf8')), report);
-      assert.match(await readFile(join(dir, `${fault}.svg`), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      assert.match(
+        await readFile(join(dir, `${fault}.svg`), 'utf8'),
+        /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+      );
     });
   }
 
   it('rejects an unknown fault, naming the option', async () => {
     const res = await runCli(['drill', '--fault', 'meteor']);
     assert.equal(res.code, 2);
-    assert.match(res.stderr, /--fault: must be one of kill, freeze, drain, partition, registry-down, slow, error, flap/);
+    assert.match(
+      res.stderr,
+      /--fault: must be one of kill, freeze, drain, partition, registry-down, slow, error, flap/,
+    );
   });
 });

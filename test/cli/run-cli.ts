@@ -5,7 +5,6 @@ import type { Readable } from 'node:stream';
 import { cliArgs } from '../helpers/cli.ts';
 import { reapOnExit } from '../helpers/reap.ts';
 
-
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -16,7 +15,10 @@ export interface CliResult {
 /** Runs `spear-mesh ...args` to completion. */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, cliArgs(args), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     reapOnExit(child);
     let stdout = '';
     let stderr = '';
@@ -44,7 +46,10 @@ export interface LiveCli {
 
 /** Starts a long-running command and follows its stdout line by line. */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): LiveCli {
-  const child = spawn(process.execPath, cliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, cliArgs(args), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   reapOnExit(child);
   const lines: string[] = [];
   const waiters = new Set<(line: string) => void>();

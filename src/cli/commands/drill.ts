@@ -151,11 +151,13 @@ export async function run(argv: readonly string[]): Promise<number> {
         const consulOptions = resolveConsulOptions({ addr: values.consul });
         const consul = createConsulClient(consulOptions);
         const adminToken = resolveAdminToken(values['admin-token-file']);
-        const spearlets = await collectStatus(consul, 'spearlet', adminToken !== undefined ? { adminToken } : {}).finally(
-          () => {
-            consul.close();
-          },
-        );
+        const spearlets = await collectStatus(
+          consul,
+          'spearlet',
+          adminToken !== undefined ? { adminToken } : {},
+        ).finally(() => {
+          consul.close();
+        });
         target = values.target ?? spearlets[0]?.id ?? '';
         const chosen = spearlets.find((s) => s.id === target);
         if (chosen === undefined)

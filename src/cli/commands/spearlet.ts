@@ -338,7 +338,12 @@ export async function run(argv: readonly string[]): Promise<number> {
         ...(gray !== undefined ? [gray.routes()] : []),
       ],
       ...(security !== undefined || advertise !== undefined
-        ? { security: { ...security, hosts: [...(security?.hosts ?? []), ...(advertise !== undefined ? [advertise] : [])] } }
+        ? {
+            security: {
+              ...security,
+              hosts: [...(security?.hosts ?? []), ...(advertise !== undefined ? [advertise] : [])],
+            },
+          }
         : {}),
     });
     await spearlet.start();
