@@ -52,6 +52,9 @@ export type { SpearletTasks, SpearletTasksOptions } from './spearlet/runtime/spe
 export { attachTaskRuntime } from './spearlet/runtime/attach-runtime.ts';
 export { taskTokenMinter } from './spearlet/runtime/task-token.ts';
 export { tasksRoutes } from './admin/tasks-routes.ts';
+export { serveAdmin } from './admin/serve.ts';
+export type { AdminServer, AdminServerOptions } from './admin/serve.ts';
+export type { AdminSecurityOptions } from './admin/admin-security.ts';
 export { invokeTask, locateTask, TaskRouter } from './agent/task-router.ts';
 
 // Tokens

@@ -9,7 +9,7 @@ const read = (path: string): Promise<string> => readFile(new URL(`../${path}`, i
 describe('docs', () => {
   it('docs/errors.md documents exactly the codes in src/errors.ts', async () => {
     const doc = await read('docs/errors.md');
-    const documented = new Set([...doc.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+    const documented = new Set([...doc.matchAll(/^\| `([A-Z0-9_]+)` +\|/gm)].map((m) => m[1]));
     const missing = ERROR_CODES.filter((c) => !documented.has(c));
     const stale = [...documented].filter((c) => !(ERROR_CODES as readonly (string | undefined)[]).includes(c));
     assert.deepEqual(missing, [], 'codes missing from docs/errors.md');

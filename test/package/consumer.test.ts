@@ -72,18 +72,20 @@ export async function use(): Promise<string> {
 
 // Plain Node, no loader: a spearlet and a MeshClient talk over loopback through the compiled package.
 const CONSUMER_MJS = `import assert from 'node:assert/strict';
-import { MeshClient, Spearlet, mintToken, MeshError, VERSION } from 'spear-mesh';
+import { MeshClient, Spearlet, mintToken, MeshError, VERSION, serveAdmin } from 'spear-mesh';
 
 const secret = Buffer.alloc(32, 7);
 const spearlet = new Spearlet({
   id: 'consumer-1',
   consul: null,
   listen: { host: '127.0.0.1', port: 0 },
-  admin: { host: '127.0.0.1', port: 0 },
   auth: { secret, issuer: 'consumer', audience: 'spear-mesh' },
 });
 spearlet.handle('echo', ({ body }) => body);
+const admin = await serveAdmin(spearlet, { listen: { host: '127.0.0.1', port: 0 } });
 await spearlet.start();
+const health = await fetch('http://127.0.0.1:' + admin.address.port + '/health');
+assert.equal(health.status, 200);
 const { host, port } = spearlet.tcpAddress;
 const token = await mintToken({ secret, sub: 'consumer', iss: 'consumer', aud: 'spear-mesh', expiresInSec: 60 });
 const mesh = await MeshClient.connect({ endpoints: [host + ':' + port], token });
@@ -92,6 +94,7 @@ assert.equal(answer.toString(), 'hello');
 assert.ok(new MeshError('CONFIG_INVALID', 'x') instanceof Error);
 await mesh.close();
 await spearlet.close();
+await admin.close();
 console.log('consumer ok ' + VERSION);
 `;
 

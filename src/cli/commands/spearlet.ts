@@ -407,7 +407,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       void spearlet
         .drain()
         .then(() => spearletTasks?.close())
-        .then(() => adminServer?.close())
+        .then(() => adminServer.close())
         .then(() => {
           resolve(exitCode);
         });
