@@ -1,32 +1,30 @@
 // Gray drill faults inside a spearlet process: `slow` adds latency to every request, `error` fails every request. Only
-// drill code installs them (the `spearlet` command, with --enable-drills), through the spearlet's dispatch hook; they
-// are driven over the admin API by POST /v1/gray-faults {fault, durationMs, slowMs}.
+// drill code installs them (the `spearlet` command, with --enable-drills), through the spearlet's fault hooks (via
+// SpearletFaults); they are driven over the admin API by POST /v1/gray-faults {fault, durationMs, slowMs}.
 import type { FastifyPluginAsync } from 'fastify';
-import { setTimeout as delay } from 'node:timers/promises';
-import { MeshError } from '../errors.ts';
-import type { Handler } from '../spearlet/handlers.ts';
+import type { DispatchFault } from '../spearlet/fault-hooks.ts';
 
 export const GRAY_FAULTS = ['slow', 'error', 'none'] as const;
 export type GrayFault = (typeof GRAY_FAULTS)[number];
 
-/** What GrayFaults needs from a spearlet: its dispatch hook. */
-export interface FaultHookTarget<S> {
-  setFaultHook(hook: ((method: string, handler: Handler<S>) => Handler<S>) | undefined): void;
-}
+const ERROR_FAULT: DispatchFault = {
+  error: { code: 'HANDLER_ERROR', message: 'drill: error fault injected', retryable: false },
+};
 
-export class GrayFaults<S> {
+/** The gray faults' state; SpearletFaults asks it about every request through the spearlet's fault hooks. */
+export class GrayFaults {
   #fault: GrayFault = 'none';
-  #slowMs = 0;
+  /** The answer for the current fault, built once per fault so a dispatch under a fault allocates nothing. */
+  #answer: DispatchFault | undefined;
   #timer: NodeJS.Timeout | undefined;
-  /** One wrapper per handler and fault, so a dispatch under a fault allocates nothing more. */
-  readonly #wrapped = new WeakMap<Handler<S>, Handler<S>>();
-
-  install(target: FaultHookTarget<S>): void {
-    target.setFaultHook((_method, handler) => (this.#fault === 'none' ? handler : this.#wrap(handler)));
-  }
 
   get fault(): GrayFault {
     return this.#fault;
+  }
+
+  /** What the spearlet does with a request now: undefined runs it normally. */
+  beforeDispatch(_method: string): DispatchFault | undefined {
+    return this.#answer;
   }
 
   /** Starts `fault` for `durationMs` (then back to none); `none` ends a fault now. */
@@ -34,24 +32,13 @@ export class GrayFaults<S> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#fault = fault;
-    this.#slowMs = slowMs;
+    this.#answer = fault === 'error' ? ERROR_FAULT : fault === 'slow' ? { delayMs: slowMs } : undefined;
     if (fault !== 'none') {
       this.#timer = setTimeout(() => {
         this.#fault = 'none';
+        this.#answer = undefined;
       }, durationMs).unref();
     }
-  }
-
-  #wrap(handler: Handler<S>): Handler<S> {
-    const key = this.#wrapped.get(handler);
-    if (key !== undefined) return key;
-    const wrapped: Handler<S> = async (req) => {
-      if (this.#fault === 'error') throw new MeshError('HANDLER_ERROR', 'drill: error fault injected');
-      if (this.#fault === 'slow') await delay(this.#slowMs, undefined, { signal: req.signal });
-      return handler(req);
-    };
-    this.#wrapped.set(handler, wrapped);
-    return wrapped;
   }
 
   /** The admin route POST /v1/gray-faults {fault, durationMs, slowMs}; registered only on drill-enabled spearlets. */

@@ -1,5 +1,5 @@
 // Drill faults inside a spearlet process, installed through its fault hooks: production classes hold no fault code.
-import type { FaultHooks } from '../spearlet/fault-hooks.ts';
+import type { DispatchFault, FaultHooks } from '../spearlet/fault-hooks.ts';
 import type { Logger } from '../util/logger.ts';
 
 /** What the faults need from a spearlet. */
@@ -21,9 +21,15 @@ export class SpearletFaults {
   readonly #hooks: { partitioned: boolean } & FaultHooks = { partitioned: false };
   #partitionTimer: NodeJS.Timeout | undefined;
 
-  constructor(target: FaultTarget, logger?: Logger) {
+  /** `dispatch` (the gray faults, say) decides what happens to each request; the hooks carry its answer. */
+  constructor(
+    target: FaultTarget,
+    logger?: Logger,
+    dispatch?: { beforeDispatch(method: string): DispatchFault | undefined },
+  ) {
     this.#target = target;
     this.#log = logger;
+    if (dispatch !== undefined) this.#hooks.beforeDispatch = (method) => dispatch.beforeDispatch(method);
     target.setFaultHooks(this.#hooks);
   }
 

@@ -24,8 +24,6 @@ const METHOD_NAME = /^[\w.:/-]{1,200}$/u;
 
 export class HandlerRegistry<S = unknown> {
   readonly #handlers = new Map<string, Handler<S>>();
-  /** Drill faults only (installed by src/drill code, never in production): sees each dispatch, may wrap the handler. */
-  faultHook: ((method: string, handler: Handler<S>) => Handler<S>) | undefined = undefined;
 
   /** Registers (or replaces) the handler for `method`. */
   set(method: string, handler: Handler<S>): void {
@@ -40,8 +38,7 @@ export class HandlerRegistry<S = unknown> {
   }
 
   get(method: string): Handler<S> | undefined {
-    const handler = this.#handlers.get(method);
-    return handler === undefined || this.faultHook === undefined ? handler : this.faultHook(method, handler);
+    return this.#handlers.get(method);
   }
 
   has(method: string): boolean {

@@ -1,5 +1,6 @@
 // Decides what happens to one REQUEST an agent sent: refused (draining, scope, unknown method, overload, a drill
 // fault) or run by its handler.
+import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import type { VerifiedToken } from '../auth/verify.ts';
 import { methodAllowed } from '../auth/scope.ts';
@@ -52,5 +53,9 @@ export function dispatchRequest(
 
 /** A drill's slow fault: the handler starts `delayMs` late (the request counts as in flight meanwhile). */
 function delayed(handler: Handler<MeshSession>, delayMs: number): Handler<MeshSession> {
-  return (req) => new Promise((resolve) => setTimeout(resolve, delayMs).unref()).then(() => handler(req));
+  // The wait ends early when the request does (deadline, CANCEL, drain), like a real slow handler would.
+  return async (req) => {
+    await delay(delayMs, undefined, { signal: req.signal, ref: false });
+    return handler(req);
+  };
 }

@@ -175,11 +175,6 @@ export class Spearlet extends EventEmitter<SpearletEvents> {
     return this;
   }
 
-  /** Drill faults only: a hook that sees every request dispatch and may wrap its handler (see src/drill/gray-faults.ts). */
-  setFaultHook(hook: ((method: string, handler: Handler<MeshSession>) => Handler<MeshSession>) | undefined): void {
-    this.#handlers.faultHook = hook;
-  }
-
   /** Plugs in the process runtime's legacy-protocol handler; undefined removes it. */
   setLegacyHandler(handler: LegacyHandler | undefined): void {
     this.#legacy = handler;

@@ -13,14 +13,19 @@ export function token(extra: Partial<MintTokenOptions> = {}): Promise<string> {
   return mintToken({ secret: SECRET, sub: 'agent-1', iss: ISSUER, aud: AUDIENCE, expiresInSec: 600, ...extra });
 }
 
-export async function startSpearlet(t: TestContext, extra: Partial<SpearletOptions> = {}): Promise<Spearlet> {
-  const s = new Spearlet({
+/** The test spearlet: s1 on a loopback port, the test secret, no Consul, then `extra`. */
+function newSpearlet(extra: Partial<SpearletOptions>): Spearlet {
+  return new Spearlet({
     id: 's1',
     listen: { host: '127.0.0.1', port: 0 },
     auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE },
     consul: null,
     ...extra,
   });
+}
+
+export async function startSpearlet(t: TestContext, extra: Partial<SpearletOptions> = {}): Promise<Spearlet> {
+  const s = newSpearlet(extra);
   await s.start();
   t.after(() => s.close());
   return s;
@@ -31,13 +36,7 @@ export async function startSpearletWithAdmin(
   t: TestContext,
   extra: Partial<SpearletOptions> = {},
 ): Promise<{ spearlet: Spearlet; admin: AdminServer }> {
-  const s = new Spearlet({
-    id: 's1',
-    listen: { host: '127.0.0.1', port: 0 },
-    auth: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE },
-    consul: null,
-    ...extra,
-  });
+  const s = newSpearlet(extra);
   const admin = await serveAdmin(s, { listen: { host: '127.0.0.1', port: 0 } });
   t.after(() => admin.close());
   await s.start();

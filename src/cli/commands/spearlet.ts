@@ -27,7 +27,6 @@ import {
 } from '../spearlet-security-flags.ts';
 import { watchParentPipe } from '../../localmesh/parent-link.ts';
 import { GrayFaults } from '../../drill/gray-faults.ts';
-import type { MeshSession } from '../../spearlet/session.ts';
 
 const USAGE = `Usage: spear-mesh spearlet --id ID --issuer ISS --audience AUD
          (--token-secret-file FILE | --jwks FILE|URL|consul:KEY) [options]
@@ -305,9 +304,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     const auth = built.options.auth;
     const secret = 'secret' in auth ? auth.secret : undefined;
     // Drill-enabled spearlets also take the gray faults (slow, error) of src/drill, installed from here only.
-    const gray = built.enableDrills ? new GrayFaults<MeshSession>() : undefined;
+    const gray = built.enableDrills ? new GrayFaults() : undefined;
     spearlet = new Spearlet(built.options);
-    gray?.install(spearlet);
     if (built.security.enableTasks) {
       tasks = enableSpearletTasks(spearlet, {
         ...(secret !== undefined && 'issuer' in auth
@@ -332,7 +330,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     adminServer = await serveAdmin(spearlet, {
       listen: built.admin,
       logger,
-      faults: built.enableDrills ? new SpearletFaults(spearlet, logger) : undefined,
+      faults: built.enableDrills ? new SpearletFaults(spearlet, logger, gray) : undefined,
       plugins: [
         ...(tasks !== undefined ? [tasksRoutes(tasks.runtime)] : []),
         ...(gray !== undefined ? [gray.routes()] : []),
