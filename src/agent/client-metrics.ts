@@ -115,12 +115,18 @@ export class ClientMetrics {
       buckets: [...CLIENT_DURATION_BUCKETS_SEC],
       registers,
     });
-    // One snapshot per scrape serves every gauge below: the first collect() of a scrape takes it.
-    let cached: { at: number; snap: ClientMetricsSnapshot } | undefined;
+    // One snapshot per scrape serves every gauge below: the first collect() of a scrape takes it, and it is dropped
+    // once the scrape's turn of the event loop ends (prom-client collects every metric in microtasks of one turn), so
+    // the next scrape never reads a stale state, however soon it comes.
+    let cached: ClientMetricsSnapshot | undefined;
     const snap = (): ClientMetricsSnapshot => {
-      const now = performance.now();
-      if (cached === undefined || now - cached.at > 50) cached = { at: now, snap: snapshot() };
-      return cached.snap;
+      if (cached === undefined) {
+        cached = snapshot();
+        setImmediate(() => {
+          cached = undefined;
+        }).unref();
+      }
+      return cached;
     };
     new Counter({
       name: 'spear_mesh_client_retries_total',
