@@ -4,10 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientGone } from './blocking.ts';
 import type { RegistryState } from './context.ts';
-import { DurationError, parseGoDuration } from './duration.ts';
 import { badRequest, serverError } from './http-error.ts';
 import { json, type Endpoint, type Reply, type RequestCtx } from './http.ts';
-import { parseUint64 } from './query.ts';
+import { parseWaitAndIndex } from './query.ts';
 
 export const EVENT_TOPIC = 'event';
 /** Events an agent remembers (Consul's eventBuf). */
@@ -109,23 +108,7 @@ export function eventRoutes(state: RegistryState): Endpoint[] {
   };
 
   const list = async (ctx: RequestCtx): Promise<Reply> => {
-    // parseWait: wait first, then index, with Consul's texts.
-    let waitMs = 0;
-    const wait = ctx.query.get('wait');
-    if (wait !== '') {
-      try {
-        waitMs = parseGoDuration(wait) / 1e6;
-      } catch (err) {
-        if (err instanceof DurationError) throw badRequest('Invalid wait time');
-        throw err;
-      }
-    }
-    let minIndex = 0n;
-    if (ctx.query.get('index') !== '') {
-      const v = parseUint64(ctx.query.get('index'));
-      if (v === undefined) throw badRequest('Invalid index');
-      minIndex = v;
-    }
+    const { waitMs, minIndex } = parseWaitAndIndex(ctx.query);
     const name = ctx.query.get('name');
     const snapshot = (): { events: UserEvent[]; index: bigint } => {
       const events = recent().filter((e) => name === '' || e.Name === name);

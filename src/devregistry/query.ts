@@ -121,6 +121,12 @@ export function parseQueryMeta(q: GoQuery): QueryMeta {
   const stale = q.has('stale');
   const consistent = q.has('consistent');
   if (stale && consistent) throw badRequest('Cannot specify ?stale with ?consistent, conflicting semantics.');
+  const { waitMs, minIndex } = parseWaitAndIndex(q);
+  return { consistency: stale ? 'stale' : consistent ? 'consistent' : 'leader', minIndex, waitMs, dc: q.get('dc') };
+}
+
+/** Consul's parseWait: `wait` first, then `index`, each with Consul's 400 text; absent means 0. */
+export function parseWaitAndIndex(q: GoQuery): { waitMs: number; minIndex: bigint } {
   let waitMs = 0;
   const wait = q.get('wait');
   if (wait !== '') {
@@ -138,5 +144,5 @@ export function parseQueryMeta(q: GoQuery): QueryMeta {
     if (v === undefined) throw badRequest('Invalid index');
     minIndex = v;
   }
-  return { consistency: stale ? 'stale' : consistent ? 'consistent' : 'leader', minIndex, waitMs, dc: q.get('dc') };
+  return { waitMs, minIndex };
 }
