@@ -94,6 +94,8 @@ const checks = unit
 // The checks finish before the tests start: on a 2-core machine CPU-bound checks beside the tests would slow the
 // timing-sensitive ones (spearlet processes, heartbeats) enough to fail them.
 const checked = (await Promise.all(checks)).every(Boolean);
+// The tests' `spear-mesh` child processes run dist/, compiled above from the same sources (test/helpers/cli.ts).
+if (!unit) process.env.SPEAR_TEST_CLI = 'dist';
 const tests = built ? await run('tests', process.execPath, testArgs, { stream: true }) : false;
 const ok = built && checked && tests;
 process.stdout.write(`npm test: ${ok ? 'ok' : 'FAILED'} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
