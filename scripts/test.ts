@@ -35,7 +35,7 @@ const UNIT = [
 
 const unit = process.argv.includes('unit');
 const files = unit ? testFiles(UNIT) : testFiles(['test', 'examples']);
-const testArgs = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files];
+const testArgs = ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=300000', ...files];
 
 function run(
   name: string,
