@@ -1,7 +1,7 @@
 // Admin API security options: credentials (bearer tokens, mTLS), the loopback-only rule without them, host names.
-import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ConfigError } from '../errors.ts';
+import { isLoopbackHost } from '../util/host-origin.ts';
 
 export interface AdminTlsOptions {
   /** PEM certificate chain and key the admin API serves HTTPS with. */
@@ -27,13 +27,6 @@ export interface AdminSecurityOptions {
 /** Whether any credential is configured; without one the admin API is open and must stay on loopback. */
 export function hasAdminCredentials(s: AdminSecurityOptions | undefined): boolean {
   return s !== undefined && (s.token !== undefined || s.readToken !== undefined || s.tls !== undefined);
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return h === '::1' || h === '0:0:0:0:0:0:0:1' || h.startsWith('::ffff:127.');
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);

@@ -1,13 +1,7 @@
-// DNS-rebinding and cross-site defences for the admin API: the Host header must name this API, an Origin must be ours.
+// DNS-rebinding and cross-site defences for the admin API: the Host header must name this API (a loopback name or
+// an allowed one), an Origin must be ours. The rules are src/util/host-origin.ts's, shared with the dashboard.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isLoopbackHost } from './admin-security.ts';
-
-/** `host[:port]` or `[v6][:port]` => lower-case host without brackets; undefined when malformed. */
-export function hostOf(header: string): string | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]/@\s]+))(?::(\d{1,5}))?$/.exec(header);
-  if (m === null) return undefined;
-  return (m[1] ?? m[2] ?? '').toLowerCase();
-}
+import { checkHostOrigin, isLoopbackHost } from '../util/host-origin.ts';
 
 export interface HostOriginGuard {
   /** Sends 403 and returns false when the request's Host or Origin is not acceptable. */
@@ -15,11 +9,12 @@ export interface HostOriginGuard {
 }
 
 export function hostOriginGuard(allowed: () => ReadonlySet<string>, scheme: 'http' | 'https'): HostOriginGuard {
+  const rule = { acceptHost: (name: string) => isLoopbackHost(name) || allowed().has(name), schemes: [scheme] };
   return {
     check(req, reply) {
-      const host = req.headers.host;
-      const name = host === undefined ? undefined : hostOf(host);
-      if (name === undefined || !(isLoopbackHost(name) || allowed().has(name))) {
+      const { host, origin } = req.headers;
+      const refusal = checkHostOrigin(req.headers, rule);
+      if (refusal === 'host') {
         req.log.warn({ host }, 'admin request refused: Host header names another site');
         void reply.code(403).send({
           code: 'ADMIN_FORBIDDEN',
@@ -27,8 +22,7 @@ export function hostOriginGuard(allowed: () => ReadonlySet<string>, scheme: 'htt
         });
         return false;
       }
-      const origin = req.headers.origin;
-      if (origin !== undefined && origin !== `${scheme}://${host ?? ''}`) {
+      if (refusal === 'origin') {
         req.log.warn({ origin }, 'admin request refused: foreign Origin');
         void reply.code(403).send({
           code: 'ADMIN_FORBIDDEN',

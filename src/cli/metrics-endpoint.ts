@@ -1,9 +1,9 @@
 // A loopback-only GET /metrics for long-running CLI agents (`call --metrics-port`): the MeshClient's client-side
 // metrics in Prometheus text format. Host names other than IP literals and localhost get 403 (DNS rebinding).
 import { createServer, type Server } from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { hostName } from '../dashboard/guard.ts';
+import { hostOf, isAddressLiteral } from '../util/host-origin.ts';
 
 export interface MetricsEndpoint {
   readonly url: string;
@@ -12,8 +12,8 @@ export interface MetricsEndpoint {
 
 export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<MetricsEndpoint> {
   const server: Server = createServer((req, res) => {
-    const name = hostName(req.headers.host ?? '');
-    if (!(isIP(name) !== 0 || name === 'localhost')) {
+    const name = hostOf(req.headers.host ?? '');
+    if (name === undefined || !isAddressLiteral(name)) {
       res.writeHead(403).end('Host header not allowed\n');
       return;
     }

@@ -12,7 +12,9 @@ import type { MeshPoller, MeshSnapshot } from './poller.ts';
 export const MAX_EVENT_STREAMS = 64;
 const SSE_KEEPALIVE_MS = 15_000;
 
-const PUBLIC_DIR = new URL('./public/', import.meta.url);
+// The page's files stay in src/ (the package ships src/): the same path from src/dashboard/app.ts and from the compiled
+// dist/dashboard/app.js, which tsc does not copy them next to.
+const PUBLIC_DIR = new URL('../../src/dashboard/public/', import.meta.url);
 const ASSETS: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',

@@ -9,7 +9,7 @@ import type { Logger } from '../util/logger.ts';
 import { buildDashboardApp } from './app.ts';
 import { ConsulReader } from './consul-reader.ts';
 import { DrillRuns } from './drill-runs.ts';
-import { isLoopbackHost } from './guard.ts';
+import { isLoopbackHost } from '../util/host-origin.ts';
 import { MeshPoller, type AgentSource } from './poller.ts';
 
 export const DEFAULT_DASHBOARD_PORT = 8600;

@@ -1,32 +1,14 @@
-// Request guard of the dashboard: Host and Origin checks against DNS rebinding and cross-site reads, and optional
-// HTTP Basic credentials (required off loopback). The admin API has its own guard; the two follow the same rules.
+// Request guard of the dashboard: Host and Origin checks against DNS rebinding and cross-site reads (the rules of
+// src/util/host-origin.ts, shared with the admin API), and optional HTTP Basic credentials (required off loopback).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { checkHostOrigin, isAddressLiteral } from '../util/host-origin.ts';
 
 export interface GuardOptions {
-  /** Host names (no port) accepted besides IP literals and `localhost`. */
+  /** Host names (no port) accepted besides IP literals and loopback names (`localhost`). */
   readonly allowedHosts: readonly string[];
   /** user:password for HTTP Basic; undefined means no credentials (loopback only, enforced by the options). */
   readonly basicAuth: { readonly user: string; readonly password: string } | undefined;
-}
-
-/** `localhost`, 127.0.0.0/8 and ::1: the addresses only this machine reaches. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (h === 'localhost' || h === '::1') return true;
-  return isIP(h) === 4 && h.startsWith('127.');
-}
-
-/** The host name of a Host header value (without the port, IPv6 brackets removed), lower-cased. */
-export function hostName(header: string): string {
-  const v = header.trim().toLowerCase();
-  if (v.startsWith('[')) {
-    const end = v.indexOf(']');
-    return end < 0 ? v : v.slice(1, end);
-  }
-  const colon = v.indexOf(':');
-  return colon < 0 ? v : v.slice(0, colon);
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -34,16 +16,19 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 export function buildGuard(o: GuardOptions): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const allowed = new Set(o.allowedHosts.map((h) => h.toLowerCase()));
   const expected = o.basicAuth === undefined ? undefined : digest(`${o.basicAuth.user}:${o.basicAuth.password}`);
+  // A DNS name an attacker controls can point at this address (rebinding); an IP literal cannot. An Origin may be
+  // https too: off loopback the dashboard is meant to sit behind a TLS-terminating proxy.
+  const rule = {
+    acceptHost: (name: string) => isAddressLiteral(name) || allowed.has(name),
+    schemes: ['http', 'https'] as const,
+  };
   return async (req, reply) => {
-    const host = req.headers.host;
-    // A DNS name an attacker controls can point at this address (rebinding); an IP literal cannot.
-    const name = host === undefined ? '' : hostName(host);
-    if (name === '' || !(isIP(name) !== 0 || name === 'localhost' || allowed.has(name))) {
+    const refusal = checkHostOrigin(req.headers, rule);
+    if (refusal === 'host') {
       await reply.code(403).send({ error: 'forbidden', reason: 'Host header not allowed' });
       return;
     }
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${host ?? ''}` && origin !== `https://${host ?? ''}`) {
+    if (refusal === 'origin') {
       await reply.code(403).send({ error: 'forbidden', reason: 'cross-origin request' });
       return;
     }

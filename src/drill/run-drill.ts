@@ -111,7 +111,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       detectedAtMs = lastPickAt === undefined ? injectedAt : lastPickAt < end - 500 ? lastPickAt : undefined;
     }
     // Every request has a deadline, so all settle within it; what has not settled by then is lost.
-    await Promise.race([load.stop(), sleep(deadlineMs + 5000)]);
+    // The bound's timer is cleared as soon as the load settles: left pending it kept the drill's process alive for
+    // deadlineMs + 5 s after its report.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      load.stop(),
+      new Promise<void>((resolve) => {
+        bound = setTimeout(resolve, deadlineMs + 5000);
+      }),
+    ]).finally(() => {
+      clearTimeout(bound);
+    });
     return buildReport({
       fault,
       target,

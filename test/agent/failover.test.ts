@@ -49,7 +49,8 @@ async function whoAnswers(mesh: MeshClient, affinityKey: string): Promise<string
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('MeshClient with real spearlets', () => {
+// Every test has its own harness (registry, spearlets, temp dir): two run at a time.
+describe('MeshClient with real spearlets', { concurrency: 2 }, () => {
   it(
     'loses nothing when one of three spearlets is SIGKILLed under steady idempotent load',
     { timeout: TEST_TIMEOUT_MS },

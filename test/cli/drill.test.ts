@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { runCli } from './run-cli.ts';
 import { FAULTS, type DrillReport } from '../../src/drill/report.ts';
 
-describe('spear-mesh drill', () => {
+// Each drill starts its own local mesh (registry port 0, ephemeral spearlet ports), so two run at a time: the file
+// takes about half as long, at the price of two drills' processes sharing the CPU (detection stays bounded below).
+describe('spear-mesh drill', { concurrency: 2 }, () => {
   let dir = '';
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'drill-test-'));

@@ -9,7 +9,8 @@ import type { DrillReport } from '../../src/drill/report.ts';
 type Row = DrillReport & { policy: string; deadlineMs: number; withinDeadline: number };
 const common = ['--duration', '3s', '--fault-for', '1s', '--rate', '100', '--json'];
 
-describe('gray drills', () => {
+// Each drill starts its own local mesh on ephemeral ports: two run at a time.
+describe('gray drills', { concurrency: 2 }, () => {
   it('error: the target answers HANDLER_ERROR while the fault lasts; nothing lost', async () => {
     const res = await runCli(['drill', '--fault', 'error', ...common]);
     const r = JSON.parse(res.stdout) as Row;

@@ -141,13 +141,13 @@ describe('the published package', { timeout: 2 * TIMEOUT_MS, concurrency: 2 }, (
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   });
 
-  it('ships dist, bin and sources, and no tests, benchmarks or build state', async () => {
+  it('ships dist, bin, sources and the licence, and no tests, benchmarks or build state', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball], dir);
     const files = stdout
       .split('\n')
       .filter(Boolean)
       .map((f) => f.replace(/^package\//, ''));
-    for (const f of ['package.json', 'README.md', 'CHANGELOG.md', 'bin/spear-mesh.js', 'dist/index.js']) {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/spear-mesh.js', 'dist/index.js']) {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
     for (const f of ['dist/index.d.ts', 'dist/index.js.map', 'dist/index.d.ts.map', 'dist/cli/main.js']) {
