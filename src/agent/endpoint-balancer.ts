@@ -86,6 +86,14 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     }
   }
 
+  /**
+   * Whether idempotent attempts should carry their endpoint's move signal: only when stalls are detected, since a
+   * spearlet ejected for failures fails its attempts fast anyway (the signal costs a listener per attempt).
+   */
+  get movesStalledAttempts(): boolean {
+    return this.#o.outlier?.detectsStalls === true;
+  }
+
   get size(): number {
     return this.#subs.size;
   }

@@ -223,6 +223,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     let exclude: Set<string> | undefined;
     // At most one hedge per request: only its first attempt may be hedged.
     let mayHedge = idempotent && this.#o.hedgeAfterMs !== undefined && o.spearletId === undefined;
+    const movable = idempotent && this.#balancer.movesStalledAttempts;
     for (let attempt = 0; ; attempt++) {
       let sub = this.#balancer.pick(ctx);
       // Everything left was excluded: going back to an excluded spearlet beats waiting when it is usable again.
@@ -232,7 +233,6 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         const expiresAt = deadlineAt > 0 ? deadlineAt : Date.now() + this.#o.queueTimeoutMs;
         sub = await this.#queue.wait(ctx, method, expiresAt, o.signal);
       }
-      exclude ??= new Set();
       try {
         if (mayHedge) {
           mayHedge = false;
@@ -242,7 +242,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
             afterMs: this.#o.hedgeAfterMs ?? 0,
             deadlineAt,
             signal: o.signal,
-            exclude,
+            exclude: (exclude ??= new Set()),
             attempt: (target, signal) => this.#attempt(target, method, body, true, deadlineAt, signal),
             pickOther: (id) =>
               this.#balancer.pick({ affinityKey: o.affinityKey, tags: o.tags, exclude: new Set([id]) }),
@@ -250,8 +250,9 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
             onHedge: () => this.#hedges++,
           });
         }
-        // Idempotent attempts carry the endpoint's move signal, so an ejection moves them at once.
-        const signal = idempotent && o.signal === undefined ? sub.moveSignal : o.signal;
+        // Idempotent attempts carry the endpoint's move signal, so an ejection (of a stalled spearlet) moves them at
+        // once instead of at their deadline.
+        const signal = movable && o.signal === undefined ? sub.moveSignal : o.signal;
         return await this.#attempt(sub, method, body, idempotent, deadlineAt, signal);
       } catch (err) {
         const outcome = this.#classify(err, method, idempotent, attempt, o.signal);
@@ -261,6 +262,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
           { spearletId: sub.id, method, outcome, code: (err as MeshError).code },
           'request moves to another spearlet',
         );
+        exclude ??= new Set();
         exclude.add(sub.id);
         ctx = { ...base, exclude };
         if (o.signal?.aborted === true) throw new CancelledError(method, o.signal.reason);

@@ -69,6 +69,7 @@ export class OutlierDetector {
   readonly #health = new Map<string, EndpointHealth>();
   #nextSweepAt: number;
   #lastSweepAt: number;
+  #lastCheckAt: number;
   /** Called for every ejection (the balancer logs it and rebuilds its picker). */
   onEject: ((e: Ejection) => void) | undefined;
 
@@ -76,7 +77,13 @@ export class OutlierDetector {
     this.#o = resolveOutlierOptions(options);
     this.#now = this.#o.now;
     this.#lastSweepAt = this.#now();
+    this.#lastCheckAt = this.#lastSweepAt;
     this.#nextSweepAt = this.#lastSweepAt + this.#o.intervalMs;
+  }
+
+  /** Whether stalls are detected (stallMs not false): only then do attempts need to be movable. */
+  get detectsStalls(): boolean {
+    return this.#o.stallMs !== Infinity;
   }
 
   /** How often check() has work to do (stall detection and the interval sweep). */
@@ -141,7 +148,11 @@ export class OutlierDetector {
   check(): boolean {
     const now = this.#now();
     let changed = false;
-    if (this.#o.stallMs !== Infinity) {
+    // A check this late means our own event loop was blocked: answers may be waiting unread in the sockets, so
+    // silence proves nothing about the spearlets this time.
+    const paused = now - this.#lastCheckAt > this.#o.stallMs / 2;
+    this.#lastCheckAt = now;
+    if (this.#o.stallMs !== Infinity && !paused) {
       // Another spearlet answered after this one began to owe answers: the problem is this spearlet, not our side.
       let lastAnswer = 0;
       for (const h of this.#health.values()) if (h.lastAnswerAt > lastAnswer) lastAnswer = h.lastAnswerAt;

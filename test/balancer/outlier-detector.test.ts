@@ -178,6 +178,18 @@ describe('OutlierDetector', () => {
     assert.equal(d.attemptEnded('a', 'none'), false);
   });
 
+  it('stall: not judged by a check that comes late (our event loop was blocked, answers may be unread)', () => {
+    const { d, clock, run } = detector(['a', 'b', 'c'], { stallMs: 300 });
+    d.attemptStarted('a');
+    clock.now = 100;
+    run('b', 'success');
+    assert.equal(d.check(), false);
+    clock.now = 400; // 300 ms since the last check: more than half of stallMs
+    assert.equal(d.check(), false);
+    clock.now = 450; // on time again, and still nothing from a
+    assert.equal(d.check(), true);
+  });
+
   it('stall: not when nobody answered either (the problem is on our side), nor with stallMs false', () => {
     const quiet = detector(['a', 'b', 'c'], { stallMs: 300 });
     quiet.d.attemptStarted('a');
