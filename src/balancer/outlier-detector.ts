@@ -52,6 +52,8 @@ interface EndpointHealth {
   /** Attempts started and not ended, and since when it has owed an answer (for stall detection). */
   pending: number;
   waitingSince: number;
+  /** When the last pending attempt ended without an answer (cancelled): a short gap keeps the stall clock. */
+  idleByCancelAt: number;
   lastAnswerAt: number;
   /** Met an ejection criterion while the cap kept it in (counts as bad for fail-open). */
   flagged: boolean;
@@ -105,6 +107,7 @@ export class OutlierDetector {
           failed: 0,
           pending: 0,
           waitingSince: 0,
+          idleByCancelAt: -Infinity,
           lastAnswerAt: 0,
           flagged: false,
         });
@@ -114,7 +117,10 @@ export class OutlierDetector {
   attemptStarted(id: string): void {
     const h = this.#health.get(id);
     if (h === undefined) return;
-    if (h.pending++ === 0) h.waitingSince = this.#now();
+    if (h.pending++ > 0) return;
+    const now = this.#now();
+    // Attempts cancelled before any answer (hedges won elsewhere, say) leave it owing: the stall clock runs on.
+    if (now - h.idleByCancelAt >= this.#o.stallMs) h.waitingSince = now;
   }
 
   /** An attempt started with attemptStarted ended; returns true when this ejected something. */
@@ -122,8 +128,12 @@ export class OutlierDetector {
     const h = this.#health.get(id);
     if (h === undefined) return false;
     if (h.pending > 0) h.pending--;
-    if (verdict === 'none') return false;
+    if (verdict === 'none') {
+      if (h.pending === 0) h.idleByCancelAt = this.#now();
+      return false;
+    }
     const now = this.#now();
+    h.idleByCancelAt = -Infinity;
     h.lastAnswerAt = now;
     h.waitingSince = now;
     return verdict === 'success' ? this.#success(h, now) : this.#failure(id, h, now);

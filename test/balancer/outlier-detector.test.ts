@@ -178,6 +178,30 @@ describe('OutlierDetector', () => {
     assert.equal(d.attemptEnded('a', 'none'), false);
   });
 
+  it('stall: attempts cancelled before any answer (hedges that won elsewhere) do not restart the stall clock', () => {
+    const { d, clock, run } = detector(['a', 'b', 'c'], { stallMs: 300 });
+    for (let t = 0; t < 300; t += 50) {
+      clock.now = t;
+      d.attemptStarted('a');
+      clock.now = t + 40;
+      assert.equal(d.attemptEnded('a', 'none'), false);
+      run('b', 'success');
+      assert.equal(d.check(), false);
+    }
+    clock.now = 300;
+    d.attemptStarted('a');
+    assert.equal(d.check(), true, 'owing since 0 with no answer: stalled');
+    const healthy = detector(['a', 'b', 'c'], { stallMs: 300 });
+    healthy.d.attemptStarted('a');
+    healthy.d.attemptEnded('a', 'none');
+    healthy.clock.now = 1000;
+    healthy.run('b', 'success');
+    healthy.d.attemptStarted('a');
+    healthy.d.check(); // late (the first in 1000 ms): judges nothing, but the next one is on time
+    healthy.clock.now = 1100;
+    assert.equal(healthy.d.check(), false, 'a cancel long ago does not count against a new attempt');
+  });
+
   it('stall: not judged by a check that comes late (our event loop was blocked, answers may be unread)', () => {
     const { d, clock, run } = detector(['a', 'b', 'c'], { stallMs: 300 });
     d.attemptStarted('a');
