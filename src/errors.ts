@@ -50,6 +50,7 @@ export const ERROR_CODES = [
   'RETRY_BUDGET_EXHAUSTED',
   'QUEUE_FULL',
   'CLIENT_CLOSED',
+  'REQUEST_TOO_LARGE',
   // tasks and legacy agents
   'TASK_NOT_FOUND',
   'TASK_START_FAILED',

@@ -12,6 +12,8 @@ export {
   DeadlineExceededError,
   CancelledError,
   RemoteError,
+  HandshakeRefusedError,
+  RequestTooLargeError,
 } from './conn/errors.ts';
 export {
   NoSpearletAvailableError,

@@ -4,6 +4,7 @@ import type { OutlierDetector, Verdict } from '../balancer/outlier-detector.ts';
 import { EMPTY_PICKER, type Picker, type PickContext, type Policy } from '../balancer/picker.ts';
 import { buildPicker } from '../balancer/policies.ts';
 import { hasAllTags } from '../balancer/tag-filter.ts';
+import type { HandshakeRefusedError } from '../conn/errors.ts';
 import type { MeshConnection } from '../conn/mesh-connection.ts';
 import { ConnState } from '../conn/states.ts';
 import type { Endpoint } from '../discovery/endpoint.ts';
@@ -40,6 +41,8 @@ export interface EndpointBalancerOptions {
   readonly drainGraceMs: number;
   /** Connections one spearlet may get when the first ones are saturated. */
   readonly maxConnectionsPerSpearlet: number;
+  /** Extra connections close after this long without a request (EndpointPool.closeIdle). */
+  readonly poolIdleTimeoutMs?: number | undefined;
   readonly logger: Logger;
 }
 
@@ -47,6 +50,8 @@ export interface EndpointBalancerEvents {
   /** A new picker was published: waiting requests should try again. */
   picker: [];
   signal: [name: string, body: Buffer, spearletId: string];
+  /** A spearlet refused a handshake for a reason retrying with the same token cannot fix. */
+  refused: [err: HandshakeRefusedError, spearletId: string];
 }
 
 /** A pick request: the policy's context, or a pin to one spearlet id (no balancing, no failover elsewhere). */
@@ -60,6 +65,8 @@ const connKey = (e: Endpoint): string => JSON.stringify([e.address, e.port, e.so
 export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   readonly #o: EndpointBalancerOptions;
   readonly #subs = new Map<string, EndpointPool>();
+  /** Spearlet ids from WELCOME that differ from their endpoint's id (static endpoints are named 'host:port'). */
+  readonly #welcomeIds = new Map<string, string>();
   /** Endpoints that left, finishing their in-flight requests. */
   readonly #retiring = new Set<EndpointPool>();
   #picker: Picker = EMPTY_PICKER;
@@ -101,11 +108,39 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   /** The hot path: one call into the immutable picker, or a direct lookup for a request pinned to a spearlet. */
   pick(ctx: RouteContext): EndpointPool | undefined {
     if (ctx.spearletId !== undefined) {
-      const sub = this.#subs.get(ctx.spearletId);
+      const sub = this.pool(ctx.spearletId);
       return sub?.ready === true ? sub : undefined;
     }
     // Every target of the picker is a EndpointPool: buildPicker only ever sees this.#subs' values.
     return this.#picker.pick(ctx) as EndpointPool | undefined;
+  }
+
+  /** The pool for a spearlet, by endpoint id or by the id its spearlet announced in WELCOME. */
+  pool(spearletId: string): EndpointPool | undefined {
+    const sub = this.#subs.get(spearletId);
+    if (sub !== undefined) return sub;
+    const endpointId = this.#welcomeIds.get(spearletId);
+    return endpointId === undefined ? undefined : this.#subs.get(endpointId);
+  }
+
+  /**
+   * The handshake refusal that keeps every endpoint `ctx` could go to from serving it (MeshConnection.refusal),
+   * or undefined when some endpoint is usable, may become usable, or none is known.
+   */
+  refusal(ctx: RouteContext): HandshakeRefusedError | undefined {
+    const refused = (sub: EndpointPool): HandshakeRefusedError | undefined =>
+      sub.state === ConnState.READY ? undefined : sub.primary.refusal;
+    if (ctx.spearletId !== undefined) {
+      const sub = this.pool(ctx.spearletId);
+      return sub === undefined ? undefined : refused(sub);
+    }
+    let found: HandshakeRefusedError | undefined;
+    for (const sub of this.#subs.values()) {
+      if (ctx.tags !== undefined && !hasAllTags(sub, ctx.tags)) continue;
+      found = refused(sub);
+      if (found === undefined) return undefined;
+    }
+    return found;
   }
 
   /** Replaces the endpoint set: new endpoints connect at once, gone ones stop being picked now and drain. */
@@ -154,8 +189,8 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     if (this.#o.outlier?.attemptEnded(sub.id, verdict) === true) this.#rebuild();
   }
 
-  /** Resolves true as soon as any connection is READY, false after `timeoutMs`. */
-  whenAnyReady(timeoutMs: number): Promise<boolean> {
+  /** Resolves true as soon as any connection is READY, false after `timeoutMs` or once `stop()` says so. */
+  whenAnyReady(timeoutMs: number, stop: () => boolean = () => false): Promise<boolean> {
     const anyReady = (): boolean => [...this.#subs.values()].some((s) => s.state === ConnState.READY);
     if (anyReady()) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -165,7 +200,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
         resolve(v);
       };
       const check = (): void => {
-        if (anyReady() || this.#closed) done(anyReady());
+        if (anyReady() || this.#closed || stop()) done(anyReady());
       };
       // Not unref()ed: the caller awaits this, so it is pending work.
       const timer = setTimeout(() => {
@@ -220,8 +255,11 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     const watch = (conn: MeshConnection): void => {
       conn.on('state', (to, from, err) => {
         if (sub === undefined || this.#subs.get(e.id) !== sub) return;
-        if (to === ConnState.READY) this.#o.outlier?.recordSuccess(e.id);
-        else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined) {
+        if (to === ConnState.READY) {
+          this.#o.outlier?.recordSuccess(e.id);
+          const announced = conn.welcome?.spearlet;
+          if (announced !== undefined && announced !== '' && announced !== e.id) this.#welcomeIds.set(announced, e.id);
+        } else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined) {
           this.recordFailure(e.id);
         }
         this.#rebuild();
@@ -229,17 +267,23 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
       conn.on('signal', (name, body) => {
         this.emit('signal', name, body, e.id);
       });
+      conn.on('refused', (err) => {
+        if (sub !== undefined && this.#subs.get(e.id) === sub) this.emit('refused', err, e.id);
+      });
     };
     sub = new EndpointPool(e, {
       createConnection: () => this.#o.createConnection(e),
       onConnection: watch,
       maxConnections: this.#o.maxConnectionsPerSpearlet,
+      idleTimeoutMs: this.#o.poolIdleTimeoutMs,
     });
     this.#subs.set(e.id, sub);
   }
 
   #retire(sub: EndpointPool, why: string): void {
     this.#subs.delete(sub.id);
+    for (const [announced, endpointId] of this.#welcomeIds)
+      if (endpointId === sub.id) this.#welcomeIds.delete(announced);
     this.#o.logger.info({ spearletId: sub.id, why }, 'endpoint retired; in-flight requests may finish');
     this.#retiring.add(sub);
     void sub.close(this.#o.drainGraceMs).finally(() => this.#retiring.delete(sub));

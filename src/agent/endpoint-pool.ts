@@ -9,6 +9,10 @@ import type { MeshError } from '../errors.ts';
 export const DEFAULT_MAX_CONNECTIONS_PER_SPEARLET = 4;
 /** The abort reason of attempts moved off an ejected endpoint. */
 export const MOVED: unique symbol = Symbol('moved off an ejected spearlet');
+/** An extra connection closes after this long without a request. */
+export const DEFAULT_POOL_IDLE_TIMEOUT_MS = 60_000;
+/** The idle check runs at most this far apart (and at least twice per idle timeout). */
+const MAX_IDLE_CHECK_INTERVAL_MS = 5_000;
 /** A connection counts as saturated at this share of the spearlet's maxInFlight... */
 const SATURATION_SHARE = 0.75;
 /** ...or with this many bytes queued for writing. */
@@ -21,6 +25,8 @@ export interface EndpointPoolOptions {
   /** Called with every connection the pool creates, before it connects (the owner subscribes to its events). */
   readonly onConnection: (conn: MeshConnection) => void;
   readonly maxConnections: number;
+  /** Extra connections close after this long without a request (default DEFAULT_POOL_IDLE_TIMEOUT_MS). */
+  readonly idleTimeoutMs?: number | undefined;
 }
 
 export class EndpointPool implements PickTarget {
@@ -38,6 +44,9 @@ export class EndpointPool implements PickTarget {
   #moveCtl: AbortController | undefined;
   /** The first connection is the primary: it reconnects forever; extras are added under load. */
   readonly #conns: MeshConnection[] = [];
+  /** Per extra connection: its request count at the last idle check, and when that count last changed. */
+  readonly #activity = new Map<MeshConnection, { count: number; at: number }>();
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(endpoint: Endpoint, options: EndpointPoolOptions) {
     this.endpoint = endpoint;
@@ -95,7 +104,7 @@ export class EndpointPool implements PickTarget {
   }
 
   get primary(): MeshConnection {
-    // The constructor always creates one connection and none is ever removed.
+    // The constructor always creates one connection and closeIdle() never removes the first.
     return this.#conns[0] as MeshConnection;
   }
 
@@ -120,7 +129,33 @@ export class EndpointPool implements PickTarget {
     return best;
   }
 
+  /**
+   * Closes extra connections (never the first) that have had nothing in flight and no new request for the idle
+   * timeout; returns how many it closed. Runs on a coarse unref()ed timer while the pool has extras.
+   */
+  closeIdle(now: number = Date.now()): number {
+    const idleMs = this.#o.idleTimeoutMs ?? DEFAULT_POOL_IDLE_TIMEOUT_MS;
+    let closed = 0;
+    for (let i = this.#conns.length - 1; i >= 1; i--) {
+      const c = this.#conns[i] as MeshConnection;
+      const seen = this.#activity.get(c);
+      const count = c.requestsSent;
+      if (seen === undefined || seen.count !== count || c.outstanding > 0) {
+        this.#activity.set(c, { count, at: now });
+        continue;
+      }
+      if (now - seen.at < idleMs) continue;
+      this.#conns.splice(i, 1);
+      this.#activity.delete(c);
+      void c.close();
+      closed++;
+    }
+    if (this.#conns.length <= 1) this.#stopIdleTimer();
+    return closed;
+  }
+
   close(graceMs: number, error?: MeshError): Promise<void> {
+    this.#stopIdleTimer();
     return Promise.all(this.#conns.map((c) => c.close({ graceMs, ...(error === undefined ? {} : { error }) }))).then(
       () => undefined,
     );
@@ -131,6 +166,27 @@ export class EndpointPool implements PickTarget {
     this.#conns.push(conn);
     this.#o.onConnection(conn);
     conn.connect();
+    if (this.#conns.length > 1) {
+      this.#activity.set(conn, { count: conn.requestsSent, at: Date.now() });
+      this.#startIdleTimer();
+    }
+  }
+
+  #startIdleTimer(): void {
+    if (this.#idleTimer !== undefined) return;
+    const idleMs = this.#o.idleTimeoutMs ?? DEFAULT_POOL_IDLE_TIMEOUT_MS;
+    this.#idleTimer = setInterval(
+      () => {
+        this.closeIdle();
+      },
+      Math.min(Math.max(idleMs / 2, 10), MAX_IDLE_CHECK_INTERVAL_MS),
+    );
+    this.#idleTimer.unref();
+  }
+
+  #stopIdleTimer(): void {
+    if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
 }
 

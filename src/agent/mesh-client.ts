@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { OutlierDetector, verdictOf } from '../balancer/outlier-detector.ts';
 import { createPolicy } from '../balancer/policies.ts';
 import { RetryBudget } from '../balancer/retry-budget.ts';
-import { DeadlineExceededError, CancelledError } from '../conn/errors.ts';
+import { DeadlineExceededError, CancelledError, type HandshakeRefusedError } from '../conn/errors.ts';
 import { MeshConnection } from '../conn/mesh-connection.ts';
 import { ConsulResolver } from '../discovery/consul-resolver.ts';
 import type { Resolver, ResolverState } from '../discovery/resolver.ts';
@@ -25,6 +25,7 @@ import {
   type MeshClientOptions,
   type ResolvedClientOptions,
 } from './options.ts';
+import { RegistryWait } from './registry-wait.ts';
 import { WaitQueue } from './wait-queue.ts';
 
 export interface MeshRequestOptions {
@@ -38,8 +39,9 @@ export interface MeshRequestOptions {
   /** Only spearlets carrying all these tags. */
   readonly tags?: readonly string[];
   /**
-   * Only this spearlet (its endpoint id): for work that lives there, such as a task it hosts. The request waits in
-   * the queue while that spearlet is not usable and is never moved to another one.
+   * Only this spearlet (its endpoint id, or the id it announced in WELCOME: for static endpoints the two differ):
+   * for work that lives there, such as a task it hosts. The request waits in the queue while that spearlet is not
+   * usable and is never moved to another one.
    */
   readonly spearletId?: string;
 }
@@ -66,6 +68,13 @@ export interface MeshClientStats {
 
 export interface MeshClientEvents {
   signal: [name: string, body: Buffer, spearletId: string];
+  /**
+   * A spearlet refused the handshake for a reason retrying with the same token cannot fix (`err.code`:
+   * TOKEN_EXPIRED, ISSUER_MISMATCH, ...; `err.retryable` false). Requests that only that refusal keeps waiting fail
+   * with `err`; the connection presents the same token again only after 30 s, and reconnects at once when the token
+   * provider returns another token.
+   */
+  refused: [err: HandshakeRefusedError, spearletId: string];
 }
 
 type Outcome = 'reroute' | 'retry';
@@ -82,6 +91,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   readonly #onUpdate: (eps: readonly Endpoint[]) => void;
   readonly #onResolverState: (state: ResolverState, err?: Error) => void;
   readonly #metrics: ClientMetrics | undefined;
+  readonly #registryWait: RegistryWait;
   #requests = 0;
   #succeeded = 0;
   #failed = 0;
@@ -135,6 +145,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       outlier,
       drainGraceMs: o.drainGraceMs,
       maxConnectionsPerSpearlet: o.maxConnectionsPerSpearlet,
+      poolIdleTimeoutMs: o.poolIdleTimeoutMs,
       logger: this.#log,
       createConnection: (e) =>
         new MeshConnection({
@@ -154,6 +165,14 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       tickMs: DEFAULT_CLIENT_TICK_MS,
       pick: (ctx) => this.#balancer.pick(ctx),
       knownEndpoints: () => this.#balancer.size,
+      blocked: (ctx) => this.#blocked(ctx),
+      expired: (method, waitedMs) =>
+        this.#balancer.size === 0 ? this.#registryWait.expired(method, waitedMs) : undefined,
+    });
+    this.#registryWait = new RegistryWait(o.registryWaitMs, () => {
+      this.#log.warn({ waitMs: o.registryWaitMs }, 'the registry has not answered: failing requests that wait for it');
+      // Re-evaluates the (empty) set: publishes a picker, so waiting requests and connect() see the registry error.
+      this.#balancer.update(this.#resolver.current());
     });
     this.#metrics =
       options.metricsRegistry === undefined
@@ -166,10 +185,14 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     this.#balancer.on('signal', (name, body, id) => {
       this.emit('signal', name, body, id);
     });
+    this.#balancer.on('refused', (err, id) => {
+      this.emit('refused', err, id);
+    });
     this.#onUpdate = (eps) => {
       this.#balancer.update(eps);
     };
     this.#onResolverState = (state, err) => {
+      this.#registryWait.onState(state, err);
       if (state === 'stale') this.#log.warn({ err }, 'registry unreachable: keeping the last known spearlets');
       else this.#log.debug({ state }, 'resolver state');
     };
@@ -179,16 +202,26 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     this.#resolver.on('update', this.#onUpdate);
     this.#resolver.on('state', this.#onResolverState);
     this.#resolver.start();
+    this.#registryWait.start(this.#resolver.state);
     this.#balancer.update(this.#resolver.current());
-    const ready = await this.#balancer.whenAnyReady(this.#o.readyTimeoutMs);
+    const ready = await this.#balancer.whenAnyReady(this.#o.readyTimeoutMs, () => this.#blocked({}) !== undefined);
     if (!ready) this.#log.warn({ endpoints: this.#balancer.size }, 'no spearlet ready yet; requests will wait for one');
+  }
+
+  /** Why requests for `ctx` cannot be served however long they wait: the registry never answered, or refusals. */
+  #blocked(ctx: RouteContext): MeshError | undefined {
+    if (this.#balancer.size === 0) return this.#registryWait.error;
+    return this.#balancer.refusal(ctx);
   }
 
   /**
    * Sends `method` with `body` to one spearlet and resolves with the response body. Failures reject with a
    * MeshError: SPEARLET_LOST (non-idempotent request in flight on a lost connection: it may have run),
-   * NO_SPEARLET_AVAILABLE, QUEUE_FULL, RETRY_BUDGET_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED, CLIENT_CLOSED, or the
-   * spearlet's own error code (a RemoteError with `status`).
+   * NO_SPEARLET_AVAILABLE, REGISTRY_UNAVAILABLE (the registry has not answered since start, see registryWaitMs), a
+   * handshake refusal's own code (TOKEN_EXPIRED, ISSUER_MISMATCH, ...: every spearlet it could use refused the
+   * token), REQUEST_TOO_LARGE (over the spearlet's maximum frame size; nothing was sent), QUEUE_FULL,
+   * RETRY_BUDGET_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED, CLIENT_CLOSED, or the spearlet's own error code (a
+   * RemoteError with `status`).
    */
   async request(method: string, body: Uint8Array | string, options: MeshRequestOptions = {}): Promise<Buffer> {
     if (this.#closed) throw new ClientClosedError();
@@ -292,8 +325,10 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     } catch (err) {
       const now = performance.now();
       const code = err instanceof MeshError ? err.code : undefined;
-      const ran = code !== 'CONNECTION_CLOSED' && code !== 'DRAINING';
-      this.#balancer.attemptEnded(sub, false, verdictOf(code), ran ? now - startedAt : undefined, now);
+      const verdict = verdictOf(code);
+      // A cancelled attempt ran for its elapsed time (a lower bound of its latency); other neutral ones never ran.
+      const ran = verdict !== 'none' || code === 'CANCELLED';
+      this.#balancer.attemptEnded(sub, false, verdict, ran ? now - startedAt : undefined, now);
       this.#metrics?.attempt(sub.id, startedAt, err);
       throw err;
     }
@@ -328,15 +363,17 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   }
 
   /**
-   * Sends a one-way SIGNAL to one spearlet (`spearletId`) or to every READY one. Returns how many got it; a
-   * spearlet that is not READY gets nothing (signals are not queued or retried).
+   * Sends a one-way SIGNAL to one spearlet (`spearletId`: its endpoint id or the id from its WELCOME) or to every
+   * READY one. Returns how many got it; a spearlet that is not READY gets nothing (signals are not queued or
+   * retried). Throws REQUEST_TOO_LARGE when the signal exceeds a spearlet's maximum frame size.
    */
   signal(name: string, body: Uint8Array | string, options: { spearletId?: string } = {}): number {
     if (this.#closed) throw new ClientClosedError();
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     let sent = 0;
-    for (const sub of this.#balancer.pools()) {
-      if (options.spearletId !== undefined && sub.id !== options.spearletId) continue;
+    const pinned = options.spearletId === undefined ? undefined : this.#balancer.pool(options.spearletId);
+    if (options.spearletId !== undefined && pinned === undefined) return 0;
+    for (const sub of pinned === undefined ? this.#balancer.pools() : [pinned]) {
       if (sub.connection().sendSignal(name, bytes)) sent++;
     }
     return sent;
@@ -373,6 +410,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    this.#registryWait.close();
     this.#metrics?.close();
     this.#queue.close(new ClientClosedError());
     this.#resolver.off('update', this.#onUpdate);

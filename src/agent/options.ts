@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.ts';
 import type { ConsulOptionsInput } from '../registry/consul-options.ts';
 import type { BackoffOptions } from '../util/backoff.ts';
 import type { Logger } from '../util/logger.ts';
-import { DEFAULT_MAX_CONNECTIONS_PER_SPEARLET } from './endpoint-pool.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_SPEARLET, DEFAULT_POOL_IDLE_TIMEOUT_MS } from './endpoint-pool.ts';
 
 export const DEFAULT_SERVICE = 'spearlet';
 export const DEFAULT_POLICY: PolicyName = 'least-outstanding';
@@ -24,6 +24,8 @@ export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 /** Requests that were never written (or crossed a GOAWAY) move elsewhere at most this many times. */
 export const DEFAULT_MAX_REROUTES = 8;
 export const DEFAULT_CLIENT_TICK_MS = 20;
+/** How long requests wait for the registry's first answer before failing with REGISTRY_UNAVAILABLE. */
+export const DEFAULT_REGISTRY_WAIT_MS = 5_000;
 
 export interface MeshClientOptions {
   /** Discover spearlets with a Consul health watch (this client creates and closes the Consul client). */
@@ -61,11 +63,18 @@ export interface MeshClientOptions {
   readonly hedgeAfterMs?: number;
   readonly queue?: { readonly maxSize?: number; readonly timeoutMs?: number };
   readonly readyTimeoutMs?: number;
+  /**
+   * How long requests wait for the registry's (resolver's) first answer; after that, while it has still not
+   * answered, they fail with REGISTRY_UNAVAILABLE (default 5000).
+   */
+  readonly registryWaitMs?: number;
   readonly drainGraceMs?: number;
   readonly closeGraceMs?: number;
   readonly maxReroutes?: number;
   /** Connections one spearlet may get when the first ones are saturated (default 4; 1 = never more than one). */
   readonly maxConnectionsPerSpearlet?: number;
+  /** Extra connections (beyond one per spearlet) close after this long without a request (default 60000). */
+  readonly poolIdleTimeoutMs?: number;
   /** Name sent in HELLO for the spearlet's logs. */
   readonly agentName?: string;
   readonly logger?: Logger;
@@ -96,10 +105,12 @@ const KNOWN: ReadonlySet<string> = new Set([
   'hedgeAfterMs',
   'queue',
   'readyTimeoutMs',
+  'registryWaitMs',
   'drainGraceMs',
   'closeGraceMs',
   'maxReroutes',
   'maxConnectionsPerSpearlet',
+  'poolIdleTimeoutMs',
   'agentName',
   'logger',
   'metricsRegistry',
@@ -121,11 +132,13 @@ export interface ResolvedClientOptions {
   readonly queueMaxSize: number;
   readonly queueTimeoutMs: number;
   readonly readyTimeoutMs: number;
+  readonly registryWaitMs: number;
   readonly drainGraceMs: number;
   readonly closeGraceMs: number;
   readonly maxReroutes: number;
   readonly maxConnectionsPerSpearlet: number;
   readonly hedgeAfterMs: number | undefined;
+  readonly poolIdleTimeoutMs: number;
 }
 
 function positive(name: string, v: unknown, fallback: number | undefined, integer = false): number | undefined {
@@ -190,6 +203,7 @@ export function resolveClientOptions(o: MeshClientOptions): ResolvedClientOption
     queueMaxSize: required('queue.maxSize', o.queue?.maxSize, DEFAULT_QUEUE_MAX_SIZE, true),
     queueTimeoutMs: required('queue.timeoutMs', o.queue?.timeoutMs, DEFAULT_QUEUE_TIMEOUT_MS),
     readyTimeoutMs: required('readyTimeoutMs', o.readyTimeoutMs, DEFAULT_READY_TIMEOUT_MS),
+    registryWaitMs: required('registryWaitMs', o.registryWaitMs, DEFAULT_REGISTRY_WAIT_MS),
     drainGraceMs: required('drainGraceMs', o.drainGraceMs, DEFAULT_DRAIN_GRACE_MS),
     closeGraceMs: o.closeGraceMs === 0 ? 0 : required('closeGraceMs', o.closeGraceMs, DEFAULT_CLOSE_GRACE_MS),
     maxReroutes: required('maxReroutes', o.maxReroutes, DEFAULT_MAX_REROUTES, true),
@@ -200,5 +214,6 @@ export function resolveClientOptions(o: MeshClientOptions): ResolvedClientOption
       DEFAULT_MAX_CONNECTIONS_PER_SPEARLET,
       true,
     ),
+    poolIdleTimeoutMs: required('poolIdleTimeoutMs', o.poolIdleTimeoutMs, DEFAULT_POOL_IDLE_TIMEOUT_MS),
   });
 }

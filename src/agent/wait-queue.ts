@@ -23,6 +23,13 @@ export interface WaitQueueOptions<T, C extends PickContext> {
   readonly pick: (ctx: C) => T | undefined;
   /** How many endpoints are known, for the error message. */
   readonly knownEndpoints: () => number;
+  /**
+   * Why no target will come for `ctx` however long it waits (a handshake refusal, a registry that never answered):
+   * the waiter fails with it at once, on wait() and on every serve(). Undefined: keep waiting.
+   */
+  readonly blocked?: ((ctx: C) => MeshError | undefined) | undefined;
+  /** The error for a waiter whose time ran out, when there is a better one than NO_SPEARLET_AVAILABLE. */
+  readonly expired?: ((method: string, waitedMs: number) => MeshError | undefined) | undefined;
   /** The clock expiresAt is measured on (default Date.now; tests pass a fake one). */
   readonly now?: (() => number) | undefined;
 }
@@ -43,10 +50,15 @@ export class WaitQueue<T, C extends PickContext = PickContext> {
     return this.#waiters.size;
   }
 
-  /** Waits until `pick` finds a target for `ctx`, or rejects: QUEUE_FULL, NO_SPEARLET_AVAILABLE, CANCELLED. */
+  /**
+   * Waits until `pick` finds a target for `ctx`, or rejects: QUEUE_FULL, NO_SPEARLET_AVAILABLE (or `expired`'s
+   * error), CANCELLED, or `blocked`'s error.
+   */
   wait(ctx: C, method: string, expiresAt: number, signal: AbortSignal | undefined): Promise<T> {
     if (this.#closedWith !== undefined) return Promise.reject(this.#closedWith);
     if (signal?.aborted === true) return Promise.reject(new CancelledError(method, signal.reason));
+    const blocked = this.#o.blocked?.(ctx);
+    if (blocked !== undefined) return Promise.reject(blocked);
     if (this.#waiters.size >= this.#o.maxSize) return Promise.reject(new QueueFullError(method, this.#o.maxSize));
     return new Promise<T>((resolve, reject) => {
       const onAbort =
@@ -81,7 +93,12 @@ export class WaitQueue<T, C extends PickContext = PickContext> {
   serve(): void {
     for (const w of this.#waiters) {
       const target = this.#o.pick(w.ctx);
-      if (target !== undefined && this.#remove(w)) w.resolve(target);
+      if (target !== undefined) {
+        if (this.#remove(w)) w.resolve(target);
+        continue;
+      }
+      const blocked = this.#o.blocked?.(w.ctx);
+      if (blocked !== undefined && this.#remove(w)) w.reject(blocked);
     }
   }
 
@@ -99,7 +116,11 @@ export class WaitQueue<T, C extends PickContext = PickContext> {
     const now = this.#now();
     for (const w of this.#waiters) {
       if (now >= w.expiresAt && this.#remove(w)) {
-        w.reject(new NoSpearletAvailableError(w.method, now - w.enqueuedAt, this.#o.knownEndpoints()));
+        const waitedMs = now - w.enqueuedAt;
+        w.reject(
+          this.#o.expired?.(w.method, waitedMs) ??
+            new NoSpearletAvailableError(w.method, waitedMs, this.#o.knownEndpoints()),
+        );
       }
     }
   }

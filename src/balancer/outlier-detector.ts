@@ -29,8 +29,26 @@ const FAILURE_CODES: ReadonlySet<string> = new Set([
   'HEARTBEAT_TIMEOUT',
   'PROTOCOL_ERROR',
 ]);
-/** Codes that say nothing about the spearlet: the attempt was cancelled, never written, or refused while draining. */
-const NEUTRAL_CODES: ReadonlySet<string> = new Set(['CANCELLED', 'CONNECTION_CLOSED', 'DRAINING', 'CLIENT_CLOSED']);
+/**
+ * Codes that say nothing about the spearlet: the attempt was cancelled, never written (too large, or its connection
+ * closed), refused while draining, or its connection's handshake was refused for our token.
+ */
+const NEUTRAL_CODES: ReadonlySet<string> = new Set([
+  'CANCELLED',
+  'CONNECTION_CLOSED',
+  'DRAINING',
+  'CLIENT_CLOSED',
+  'REQUEST_TOO_LARGE',
+  'AUTH_FAILED',
+  'TOKEN_EXPIRED',
+  'TOKEN_NOT_YET_VALID',
+  'TOKEN_INVALID',
+  'AUDIENCE_MISMATCH',
+  'ISSUER_MISMATCH',
+  'ALG_NOT_ALLOWED',
+  'UNKNOWN_KEY',
+  'FORBIDDEN_SPEARLET',
+]);
 
 /** What an attempt that ended with `code` says about its spearlet (undefined: not a MeshError, say nothing). */
 export function verdictOf(code: string | undefined): Verdict {

@@ -13,6 +13,16 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   TOKEN_INVALID: "mint the token with the spearlets' secret or key (spear-mesh token mint)",
   AUDIENCE_MISMATCH: "mint the token with --aud equal to the spearlets' --audience",
   ISSUER_MISMATCH: "mint the token with --iss equal to the spearlets' --issuer (spear-local for spear-mesh up)",
+  TOKEN_NOT_YET_VALID: "the token's nbf or iat is in the future: check the clocks of this host and the minting one",
+  ALG_NOT_ALLOWED:
+    'sign the token with an algorithm the spearlets accept (HS256 with their secret, or their JWKS keys)',
+  UNKNOWN_KEY: "publish the signing key (its kid) in the spearlets' JWKS before minting with it",
+  AUTH_FAILED: "the spearlet log says why; check the token against the spearlets' --issuer, --audience and key",
+  FORBIDDEN_SPEARLET: "the token's spearlets or zones claim does not include this spearlet: widen it or pick another",
+  FORBIDDEN_METHOD: "the token's scope does not allow this method: mint it with a wider --scope",
+  HELLO_INVALID: 'this client and the spearlet disagree on the handshake: upgrade the older one',
+  PROTOCOL_VERSION_UNSUPPORTED: 'this client and the spearlet speak different protocol versions: upgrade the older one',
+  REQUEST_TOO_LARGE: "send a smaller body, or raise the spearlets' --max-frame-size",
   TASK_NOT_FOUND: "list the tasks with 'spear-mesh task list --admin URL'",
   JWKS_UNAVAILABLE: 'check the --jwks path, URL or Consul key',
 };

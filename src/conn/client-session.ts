@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { MeshError } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
 import {
+  FRAME_HEADER_BYTES,
   FrameDecoder,
   MESH_MAGIC,
   MessageKind,
@@ -23,11 +24,21 @@ import { CancelledError, DeadlineExceededError, parseRemoteError, RemoteError } 
 import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
 import { RequestTable, type PendingRequest } from '../protocol/request-table.ts';
 import type { ConnRequestOptions } from './connection-options.ts';
-import { ConnectFailedError, ConnectionClosedError, HandshakeTimeoutError, HeartbeatTimeoutError } from './errors.ts';
+import {
+  ConnectFailedError,
+  ConnectionClosedError,
+  HandshakeRefusedError,
+  HandshakeTimeoutError,
+  HeartbeatTimeoutError,
+  NON_RETRYABLE_REFUSALS,
+  RequestTooLargeError,
+} from './errors.ts';
 import type { Transport } from './transport.ts';
 import { parseGoaway, parseWelcome, type GoawayInfo, type WelcomeInfo } from './welcome.ts';
 
 const EMPTY = Buffer.alloc(0);
+/** A REQUEST's frame body without method name and body: kind, flags, id, deadline, method length (protocol.md §3). */
+const REQUEST_OVERHEAD_BYTES = 16;
 
 /** What a session reports to the endpoint connection that owns it. Nothing is reported after `destroy()`. */
 export interface ClientSessionOwner {
@@ -153,6 +164,14 @@ export class ClientSession {
       deadlineMs = Math.ceil(deadlineAt - this.#c.now());
       if (deadlineMs <= 0) return Promise.reject(new DeadlineExceededError(method, 0));
     }
+    // The spearlet closes the whole connection on a frame over its limit: refuse this one request here instead.
+    // Only a request near the limit pays for the exact size (a UTF-8 byte count is at most 3 per UTF-16 unit).
+    const limit = this.#welcome?.maxFrame ?? Infinity;
+    if (body.byteLength + REQUEST_OVERHEAD_BYTES + 3 * method.length > limit) {
+      const size = REQUEST_OVERHEAD_BYTES + Buffer.byteLength(method, 'utf8') + body.byteLength;
+      if (size > limit)
+        return Promise.reject(new RequestTooLargeError(this.#c.spearletId, `request '${method}'`, size, limit));
+    }
     const id = ++this.#nextId;
     const flags =
       (options.idempotent === true ? RequestFlag.IDEMPOTENT : 0) |
@@ -193,8 +212,13 @@ export class ClientSession {
     this.#maybeIdle();
   }
 
+  /** Throws REQUEST_TOO_LARGE (nothing sent) when the signal exceeds the spearlet's maximum frame size. */
   sendSignal(name: string, body: Uint8Array): void {
-    this.#write(encodeSignal(name, body));
+    const frame = encodeSignal(name, body);
+    const limit = this.#welcome?.maxFrame ?? Infinity;
+    if (frame.length - FRAME_HEADER_BYTES > limit)
+      throw new RequestTooLargeError(this.#c.spearletId, `signal '${name}'`, frame.length - FRAME_HEADER_BYTES, limit);
+    this.#write(frame);
   }
 
   /** Stops the timer and rejects everything pending with `err`; the caller releases the transport. Idempotent. */
@@ -215,10 +239,8 @@ export class ClientSession {
     if (this.#phase === 'closed') return;
     if (this.#phase === 'handshake') {
       if (msg.kind === MessageKind.WELCOME) this.#onWelcome(msg.payload);
-      else if (msg.kind === MessageKind.ERROR) {
-        const e = parseRemoteError(this.#c.spearletId, 0, msg.payload, false);
-        this.#fail(new ConnectFailedError(this.#c.spearletId, `${e.remoteCode}: ${e.message}`, e), 'handshake refused');
-      } else
+      else if (msg.kind === MessageKind.ERROR) this.#fail(this.#refusal(msg.payload), 'handshake refused');
+      else
         throw new RemoteError(
           this.#c.spearletId,
           0,
@@ -266,6 +288,20 @@ export class ClientSession {
       default:
         this.#c.log.debug({ kind: msg.kind }, 'ignoring unexpected frame from spearlet');
     }
+  }
+
+  /** The error for an ERROR before WELCOME: HandshakeRefusedError when retrying cannot help, else CONNECT_FAILED. */
+  #refusal(payload: Buffer): MeshError {
+    const id = this.#c.spearletId;
+    const e = parseRemoteError(id, 0, payload, false);
+    if (!NON_RETRYABLE_REFUSALS.has(e.remoteCode)) return new ConnectFailedError(id, e.message, e);
+    const prefix = `spearlet ${id}: ${e.remoteCode}: `;
+    return new HandshakeRefusedError(
+      id,
+      e.code,
+      e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message,
+      e,
+    );
   }
 
   #onWelcome(payload: Buffer): void {

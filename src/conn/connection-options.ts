@@ -1,6 +1,7 @@
 // Options, defaults and events of a MeshConnection, kept apart so the connection module holds behaviour only.
 import type { BackoffOptions } from '../util/backoff.ts';
 import type { Logger } from '../util/logger.ts';
+import type { HandshakeRefusedError } from './errors.ts';
 import type { ConnState } from './states.ts';
 import type { TransportTarget } from './transport.ts';
 import type { GoawayInfo } from './welcome.ts';
@@ -8,6 +9,11 @@ import type { GoawayInfo } from './welcome.ts';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 export const DEFAULT_TICK_MS = 20;
+/**
+ * After a handshake refusal retrying cannot fix (HandshakeRefusedError), the connection opens no socket with the same
+ * token for this long; it asks the token provider again on the reconnect backoff and retries at once with a new token.
+ */
+export const DEFAULT_REFUSED_RETRY_MS = 30_000;
 export const DEFAULT_RECONNECT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({
   initialMs: 250,
   multiplier: 1.6,
@@ -34,6 +40,8 @@ export interface MeshConnectionOptions {
   /** Reconnect after a failure (default true). */
   readonly reconnect?: boolean | undefined;
   readonly backoff?: BackoffOptions | undefined;
+  /** How long a refused token is not presented again to this spearlet (default DEFAULT_REFUSED_RETRY_MS). */
+  readonly refusedRetryMs?: number | undefined;
   /** Send REAUTH this long before the token's exp; default a fifth of the remaining lifetime, at most 60 s. */
   readonly reauthLeadMs?: number | undefined;
   /** The clock for deadlines, heartbeats and grace periods (tests pass a fake one); default Date.now. */
@@ -54,4 +62,6 @@ export interface MeshConnectionEvents {
   state: [to: ConnState, from: ConnState, err: Error | undefined];
   signal: [name: string, body: Buffer];
   goaway: [info: GoawayInfo];
+  /** The spearlet refused the handshake for a reason retrying with the same token cannot fix. */
+  refused: [err: HandshakeRefusedError];
 }

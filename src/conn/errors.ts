@@ -1,5 +1,5 @@
 // Errors a connection hands to its callers; the codes are documented in docs/errors.md.
-import { MeshError } from '../errors.ts';
+import { MeshError, type ErrorCode } from '../errors.ts';
 
 export { CancelledError, DeadlineExceededError, RemoteError } from '../protocol/errors.ts';
 
@@ -50,5 +50,57 @@ export class HeartbeatTimeoutError extends MeshError {
 export class HandshakeTimeoutError extends MeshError {
   constructor(spearletId: string, timeoutMs: number) {
     super('HANDSHAKE_TIMEOUT', `spearlet ${spearletId} sent no WELCOME within ${timeoutMs} ms`, { retryable: true });
+  }
+}
+
+/**
+ * Handshake refusals that reconnecting with the same token cannot fix: the token itself, or this agent, is not
+ * accepted. Everything else a spearlet refuses a HELLO with (CONNECTION_LIMIT, DRAINING, JWKS_UNAVAILABLE, ...) may
+ * pass on the next attempt and stays CONNECT_FAILED (retryable).
+ */
+export const NON_RETRYABLE_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>([
+  'TOKEN_EXPIRED',
+  'TOKEN_NOT_YET_VALID',
+  'TOKEN_INVALID',
+  'ISSUER_MISMATCH',
+  'AUDIENCE_MISMATCH',
+  'ALG_NOT_ALLOWED',
+  'UNKNOWN_KEY',
+  'AUTH_FAILED',
+  'FORBIDDEN_METHOD',
+  'FORBIDDEN_SPEARLET',
+  'HELLO_INVALID',
+  'PROTOCOL_VERSION_UNSUPPORTED',
+]);
+
+/**
+ * The spearlet refused the handshake for a reason retrying with the same token cannot fix; `code` is the
+ * spearlet's (ISSUER_MISMATCH, TOKEN_EXPIRED, ...). Not retryable: requests waiting for the spearlet fail with it.
+ */
+export class HandshakeRefusedError extends MeshError {
+  readonly spearletId: string;
+  constructor(spearletId: string, code: ErrorCode, reason: string, cause?: unknown) {
+    super(code, `spearlet ${spearletId} refused the handshake: ${reason}`, { cause, retryable: false });
+    this.spearletId = spearletId;
+  }
+}
+
+/**
+ * A request (or signal) larger than the spearlet's maximum frame size (its WELCOME `maxFrame`). It was not sent;
+ * the connection and the other requests on it are untouched.
+ */
+export class RequestTooLargeError extends MeshError {
+  readonly spearletId: string;
+  /** The frame body the request needs, in bytes. */
+  readonly size: number;
+  readonly limit: number;
+  constructor(spearletId: string, what: string, size: number, limit: number) {
+    super(
+      'REQUEST_TOO_LARGE',
+      `${what} needs a frame of ${size} bytes, over spearlet ${spearletId}'s maximum of ${limit} bytes; it was not sent`,
+    );
+    this.spearletId = spearletId;
+    this.size = size;
+    this.limit = limit;
   }
 }

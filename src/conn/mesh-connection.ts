@@ -9,12 +9,13 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_RECONNECT_BACKOFF,
+  DEFAULT_REFUSED_RETRY_MS,
   DEFAULT_TICK_MS,
   type ConnRequestOptions,
   type MeshConnectionEvents,
   type MeshConnectionOptions,
 } from './connection-options.ts';
-import { ConnectFailedError, ConnectionClosedError, SpearletLostError } from './errors.ts';
+import { ConnectFailedError, ConnectionClosedError, HandshakeRefusedError, SpearletLostError } from './errors.ts';
 import { canTransition, ConnState } from './states.ts';
 import { closeTransport, openTransport, describeTarget, type TransportTarget } from './transport.ts';
 import type { GoawayInfo, WelcomeInfo } from './welcome.ts';
@@ -24,6 +25,7 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_RECONNECT_BACKOFF,
+  DEFAULT_REFUSED_RETRY_MS,
   DEFAULT_TICK_MS,
   type ConnRequestOptions,
   type MeshConnectionEvents,
@@ -49,6 +51,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   readonly #reconnect: boolean;
   readonly #backoff: Backoff;
   readonly #sessionConfig: ClientSessionConfig;
+  readonly #refusedRetryMs: number;
 
   #state: ConnState = ConnState.IDLE;
   /** The session of the current socket (or handshake); undefined between sockets. */
@@ -56,6 +59,13 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   #welcome: WelcomeInfo | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #retryAfterMs = 0;
+  #requestsSent = 0;
+  /** The last handshake refusal retrying cannot fix, the token it refused and when; cleared by READY or a new token. */
+  #refusal: HandshakeRefusedError | undefined;
+  #refusedToken: string | undefined;
+  #refusedAt = 0;
+  /** A token #checkToken already fetched, for the next attempt to use instead of asking the provider again. */
+  #freshToken: string | undefined;
   #idleWaiters: (() => void)[] = [];
   #closePromise: Promise<void> | undefined;
   #closeError: MeshError | undefined;
@@ -82,8 +92,10 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     const tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.#reconnect = options.reconnect ?? true;
     this.#backoff = new Backoff({ ...DEFAULT_RECONNECT_BACKOFF, ...options.backoff });
+    this.#refusedRetryMs = options.refusedRetryMs ?? DEFAULT_REFUSED_RETRY_MS;
     for (const [name, v] of [
       ['connectTimeoutMs', this.#connectTimeoutMs],
+      ['refusedRetryMs', this.#refusedRetryMs],
       ['handshakeTimeoutMs', handshakeTimeoutMs],
       ['tickMs', tickMs],
     ] as const) {
@@ -121,6 +133,11 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     return this.#session?.inFlight ?? 0;
   }
 
+  /** Requests handed to a session since this connection was created (for idle detection). */
+  get requestsSent(): number {
+    return this.#requestsSent;
+  }
+
   /** Bytes written by this side and not yet handed to the kernel (0 when not connected). */
   get writeBacklogBytes(): number {
     return this.#session?.bufferedBytes ?? 0;
@@ -129,6 +146,15 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   /** What the spearlet announced in its last WELCOME, if a handshake completed. */
   get welcome(): WelcomeInfo | undefined {
     return this.#welcome;
+  }
+
+  /**
+   * Set while the spearlet refuses this connection's token for a reason retrying cannot fix (ISSUER_MISMATCH,
+   * TOKEN_EXPIRED, ...): requests waiting for this spearlet should fail with it. Cleared once a handshake succeeds or
+   * the token provider returns another token.
+   */
+  get refusal(): HandshakeRefusedError | undefined {
+    return this.#refusal;
   }
 
   get description(): string {
@@ -169,6 +195,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     if (this.#state !== ConnState.READY || session === undefined) {
       return Promise.reject(new ConnectionClosedError(this.spearletId, `connection is ${this.#state}`));
     }
+    this.#requestsSent++;
     return session.request(method, body, options);
   }
 
@@ -249,6 +276,8 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
       case ConnState.READY:
         this.#backoff.reset();
         this.#retryAfterMs = 0;
+        this.#refusal = undefined;
+        this.#refusedToken = undefined;
         break;
       case ConnState.TRANSIENT_FAILURE:
         this.#enterTransientFailure(reason ?? 'failed', err);
@@ -271,12 +300,40 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     transport?.destroy();
     this.#releaseIdleWaiters();
     if (!this.#reconnect || this.#closePromise !== undefined) return;
+    this.#scheduleReconnect();
+  }
+
+  /**
+   * After a plain failure: connect again after the backoff. While refused: ask the token provider on the backoff
+   * and connect only with another token, or with the same one once refusedRetryMs has passed.
+   */
+  #scheduleReconnect(): void {
     const delay = Math.max(this.#backoff.next(), this.#retryAfterMs);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
-      this.connect();
+      if (this.#refusal === undefined || this.#now() - this.#refusedAt >= this.#refusedRetryMs) this.connect();
+      else void this.#checkToken();
     }, delay);
     this.#reconnectTimer.unref();
+  }
+
+  async #checkToken(): Promise<void> {
+    let token: string | undefined;
+    try {
+      token = await withTimeout(this.#tokenProvider(), this.#connectTimeoutMs, () => undefined);
+    } catch (err) {
+      this.#log.debug({ err }, 'token provider failed while the spearlet refuses our token');
+    }
+    if (this.#state !== ConnState.TRANSIENT_FAILURE || this.#reconnectTimer !== undefined) return;
+    if (token !== undefined && token !== this.#refusedToken) {
+      this.#log.info({ code: this.#refusal?.code }, 'the token provider returned another token: reconnecting');
+      this.#refusal = undefined;
+      this.#refusedToken = undefined;
+      this.#freshToken = token;
+      this.connect();
+    } else {
+      this.#scheduleReconnect();
+    }
   }
 
   async #enterClosed(): Promise<void> {
@@ -294,13 +351,17 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   async #attempt(): Promise<void> {
     let session: ClientSession | undefined;
     try {
-      const token = await withTimeout(this.#tokenProvider(), this.#connectTimeoutMs, () => {
-        throw new Error(`the token provider did not answer within ${this.#connectTimeoutMs} ms`);
-      });
+      const fresh = this.#freshToken;
+      this.#freshToken = undefined;
+      const token =
+        fresh ??
+        (await withTimeout(this.#tokenProvider(), this.#connectTimeoutMs, () => {
+          throw new Error(`the token provider did not answer within ${this.#connectTimeoutMs} ms`);
+        }));
       if (this.#state !== ConnState.CONNECTING) return;
       const s = new ClientSession(
         this.#sessionConfig,
-        this.#ownerFor(() => session),
+        this.#ownerFor(() => session, token),
         token,
       );
       session = s;
@@ -327,7 +388,7 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
   }
 
   /** The callbacks of one session; each does nothing once that session is no longer the current one. */
-  #ownerFor(self: () => ClientSession | undefined): ConstructorParameters<typeof ClientSession>[1] {
+  #ownerFor(self: () => ClientSession | undefined, token: string): ConstructorParameters<typeof ClientSession>[1] {
     const current = (): boolean => self() !== undefined && self() === this.#session;
     return {
       opened: (welcome) => {
@@ -336,7 +397,18 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
         this.#transitionTo([ConnState.CONNECTING], ConnState.READY);
       },
       failed: (err, reason) => {
-        if (current()) this.#fail(err, reason);
+        if (!current()) return;
+        if (err instanceof HandshakeRefusedError) {
+          this.#refusal = err;
+          this.#refusedToken = token;
+          this.#refusedAt = this.#now();
+          this.#log.warn(
+            { code: err.code, retryMs: this.#refusedRetryMs },
+            'handshake refused: no reconnect with this token until the token provider returns another one or the retry time passes',
+          );
+          this.emit('refused', err);
+        }
+        this.#fail(err, reason);
       },
       goaway: (info: GoawayInfo) => {
         if (!current()) return;

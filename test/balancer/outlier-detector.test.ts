@@ -239,7 +239,7 @@ describe('OutlierDetector', () => {
       assert.equal(verdictOf(code), 'failure', code);
     for (const code of ['METHOD_NOT_FOUND', 'INVALID_PAYLOAD', 'FORBIDDEN_METHOD', 'TASK_NOT_FOUND'])
       assert.equal(verdictOf(code), 'success', code);
-    for (const code of ['CANCELLED', 'CONNECTION_CLOSED', 'DRAINING', undefined])
+    for (const code of ['CANCELLED', 'CONNECTION_CLOSED', 'DRAINING', 'REQUEST_TOO_LARGE', 'TOKEN_EXPIRED', undefined])
       assert.equal(verdictOf(code), 'none', String(code));
     const { d, run } = detector(['a', 'b', 'c'], { consecutiveFailures: 2 });
     run('a', 'failure');

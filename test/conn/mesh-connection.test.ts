@@ -151,14 +151,67 @@ describe('MeshConnection against a stand-in server', () => {
     await h.conn.close();
   });
 
-  it('reports a refused token as CONNECT_FAILED carrying the spearlet code, and retries with a fresh token', async (t) => {
+  it('reports a refused token with the spearlet code, not retryable, and retries at once with a fresh token', async (t) => {
     const h = await setup(t, { checkToken: (tok) => (tok === 'token-1' ? 'TOKEN_EXPIRED' : undefined) });
+    const refused: MeshError[] = [];
+    h.conn.on('refused', (e) => refused.push(e));
     h.conn.connect();
-    const err = await expectCode(h.conn.whenReady(), 'CONNECT_FAILED');
-    assert.match(err.message, /TOKEN_EXPIRED/);
+    const err = await expectCode(h.conn.whenReady(), 'TOKEN_EXPIRED');
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /refused the handshake/);
+    assert.deepEqual(refused, [err]);
+    assert.equal(h.conn.refusal, err);
     await waitForState(h.conn, 'READY');
+    assert.equal(h.conn.refusal, undefined);
     assert.deepEqual(h.tokens, ['token-1', 'token-2']);
     assert.deepEqual(h.states, ['CONNECTING', 'TRANSIENT_FAILURE', 'CONNECTING', 'READY']);
+  });
+
+  it('does not present a refused token again before refusedRetryMs, and does after it', async (t) => {
+    const seen: string[] = [];
+    let polls = 0;
+    let pollsSeen!: () => void;
+    const pollsDone = new Promise<void>((resolve) => (pollsSeen = resolve));
+    const h = await setup(
+      t,
+      {
+        checkToken: (tok) => {
+          seen.push(tok);
+          return 'ISSUER_MISMATCH';
+        },
+      },
+      {
+        tokenProvider: () => {
+          if (++polls === 6) pollsSeen();
+          return Promise.resolve('same-token');
+        },
+        refusedRetryMs: 60_000,
+      },
+    );
+    h.conn.connect();
+    await expectCode(h.conn.whenReady(), 'ISSUER_MISMATCH');
+    // The connection keeps asking the provider on its backoff, but opens no socket with the refused token.
+    await pollsDone;
+    assert.deepEqual(seen, ['same-token']);
+    assert.equal(h.conn.state, 'TRANSIENT_FAILURE');
+
+    const seen2: string[] = [];
+    const h2 = await setup(
+      t,
+      {
+        checkToken: (tok) => {
+          seen2.push(tok);
+          return 'ISSUER_MISMATCH';
+        },
+      },
+      { tokenProvider: () => Promise.resolve('same-token'), refusedRetryMs: 200 },
+    );
+    const firstAt = performance.now();
+    h2.conn.connect();
+    await once(h2.conn, 'refused');
+    await once(h2.conn, 'refused');
+    assert.ok(performance.now() - firstAt >= 200, 'the same token again only after refusedRetryMs');
+    assert.deepEqual(seen2.slice(0, 2), ['same-token', 'same-token']);
   });
 
   it('pings when idle and declares a silent server dead within the heartbeat timeout', async (t) => {

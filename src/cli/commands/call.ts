@@ -7,6 +7,7 @@ import { resolveConsulOptions } from '../../registry/consul-options.ts';
 import { ConfigError, MeshError } from '../../errors.ts';
 import { percentile } from '../../util/latency-window.ts';
 import { createLogger } from '../../util/logger.ts';
+import { formatError } from '../error-output.ts';
 import { intOption, parseCommandArgs } from '../options.ts';
 import { serveMetrics, type MetricsEndpoint } from '../metrics-endpoint.ts';
 import { Registry } from 'prom-client';
@@ -89,7 +90,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     throw new ConfigError('--token', 'a token is required: --token, SPEAR_TOKEN or --token-secret-file');
   }
   const consul = resolveConsulOptions(values.consul !== undefined ? { addr: values.consul } : {});
-  const logger = createLogger({ name: 'spear-mesh-call', level: process.env.SPEAR_LOG_LEVEL ?? 'warn' });
+  // Logs only with --verbose (which sets SPEAR_LOG_LEVEL=debug) or an explicit SPEAR_LOG_LEVEL: a failure is reported
+  // as one line at the end.
+  const logger = createLogger({ name: 'spear-mesh-call', level: process.env.SPEAR_LOG_LEVEL ?? 'silent' });
   const registry = metricsPort === undefined ? undefined : new Registry();
   const client = await MeshClient.connect({
     consul,
@@ -142,7 +145,7 @@ async function single(
     const latencyMs = performance.now() - started;
     const error = err instanceof MeshError ? err.toJSON() : { code: 'UNKNOWN', message: String(err), retryable: false };
     if (json) process.stdout.write(JSON.stringify({ ok: false, error, latencyMs }) + '\n');
-    else process.stderr.write(`spear-mesh call: ${error.code}: ${error.message}\n`);
+    else process.stderr.write(formatError(err, { command: 'call', json: false, verbose: isVerbose() }));
     return 1;
   }
 }
@@ -158,6 +161,8 @@ async function many(
 ): Promise<number> {
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
+  /** The first error of each code, reported as one line each at the end. */
+  const firstErrors = new Map<string, unknown>();
   let next = 0;
   let done = 0;
   const progress = process.stderr.isTTY
@@ -176,6 +181,7 @@ async function many(
       } catch (err) {
         const code = err instanceof MeshError ? err.code : 'UNKNOWN';
         errors[code] = (errors[code] ?? 0) + 1;
+        if (!firstErrors.has(code)) firstErrors.set(code, err);
       }
       done++;
     }
@@ -212,6 +218,8 @@ async function many(
         `${summary.succeeded} ok, ${failed} failed${failed > 0 ? ` ${JSON.stringify(errors)}` : ''}\n` +
         `latency p50 ${f(summary.latencyMs.p50)}  p90 ${f(summary.latencyMs.p90)}  p99 ${f(summary.latencyMs.p99)}  max ${f(summary.latencyMs.max)}\n`,
     );
+    for (const err of firstErrors.values())
+      process.stderr.write(formatError(err, { command: 'call', json: false, verbose: isVerbose() }));
   }
   return failed === 0 ? 0 : 1;
 }
@@ -220,4 +228,9 @@ function drawProgress(done: number, total: number): void {
   const width = 30;
   const filled = Math.round((done / total) * width);
   process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+}
+
+/** main.ts turns --verbose into SPEAR_LOG_LEVEL=debug before the command runs. */
+function isVerbose(): boolean {
+  return process.env.SPEAR_LOG_LEVEL === 'debug' || process.env.SPEAR_LOG_LEVEL === 'trace';
 }

@@ -68,7 +68,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   const dashboardAt = values['no-dashboard']
     ? undefined
     : hostPortOption('--dashboard', values.dashboard ?? (registryPort === 0 ? '127.0.0.1:0' : '127.0.0.1:8600'));
-  const logger = createLogger({ name: 'spear-mesh-up', level: process.env.SPEAR_LOG_LEVEL ?? 'warn' });
+  // Logs only with --verbose (or SPEAR_LOG_LEVEL): the live view shows what goes wrong, and log lines written into it
+  // would break it up (a killed spearlet made the demo agent log a warning per reconnect attempt).
+  const logger = createLogger({ name: 'spear-mesh-up', level: process.env.SPEAR_LOG_LEVEL ?? 'silent' });
 
   process.stdout.write(`starting the dev registry and ${count} spearlets...\n`);
   // Drills enabled: this is a local development mesh, and `spear-mesh drill --consul` may partition its spearlets.
