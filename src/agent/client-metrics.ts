@@ -11,6 +11,8 @@ export const CLIENT_DURATION_BUCKETS_SEC: readonly number[] = [
 export interface ClientMetricsSnapshot {
   readonly retried: number;
   readonly rerouted: number;
+  /** Hedge attempts sent. */
+  readonly hedged?: number;
   readonly inFlight: number;
   readonly queued: number;
   readonly retryBudgetAvailable: number;
@@ -130,7 +132,7 @@ export class ClientMetrics {
     };
     new Counter({
       name: 'spear_mesh_client_retries_total',
-      help: 'Re-sends: kind=retry (may have run, taken from the retry budget) or kind=reroute (did not run)',
+      help: 'Re-sends: kind=retry (may have run, taken from the retry budget), kind=reroute (did not run) or kind=hedge (a second attempt while the first was in flight, budgeted)',
       labelNames: ['kind'],
       registers,
       collect() {
@@ -138,6 +140,7 @@ export class ClientMetrics {
         this.reset();
         this.inc({ kind: 'retry' }, s.retried);
         this.inc({ kind: 'reroute' }, s.rerouted);
+        this.inc({ kind: 'hedge' }, s.hedged ?? 0);
       },
     });
     const gauge = (name: string, help: string, read: (s: ClientMetricsSnapshot) => number): void => {

@@ -1,6 +1,6 @@
 // Owns an EndpointPool per endpoint, keeps the pools in step with the resolver's set, and publishes the current picker.
 import { EventEmitter } from 'node:events';
-import type { OutlierDetector } from '../balancer/outlier-detector.ts';
+import type { OutlierDetector, Verdict } from '../balancer/outlier-detector.ts';
 import { EMPTY_PICKER, type Picker, type PickContext, type Policy } from '../balancer/picker.ts';
 import { buildPicker } from '../balancer/policies.ts';
 import { hasAllTags } from '../balancer/tag-filter.ts';
@@ -25,6 +25,8 @@ export interface EndpointStats {
   /** Attempts answered successfully by this endpoint, and attempts that failed here (since it joined). */
   readonly succeeded: number;
   readonly failed: number;
+  /** Attempts written to this endpoint so far (settled or not): grows with every pick of it. */
+  readonly attempts: number;
   /** Connections open or opening to this spearlet (more than one only under load). */
   readonly connections: number;
 }
@@ -69,11 +71,34 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   readonly #retiring = new Set<EndpointPool>();
   #picker: Picker = EMPTY_PICKER;
   #ejectionTimer: NodeJS.Timeout | undefined;
+  /** Runs the detector's time-driven checks (stalls, the interval sweep). */
+  #checkTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: EndpointBalancerOptions) {
     super();
     this.#o = options;
+    const outlier = options.outlier;
+    if (outlier !== undefined) {
+      outlier.onEject = (e) => {
+        options.logger.warn(
+          { spearletId: e.id, reason: e.reason, ejectionMs: e.durationMs },
+          'endpoint ejected by outlier detection',
+        );
+      };
+      this.#checkTimer = setInterval(() => {
+        if (outlier.check()) this.#rebuild();
+      }, outlier.checkEveryMs);
+      this.#checkTimer.unref();
+    }
+  }
+
+  /**
+   * Whether idempotent attempts should carry their endpoint's move signal: only when stalls are detected, since a
+   * spearlet ejected for failures fails its attempts fast anyway (the signal costs a listener per attempt).
+   */
+  get movesStalledAttempts(): boolean {
+    return this.#o.outlier?.detectsStalls === true;
   }
 
   get size(): number {
@@ -141,11 +166,27 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     this.#o.outlier?.recordSuccess(id);
   }
 
+  /** A connection to `id` was lost: one failure for outlier detection. */
   recordFailure(id: string): void {
-    if (this.#o.outlier?.recordFailure(id) === true) {
-      this.#o.logger.warn({ spearletId: id }, 'endpoint ejected after consecutive failures');
-      this.#rebuild();
-    }
+    if (this.#o.outlier?.recordFailure(id) === true) this.#rebuild();
+  }
+
+  /** An attempt is about to be written to `sub`. */
+  attemptStarted(sub: EndpointPool): void {
+    sub.attempts++;
+    this.#o.outlier?.attemptStarted(sub.id);
+  }
+
+  /**
+   * The attempt ended (`ok`: with a successful response): its latency (undefined when it never ran) feeds the
+   * endpoint's peak-EWMA, and its verdict outlier detection.
+   */
+  attemptEnded(sub: EndpointPool, ok: boolean, verdict: Verdict, latencyMs: number | undefined, nowMs: number): void {
+    if (latencyMs !== undefined) sub.observeLatency(latencyMs, nowMs, verdict === 'failure');
+    if (ok) sub.succeeded++;
+    else sub.failed++;
+    if (this.#subs.get(sub.id) !== sub) return;
+    if (this.#o.outlier?.attemptEnded(sub.id, verdict) === true) this.#rebuild();
   }
 
   /** Resolves true as soon as any connection is READY, false after `timeoutMs` or once `stop()` says so. */
@@ -189,6 +230,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
       ejected: s.ejected,
       succeeded: s.succeeded,
       failed: s.failed,
+      attempts: s.attempts,
     }));
   }
 
@@ -198,6 +240,8 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
       this.#closed = true;
       if (this.#ejectionTimer !== undefined) clearTimeout(this.#ejectionTimer);
       this.#ejectionTimer = undefined;
+      clearInterval(this.#checkTimer);
+      this.#checkTimer = undefined;
       for (const sub of this.#subs.values()) this.#retiring.add(sub);
       this.#subs.clear();
       this.#picker = EMPTY_PICKER;
@@ -250,7 +294,10 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     const ejected = this.#o.outlier?.ejected();
     const targets: EndpointPool[] = [];
     for (const sub of this.#subs.values()) {
+      const was = sub.ejected;
       sub.ejected = ejected?.has(sub.id) ?? false;
+      // Idempotent attempts waiting on a spearlet just ejected move elsewhere now instead of at their deadline.
+      if (sub.ejected && !was) sub.moveInFlight();
       if (!sub.ejected) targets.push(sub);
     }
     this.#picker = buildPicker(this.#o.policy, targets, { zone: this.#o.zone });

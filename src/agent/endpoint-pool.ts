@@ -7,6 +7,8 @@ import type { Endpoint } from '../discovery/endpoint.ts';
 import type { MeshError } from '../errors.ts';
 
 export const DEFAULT_MAX_CONNECTIONS_PER_SPEARLET = 4;
+/** The abort reason of attempts moved off an ejected endpoint. */
+export const MOVED: unique symbol = Symbol('moved off an ejected spearlet');
 /** An extra connection closes after this long without a request. */
 export const DEFAULT_POOL_IDLE_TIMEOUT_MS = 60_000;
 /** The idle check runs at most this far apart (and at least twice per idle timeout). */
@@ -34,9 +36,12 @@ export class EndpointPool implements PickTarget {
   /** Attempts answered successfully by this endpoint, and attempts that failed here (since it joined). */
   succeeded = 0;
   failed = 0;
+  /** Attempts written here (settled or not). */
+  attempts = 0;
   readonly #o: EndpointPoolOptions;
   /** One latency estimate for the endpoint, fed by every request on any of its connections. */
   readonly #ewma: PeakEwma;
+  #moveCtl: AbortController | undefined;
   /** The first connection is the primary: it reconnects forever; extras are added under load. */
   readonly #conns: MeshConnection[] = [];
   /** Per extra connection: its request count at the last idle check, and when that count last changed. */
@@ -68,9 +73,29 @@ export class EndpointPool implements PickTarget {
     return this.#ewma.valueMs;
   }
 
-  /** A request answered here (successfully or with the spearlet's error) after `latencyMs`, at time `nowMs`. */
-  observeLatency(latencyMs: number, nowMs: number): void {
-    this.#ewma.observe(latencyMs, nowMs);
+  /**
+   * An attempt ended here after `latencyMs` (answered, failed, or timed out: its whole elapsed time), at `nowMs`.
+   * Every pooled connection's attempts feed this one estimate. A failure never lowers it: a spearlet that fails
+   * fast must not look faster than the ones that answer.
+   */
+  observeLatency(latencyMs: number, nowMs: number, failed = false): void {
+    this.#ewma.observe(failed ? Math.max(latencyMs, this.#ewma.valueMs) : latencyMs, nowMs);
+  }
+
+  /**
+   * A signal for idempotent attempts sent here: aborted by moveInFlight() when the endpoint is ejected, so they
+   * send CANCEL and move elsewhere. One controller per ejection, shared by every attempt (none per request).
+   */
+  get moveSignal(): AbortSignal {
+    this.#moveCtl ??= new AbortController();
+    return this.#moveCtl.signal;
+  }
+
+  /** Cancels the idempotent attempts in flight here (they carry moveSignal); later attempts get a fresh signal. */
+  moveInFlight(): void {
+    const ctl = this.#moveCtl;
+    this.#moveCtl = undefined;
+    ctl?.abort(MOVED);
   }
   get ready(): boolean {
     if (this.ejected) return false;

@@ -1,7 +1,7 @@
 // MeshClient: resolver -> balancer -> picker -> connections, with failover, retry budget, deadlines and a wait queue.
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { OutlierDetector } from '../balancer/outlier-detector.ts';
+import { OutlierDetector, verdictOf } from '../balancer/outlier-detector.ts';
 import { createPolicy } from '../balancer/policies.ts';
 import { RetryBudget } from '../balancer/retry-budget.ts';
 import { DeadlineExceededError, CancelledError, type HandshakeRefusedError } from '../conn/errors.ts';
@@ -16,6 +16,8 @@ import { silentLogger, type Logger } from '../util/logger.ts';
 import { ClientMetrics } from './client-metrics.ts';
 import { transportTargetFor } from './endpoint-target.ts';
 import { EndpointBalancer, type EndpointStats, type RouteContext, type EndpointPool } from './endpoint-balancer.ts';
+import { MOVED } from './endpoint-pool.ts';
+import { hedgedRequest } from './hedged-request.ts';
 import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
 import {
   DEFAULT_CLIENT_TICK_MS,
@@ -53,6 +55,8 @@ export interface MeshClientStats {
   readonly retried: number;
   /** Re-sends of requests that did not run (never written, crossed a GOAWAY, answered DRAINING). */
   readonly rerouted: number;
+  /** Hedge attempts sent (hedgeAfterMs), taken from the retry budget. */
+  readonly hedged: number;
   readonly inFlight: number;
   /** Requests waiting for a usable spearlet. */
   readonly queued: number;
@@ -93,6 +97,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   #failed = 0;
   #retried = 0;
   #rerouted = 0;
+  #hedges = 0;
   #inFlight = 0;
   #closed = false;
   #closePromise: Promise<void> | undefined;
@@ -246,10 +251,12 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   async #run(method: string, body: Uint8Array, o: MeshRequestOptions, deadlineAt: number): Promise<Buffer> {
     const idempotent = o.idempotent === true;
-    const connOptions = { idempotent, deadlineAt, signal: o.signal };
     const base: RouteContext = { affinityKey: o.affinityKey, tags: o.tags, spearletId: o.spearletId };
     let ctx = base;
     let exclude: Set<string> | undefined;
+    // At most one hedge per request: only its first attempt may be hedged.
+    let mayHedge = idempotent && this.#o.hedgeAfterMs !== undefined && o.spearletId === undefined;
+    const movable = idempotent && this.#balancer.movesStalledAttempts;
     for (let attempt = 0; ; attempt++) {
       let sub = this.#balancer.pick(ctx);
       // Everything left was excluded: going back to an excluded spearlet beats waiting when it is usable again.
@@ -259,19 +266,29 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         const expiresAt = deadlineAt > 0 ? deadlineAt : Date.now() + this.#o.queueTimeoutMs;
         sub = await this.#queue.wait(ctx, method, expiresAt, o.signal);
       }
-      const startedAt = performance.now();
       try {
-        const out = await sub.connection().request(method, body, connOptions);
-        const now = performance.now();
-        sub.observeLatency(now - startedAt, now);
-        sub.succeeded++;
-        this.#balancer.recordSuccess(sub.id);
-        this.#metrics?.attempt(sub.id, startedAt);
-        return out;
+        if (mayHedge) {
+          mayHedge = false;
+          return await hedgedRequest({
+            method,
+            first: sub,
+            afterMs: this.#o.hedgeAfterMs ?? 0,
+            deadlineAt,
+            signal: o.signal,
+            exclude: (exclude ??= new Set()),
+            attempt: (target, signal) => this.#attempt(target, method, body, true, deadlineAt, signal),
+            pickOther: (id) =>
+              this.#balancer.pick({ affinityKey: o.affinityKey, tags: o.tags, exclude: new Set([id]) }),
+            tryBudget: () => this.#budget.tryRetry(),
+            onHedge: () => this.#hedges++,
+          });
+        }
+        // Idempotent attempts carry the endpoint's move signal, so an ejection (of a stalled spearlet) moves them at
+        // once instead of at their deadline.
+        const signal = movable && o.signal === undefined ? sub.moveSignal : o.signal;
+        return await this.#attempt(sub, method, body, idempotent, deadlineAt, signal);
       } catch (err) {
-        sub.failed++;
-        this.#metrics?.attempt(sub.id, startedAt, err);
-        const outcome = this.#classify(err, method, idempotent, attempt);
+        const outcome = this.#classify(err, method, idempotent, attempt, o.signal);
         if (outcome === 'retry') this.#retried++;
         else this.#rerouted++;
         this.#log.debug(
@@ -287,17 +304,56 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     }
   }
 
+  /** One attempt on one endpoint, with its outcome and latency reported to the balancer. */
+  async #attempt(
+    sub: EndpointPool,
+    method: string,
+    body: Uint8Array,
+    idempotent: boolean,
+    deadlineAt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer> {
+    const conn = sub.connection();
+    this.#balancer.attemptStarted(sub);
+    const startedAt = performance.now();
+    try {
+      const out = await conn.request(method, body, { idempotent, deadlineAt, signal });
+      const now = performance.now();
+      this.#balancer.attemptEnded(sub, true, 'success', now - startedAt, now);
+      this.#metrics?.attempt(sub.id, startedAt);
+      return out;
+    } catch (err) {
+      const now = performance.now();
+      const code = err instanceof MeshError ? err.code : undefined;
+      const verdict = verdictOf(code);
+      // A cancelled attempt ran for its elapsed time (a lower bound of its latency); other neutral ones never ran.
+      const ran = verdict !== 'none' || code === 'CANCELLED';
+      this.#balancer.attemptEnded(sub, false, verdict, ran ? now - startedAt : undefined, now);
+      this.#metrics?.attempt(sub.id, startedAt, err);
+      throw err;
+    }
+  }
+
   /** Decides what a failed attempt means: send it elsewhere for free, retry it on the budget, or give up (throws). */
-  #classify(err: unknown, method: string, idempotent: boolean, attempt: number): Outcome {
+  #classify(
+    err: unknown,
+    method: string,
+    idempotent: boolean,
+    attempt: number,
+    callerSignal: AbortSignal | undefined,
+  ): Outcome {
     if (!(err instanceof MeshError) || this.#closed) throw err;
     if (attempt >= this.#o.maxReroutes) throw err;
     // Not written, crossed a GOAWAY, or refused by a draining spearlet: it did not run anywhere.
     if (err.code === 'CONNECTION_CLOSED' || err.code === 'DRAINING') return 'reroute';
-    if (err.code === 'SPEARLET_LOST') {
-      if (!idempotent) throw err;
+    // Moved off a spearlet that was ejected while the attempt waited there: it may have run.
+    const moved = err.code === 'CANCELLED' && err.cause === MOVED && callerSignal?.aborted !== true;
+    // A spearlet failure (lost in flight, or its handler crashed) on a request the caller said may run again.
+    if (moved || (idempotent && (err.code === 'SPEARLET_LOST' || err.code === 'HANDLER_ERROR'))) {
       if (!this.#budget.tryRetry()) throw new RetryBudgetExhaustedError(method, err);
       return 'retry';
     }
+    if (err.code === 'SPEARLET_LOST') throw err;
     // The spearlet said it did not run the request (for example OVERLOADED): safe anywhere, but budgeted.
     if (err.retryable && err.code !== 'DEADLINE_EXCEEDED' && err.code !== 'CANCELLED') {
       if (!this.#budget.tryRetry()) throw new RetryBudgetExhaustedError(method, err);
@@ -330,6 +386,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       failed: this.#failed,
       retried: this.#retried,
       rerouted: this.#rerouted,
+      hedged: this.#hedges,
       inFlight: this.#inFlight,
       queued: this.#queue.size,
       retryBudgetAvailable: this.#budget.available(),

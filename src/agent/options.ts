@@ -54,8 +54,13 @@ export interface MeshClientOptions {
   readonly connectTimeoutMs?: number;
   readonly reconnectBackoff?: BackoffOptions;
   readonly retryBudget?: RetryBudgetOptions;
-  /** false disables outlier ejection. */
+  /** Outlier ejection from request outcomes and connection losses (src/balancer/outlier-options.ts); false: off. */
   readonly outlier?: OutlierDetectorOptions | false;
+  /**
+   * Hedging for idempotent requests: when the first attempt has not answered after this many ms, one more goes to
+   * another spearlet (charged to the retry budget); the first answer wins and the other is cancelled. Off by default.
+   */
+  readonly hedgeAfterMs?: number;
   readonly queue?: { readonly maxSize?: number; readonly timeoutMs?: number };
   readonly readyTimeoutMs?: number;
   /**
@@ -97,6 +102,7 @@ const KNOWN: ReadonlySet<string> = new Set([
   'reconnectBackoff',
   'retryBudget',
   'outlier',
+  'hedgeAfterMs',
   'queue',
   'readyTimeoutMs',
   'registryWaitMs',
@@ -131,6 +137,7 @@ export interface ResolvedClientOptions {
   readonly closeGraceMs: number;
   readonly maxReroutes: number;
   readonly maxConnectionsPerSpearlet: number;
+  readonly hedgeAfterMs: number | undefined;
   readonly poolIdleTimeoutMs: number;
 }
 
@@ -200,6 +207,7 @@ export function resolveClientOptions(o: MeshClientOptions): ResolvedClientOption
     drainGraceMs: required('drainGraceMs', o.drainGraceMs, DEFAULT_DRAIN_GRACE_MS),
     closeGraceMs: o.closeGraceMs === 0 ? 0 : required('closeGraceMs', o.closeGraceMs, DEFAULT_CLOSE_GRACE_MS),
     maxReroutes: required('maxReroutes', o.maxReroutes, DEFAULT_MAX_REROUTES, true),
+    hedgeAfterMs: positive('hedgeAfterMs', o.hedgeAfterMs, undefined),
     maxConnectionsPerSpearlet: required(
       'maxConnectionsPerSpearlet',
       o.maxConnectionsPerSpearlet,

@@ -53,6 +53,16 @@ export interface DrillReport {
     readonly overall: PhaseLatency;
   };
   readonly timeline: readonly TimelinePoint[];
+  /**
+   * Successful requests per second before the fault (after the first 500 ms) and while it lasted (to the heal, or
+   * the end of the load for permanent faults), and their ratio: the load is open-loop at a fixed rate, so this is
+   * the share of the healthy rate the mesh kept serving.
+   */
+  readonly throughput: {
+    readonly healthyPerSec: number | null;
+    readonly faultPerSec: number | null;
+    readonly ratio: number | null;
+  };
   /** drain: nothing lost and nothing failed; other faults: nothing lost. */
   readonly passed: boolean;
 }
@@ -129,6 +139,20 @@ export function buildReport(input: ReportInput): DrillReport {
     else (point as { failed: number }).failed++;
   }
 
+  const healthyFrom = Math.min(500, faultAtMs / 2);
+  const faultTo = input.healedAtMs ?? input.durationMs;
+  const rate = (from: number, to: number): number | null =>
+    to - from <= 0
+      ? null
+      : (1000 * outcomes.filter((o) => o.ok && o.endMs >= from && o.endMs < to).length) / (to - from);
+  const healthyPerSec = rate(healthyFrom, faultAtMs);
+  const faultPerSec = rate(faultAtMs, faultTo);
+  const throughput = {
+    healthyPerSec,
+    faultPerSec,
+    ratio: healthyPerSec === null || faultPerSec === null || healthyPerSec === 0 ? null : faultPerSec / healthyPerSec,
+  };
+
   const lost = Math.max(0, input.sent - settled.size);
   const duplicated = input.duplicated + repeatSettles;
   return {
@@ -148,6 +172,7 @@ export function buildReport(input: ReportInput): DrillReport {
     errors,
     latency: { before: phase(before), during: phase(during), after: phase(after), overall: phase(outcomes) },
     timeline,
+    throughput,
     passed: lost === 0 && duplicated === 0 && (input.fault !== 'drain' || failed === 0),
   };
 }

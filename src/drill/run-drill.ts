@@ -60,10 +60,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const isTargetPicked = (): boolean =>
     client.stats().endpoints.some((e) => e.id === target && e.state === 'READY' && !e.ejected);
   // Attempts the client has given the target so far (settled or not): grows whenever it picks the target.
-  const picksOfTarget = (): number => {
-    const e = client.stats().endpoints.find((x) => x.id === target);
-    return e === undefined ? 0 : e.succeeded + e.failed + e.outstanding;
-  };
+  const picksOfTarget = (): number => client.stats().endpoints.find((x) => x.id === target)?.attempts ?? 0;
 
   load.start();
   const progress = setInterval(() => {

@@ -39,7 +39,7 @@ export function dispatchRequest(
   }
   if (handler === undefined) {
     const message = `no method ${msg.method} on spearlet ${host.spearletId}`;
-    inbound.refuse(msg, startedAt, 'METHOD_NOT_FOUND', message, true);
+    inbound.refuse(msg, startedAt, 'METHOD_NOT_FOUND', message, false);
     return;
   }
   const limit = host.config.maxInFlight;

@@ -57,4 +57,15 @@ describe('drill report', () => {
     const r = buildReport({ ...base, fault: 'kill', healedAtMs: undefined, sent: outcomes.length, outcomes });
     assert.match(renderDrillSvg(r), />requests per 100 ms</);
   });
+
+  it('throughput: successes per second during the fault against before it', () => {
+    // Steady 100/s, but during the fault (500-700 ms) every other request fails.
+    const outcomes = steady(1050).map((o) =>
+      o.endMs >= 500 && o.endMs < 700 && o.seq % 2 === 0 ? { ...o, ok: false, code: 'HANDLER_ERROR' } : o,
+    );
+    const r = buildReport({ ...base, fault: 'error', healedAtMs: 700, sent: outcomes.length, outcomes });
+    assert.equal(Math.round(r.throughput.healthyPerSec ?? 0), 100);
+    assert.equal(Math.round(r.throughput.faultPerSec ?? 0), 50);
+    assert.equal(r.throughput.ratio, (r.throughput.faultPerSec ?? 0) / (r.throughput.healthyPerSec ?? 1));
+  });
 });

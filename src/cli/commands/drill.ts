@@ -49,6 +49,8 @@ Options:
   --heartbeat-ms N       local spearlets' heartbeat interval (default 200)
   --slow-ms N            latency the slow fault adds (default 2000)
   --deadline-ms N        the caller's deadline for each request (default 5000)
+  --hedge-after-ms N     the drill's client hedges: a request not answered after N ms is also sent to
+                         another spearlet (charged to the retry budget; the loser is cancelled); default off
   --policy NAME|all      balancing policy of the drill's client: ${POLICY_NAMES.join(', ')} (default
                          least-outstanding); 'all' runs the drill once per policy (round-robin,
                          least-outstanding, peak-ewma), each on a fresh local mesh, and prints one table
@@ -64,7 +66,8 @@ Options:
 JSON report fields: fault, target, ratePerSec, durationMs, faultAtMs, detectionMs, recoveryMs, sent,
 succeeded, failed, retried, lost, duplicated, errors {CODE: n}, latency {before, during, after} each
 {count, p50Ms, p90Ms, p99Ms, maxMs}, timeline [{tMs, ok, failed}], passed, policy, deadlineMs,
-withinDeadline (requests that succeeded within the deadline). With --policy all: an array, one per policy.
+withinDeadline (requests that succeeded within the deadline), throughput {healthyPerSec, faultPerSec, ratio}
+(successes per second before and during the fault), hedgeAfterMs. With --policy all: an array, one per policy.
 
 Exit status: 0 when the drill passed (nothing lost or duplicated; for drain also nothing failed),
 1 when it did not, 2 on bad options.
@@ -84,6 +87,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       'heartbeat-ms': { type: 'string', default: '200' },
       'slow-ms': { type: 'string', default: '2000' },
       'deadline-ms': { type: 'string', default: '5000' },
+      'hedge-after-ms': { type: 'string' },
       policy: { type: 'string', default: 'least-outstanding' },
       consul: { type: 'string' },
       token: { type: 'string' },
@@ -105,6 +109,11 @@ export async function run(argv: readonly string[]): Promise<number> {
   const faultAtMs = values['fault-at'] === undefined ? undefined : durationOption('--fault-at', values['fault-at']);
   const slowMs = intOption('--slow-ms', values['slow-ms'], 0, 600_000);
   const deadlineMs = intOption('--deadline-ms', values['deadline-ms'], 1, 600_000);
+  const hedgeAfterMs =
+    values['hedge-after-ms'] === undefined
+      ? undefined
+      : intOption('--hedge-after-ms', values['hedge-after-ms'], 1, 600_000);
+  const hedge = hedgeAfterMs === undefined ? {} : { hedgeAfterMs };
   const policyArg = values.policy;
   if (policyArg !== 'all' && !(POLICY_NAMES as readonly string[]).includes(policyArg))
     throw new ConfigError('--policy', `must be all or one of ${POLICY_NAMES.join(', ')}`);
@@ -122,7 +131,12 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
   };
 
-  const reports: (DrillReport & { policy: PolicyName; deadlineMs: number; withinDeadline: number })[] = [];
+  const reports: (DrillReport & {
+    policy: PolicyName;
+    deadlineMs: number;
+    withinDeadline: number;
+    hedgeAfterMs: number | null;
+  })[] = [];
   for (const policy of policies) {
     if (policies.length > 1 && !values.json) process.stderr.write(`policy ${policy}:\n`);
     let mesh: LocalMesh | undefined;
@@ -146,6 +160,7 @@ export async function run(argv: readonly string[]): Promise<number> {
           token: await mesh.mintToken('drill'),
           policy,
           logger,
+          ...hedge,
         });
       } else {
         const consulOptions = resolveConsulOptions({ addr: values.consul });
@@ -174,7 +189,7 @@ export async function run(argv: readonly string[]): Promise<number> {
             : new AdminInjector(() => admin, faultForMs, consulOptions, { slowMs }, adminToken);
         const token = values.token ?? process.env.SPEAR_TOKEN;
         if (token === undefined) throw new ConfigError('--token', 'a token is required with --consul (or SPEAR_TOKEN)');
-        client = await MeshClient.connect({ consul: consulOptions, token, policy, logger });
+        client = await MeshClient.connect({ consul: consulOptions, token, policy, logger, ...hedge });
       }
       await waitForReady(client, expected, 10_000);
       const report = await runDrill({
@@ -190,7 +205,13 @@ export async function run(argv: readonly string[]): Promise<number> {
         onProgress: progress,
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
-      reports.push({ ...report, policy, deadlineMs, withinDeadline: report.succeeded });
+      reports.push({
+        ...report,
+        policy,
+        deadlineMs,
+        withinDeadline: report.succeeded,
+        hedgeAfterMs: hedgeAfterMs ?? null,
+      });
     } finally {
       await client?.close();
       await mesh?.close();
