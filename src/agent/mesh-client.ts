@@ -264,7 +264,8 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       if (sub === undefined) {
         if (this.#closed) throw new ClientClosedError();
         const expiresAt = deadlineAt > 0 ? deadlineAt : Date.now() + this.#o.queueTimeoutMs;
-        sub = await this.#queue.wait(ctx, method, expiresAt, o.signal);
+        // Wait for any usable spearlet (base, not ctx): when every spearlet was excluded, none would ever match ctx.
+        sub = await this.#queue.wait(base, method, expiresAt, o.signal);
       }
       try {
         if (mayHedge) {
