@@ -420,7 +420,7 @@ export class MeshSession {
     this.#host.metrics.bytesOut.inc(frame.length);
     // Replies to the requests of one chunk leave together in one writev (FrameWriter).
     this.#writer.write(frame);
-    if (!this.#pausedForBackpressure && this.socket.writableLength > this.#config.writeHighWaterMark) {
+    if (!this.#pausedForBackpressure && this.#writer.bufferedBytes > this.#config.writeHighWaterMark) {
       // The peer is not reading: stop reading its requests until our replies drain.
       this.#pausedForBackpressure = true;
       this.socket.pause();
@@ -450,7 +450,8 @@ export class MeshSession {
 
   #end(): void {
     this.#writable = false;
-    this.socket.end();
+    // The frames of this tick (the CLOSE or ERROR frame) go out before the FIN.
+    this.#writer.end();
     this.#endTimer = setTimeout(() => this.socket.destroy(), END_GRACE_MS).unref();
   }
 
