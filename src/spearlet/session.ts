@@ -83,6 +83,7 @@ export class MeshSession {
       send,
       metrics: host.metrics,
       handlers: host.handlers,
+      deadlines: host.deadlines,
       logger: () => this.#log,
       settled: () => {
         this.#maybeFinish();
