@@ -1,8 +1,6 @@
 // One mesh connection on the spearlet side: handshake, request dispatch, heartbeats, GOAWAY, REAUTH, close.
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { MeshError, type ErrorCode } from '../errors.ts';
-import type { Logger } from '../util/logger.ts';
 import type { VerifiedToken } from '../auth/verify.ts';
 import {
   FrameDecoder,
@@ -20,12 +18,12 @@ import {
   type MeshMessage,
   type RequestMessage,
 } from '../wire/index.ts';
-import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
 import { FrameWriter } from '../protocol/frame-writer.ts';
 import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
 import { parseRemoteError } from '../protocol/errors.ts';
 import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
-import { checkHello, checkReauth } from './hello.ts';
+import { checkHello, checkReauth, welcomeFrame } from './hello.ts';
+import { SessionLog, newSessionId } from './session-log.ts';
 import { InboundRequests } from './inbound-requests.ts';
 import { dispatchRequest } from './request-dispatch.ts';
 import { PartitionHold } from './fault-hooks.ts';
@@ -40,12 +38,12 @@ const END_GRACE_MS = 2_000;
 const MAX_QUEUED_BEFORE_WELCOME = 256;
 
 export class MeshSession {
-  readonly id: string = randomBytes(8).toString('hex');
+  readonly id: string = newSessionId();
   readonly socket: Socket;
   readonly remote: string;
   readonly #host: SessionHost;
   readonly #config: SessionConfig;
-  #log: Logger;
+  readonly #logs: SessionLog;
   readonly #decoder: FrameDecoder;
   #state: SessionState = 'handshake';
   #token: VerifiedToken | undefined;
@@ -66,16 +64,17 @@ export class MeshSession {
   #writable = true;
   #pausedForBackpressure = false;
   readonly #hold = new PartitionHold();
-  readonly #openedAt = new Date();
-  readonly #closedPromise: Promise<void>;
-  #resolveClosed!: () => void;
+  readonly #openedAt = Date.now();
+  /** Created when someone waits for the close (a drain does); most sessions never need it. */
+  #closedPromise: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
 
   constructor(socket: Socket, host: SessionHost, rest: Buffer, acceptedAt: number) {
     this.socket = socket;
     this.#host = host;
     this.#config = host.config;
     this.remote = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort ?? ''}` : 'unix';
-    this.#log = host.logger.child({ connId: this.id });
+    this.#logs = new SessionLog(host.logger, this.id);
     const send = (frame: Buffer): void => {
       this.#send(frame);
     };
@@ -84,7 +83,7 @@ export class MeshSession {
       metrics: host.metrics,
       handlers: host.handlers,
       deadlines: host.deadlines,
-      logger: () => this.#log,
+      logger: () => this.#logs.log,
       settled: () => {
         this.#maybeFinish();
       },
@@ -93,9 +92,6 @@ export class MeshSession {
     this.#writer = new FrameWriter(socket);
     // A peer that pings gets PONGs, which already serve as its liveness: then this side does not ping too.
     this.#heartbeat.reset(this.#config.heartbeatMs, this.#config.heartbeatTimeoutMs, host.now(), true);
-    this.#closedPromise = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
     this.#decoder = new FrameDecoder(
       {
         onFrame: (body) => {
@@ -118,7 +114,7 @@ export class MeshSession {
       this.#onDrain();
     });
     socket.on('error', (err) => {
-      this.#log.debug({ err: err.message }, 'socket error');
+      if (this.#logs.enabled('debug')) this.#logs.log.debug({ err: err.message }, 'socket error');
       // Node leaves a TLS socket open after a fatal post-handshake error; it would linger until the heartbeat timeout.
       socket.destroy();
     });
@@ -144,6 +140,12 @@ export class MeshSession {
   }
   /** Resolves once the socket is closed. */
   get closed(): Promise<void> {
+    if (this.#closedPromise === undefined) {
+      if (this.#state === 'closed') return Promise.resolve();
+      this.#closedPromise = new Promise((resolve) => {
+        this.#resolveClosed = resolve;
+      });
+    }
     return this.#closedPromise;
   }
 
@@ -157,7 +159,7 @@ export class MeshSession {
       inFlight: this.#inbound.size,
       requests: this.#inbound.accepted,
       tokenExp: this.#token?.exp ?? null,
-      openedAt: this.#openedAt.toISOString(),
+      openedAt: new Date(this.#openedAt).toISOString(),
       lastReceivedMsAgo: this.#heartbeat.silentMs(this.#host.now()),
       missedHeartbeats: this.#heartbeat.missed,
     };
@@ -231,7 +233,7 @@ export class MeshSession {
       case MessageKind.ERROR: {
         if (msg.id === 0n) {
           const e = parseRemoteError(this.agent ?? 'unknown', 0, msg.payload, false, 'agent');
-          this.#log.info({ code: e.remoteCode, error: e.message }, 'peer reported a fatal error');
+          this.#logs.log.info({ code: e.remoteCode, error: e.message }, 'peer reported a fatal error');
           this.destroy();
         }
         return;
@@ -260,25 +262,12 @@ export class MeshSession {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     this.#transitionTo(['handshake'], 'open');
-    this.#log = this.#log.child({ agent: verified.sub });
+    this.#logs.setAgent(verified.sub);
     this.#host.metrics.handshakes.inc({ result: 'ok' });
-    this.#send(
-      encodeJson(MessageKind.WELCOME, 0n, {
-        v: PROTOCOL_VERSION,
-        spearlet: this.#host.spearletId,
-        session: this.id,
-        zone: this.#host.zone ?? null,
-        heartbeatMs: this.#config.heartbeatMs,
-        heartbeatTimeoutMs: this.#config.heartbeatTimeoutMs,
-        maxFrame: this.#config.maxFrameSize,
-        maxInFlight: this.#config.maxInFlight,
-        tokenExp: verified.exp ?? null,
-        features: FEATURES,
-      }),
-    );
+    this.#send(welcomeFrame(this.#host, this.id, verified));
     this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#host.sessionOpened(this);
-    this.#log.info({ agentName: this.#agentName }, 'session open');
+    if (this.#logs.enabled('info')) this.#logs.log.info({ agentName: this.#agentName }, 'session open');
     const queued = this.#queued ?? [];
     this.#queued = null;
     for (const body of queued) {
@@ -324,7 +313,7 @@ export class MeshSession {
     this.#token = verified;
     this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
-    this.#log.debug({ tokenExp: verified.exp }, 'token replaced');
+    if (this.#logs.enabled('debug')) this.#logs.log.debug({ tokenExp: verified.exp }, 'token replaced');
   }
 
   #onPeerClose(): void {
@@ -358,7 +347,7 @@ export class MeshSession {
     if (!this.#transitionTo(['open'], 'going_away')) return;
     this.#goAwayAt = this.#host.now();
     this.#host.metrics.goaways.inc({ reason });
-    this.#log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
+    this.#logs.log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
     this.#send(encodeJson(MessageKind.GOAWAY, this.#inbound.lastAccepted, { reason, retryAfterMs }));
     this.#graceTimer = setTimeout(() => {
       this.#maybeFinish();
@@ -380,7 +369,7 @@ export class MeshSession {
     if (verdict === 'dead') {
       const silentMs = this.#heartbeat.silentMs(now);
       this.#host.metrics.heartbeatTimeouts.inc();
-      this.#log.warn({ silentMs, missed }, 'heartbeat timeout: closing a silent peer');
+      this.#logs.log.warn({ silentMs, missed }, 'heartbeat timeout: closing a silent peer');
       this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${silentMs} ms`);
       return;
     }
@@ -410,7 +399,7 @@ export class MeshSession {
   /** The one place the state changes: nothing happens unless the current state is in `from`. */
   #transitionTo(from: readonly SessionState[], to: SessionState): boolean {
     if (!from.includes(this.#state)) return false;
-    this.#log.debug({ from: this.#state, to }, 'session state');
+    if (this.#logs.enabled('debug')) this.#logs.log.debug({ from: this.#state, to }, 'session state');
     this.#state = to;
     return true;
   }
@@ -465,7 +454,7 @@ export class MeshSession {
   #refuse(result: HandshakeResult, code: ErrorCode, message: string): void {
     if (this.#state !== 'handshake') return;
     this.#host.metrics.handshakes.inc({ result });
-    this.#log.info({ code, result }, 'handshake refused');
+    this.#logs.log.info({ code, result }, 'handshake refused');
     this.#queued = null;
     this.#closeWithError(code, message);
   }
@@ -474,14 +463,14 @@ export class MeshSession {
     this.#handshakeTimer = undefined;
     if (this.#state !== 'handshake') return;
     this.#host.metrics.handshakes.inc({ result: 'timeout' });
-    this.#log.info('handshake timeout');
+    this.#logs.log.info('handshake timeout');
     this.#closeWithError('HANDSHAKE_TIMEOUT', `no HELLO within ${this.#config.handshakeTimeoutMs} ms`);
   }
 
   #fail(err: unknown): void {
     const e = err instanceof MeshError ? err : new MeshError('PROTOCOL_ERROR', 'protocol error', { cause: err });
-    if (!(err instanceof MeshError)) this.#log.warn({ err }, 'unexpected error on a session');
-    else this.#log.info({ code: e.code, msg: e.message }, 'closing on protocol violation');
+    if (!(err instanceof MeshError)) this.#logs.log.warn({ err }, 'unexpected error on a session');
+    else this.#logs.log.info({ code: e.code, msg: e.message }, 'closing on protocol violation');
     if (this.#state === 'handshake') this.#host.metrics.handshakes.inc({ result: 'invalid' });
     this.#closeWithError(e.code, e.message);
   }
@@ -494,10 +483,15 @@ export class MeshSession {
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#endTimer);
     this.#inbound.dropAll();
-    this.#outgoing.rejectAll(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
-    if (wasOpen) this.#log.info({ requests: this.#inbound.accepted }, 'session closed');
+    // An error (with its stack) only when a request is there to receive it: most closes are orderly.
+    if (this.#outgoing.size > 0) {
+      this.#outgoing.rejectAll(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
+    }
+    if (wasOpen && this.#logs.enabled('info')) {
+      this.#logs.log.info({ requests: this.#inbound.accepted }, 'session closed');
+    }
     this.#host.sessionClosed(this);
-    this.#resolveClosed();
+    this.#resolveClosed?.();
   }
 }
 
