@@ -32,17 +32,13 @@ let slabEnd = 0;
 export class FrameWriter {
   readonly #socket: CorkableSocket;
   /** Runs that are complete (large frames, or slab runs another writer interrupted), oldest first. */
-  #parts: Uint8Array[] = [];
+  #parts: Uint8Array[] | undefined;
   /** The open run in the shared slab: `#run` is the slab it lives in, [#runStart, #runEnd) its bytes. */
   #run: Buffer | undefined;
   #runStart = 0;
   #runEnd = 0;
   #pendingBytes = 0;
   #scheduled = false;
-  readonly #onTickEnd = (): void => {
-    this.#scheduled = false;
-    this.flush();
-  };
 
   constructor(socket: CorkableSocket) {
     this.#socket = socket;
@@ -60,22 +56,31 @@ export class FrameWriter {
     if (size <= COPY_MAX_BYTES) this.#append(frame, size);
     else {
       this.#closeRun();
-      this.#parts.push(frame);
+      (this.#parts ??= []).push(frame);
     }
     if (!this.#scheduled) {
       this.#scheduled = true;
-      process.nextTick(this.#onTickEnd);
+      // A shared function with the writer as its argument: no closure per writer (idle connections stay small).
+      process.nextTick(endTick, this);
     }
   }
 
   /** Hands what this tick wrote to the socket now (before ending or destroying it). Idempotent. */
   flush(): void {
+    this.#scheduled = false;
     if (this.#pendingBytes === 0) return;
-    this.#closeRun();
-    const parts = this.#parts;
-    this.#parts = [];
-    this.#pendingBytes = 0;
     const socket = this.#socket;
+    const run = this.#run;
+    this.#pendingBytes = 0;
+    if (this.#parts === undefined && run !== undefined) {
+      // The common tick: one contiguous run of small frames, one write.
+      this.#run = undefined;
+      if (!socket.destroyed && !socket.writableEnded) socket.write(run.subarray(this.#runStart, this.#runEnd));
+      return;
+    }
+    this.#closeRun();
+    const parts = this.#parts ?? [];
+    this.#parts = undefined;
     // A socket that went away in the meantime drops the frames, as a write to it would.
     if (socket.destroyed || socket.writableEnded) return;
     if (parts.length === 1) {
@@ -110,7 +115,11 @@ export class FrameWriter {
 
   #closeRun(): void {
     if (this.#run === undefined) return;
-    if (this.#runEnd > this.#runStart) this.#parts.push(this.#run.subarray(this.#runStart, this.#runEnd));
+    if (this.#runEnd > this.#runStart) (this.#parts ??= []).push(this.#run.subarray(this.#runStart, this.#runEnd));
     this.#run = undefined;
   }
+}
+
+function endTick(writer: FrameWriter): void {
+  writer.flush();
 }

@@ -24,6 +24,7 @@ import { parseRemoteError } from '../protocol/errors.ts';
 import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
 import { checkHello, checkReauth, welcomeFrame } from './hello.ts';
 import { SessionLog, newSessionId } from './session-log.ts';
+import { PreWelcomeQueue } from './hello-gate.ts';
 import { InboundRequests } from './inbound-requests.ts';
 import { dispatchRequest } from './request-dispatch.ts';
 import { PartitionHold } from './fault-hooks.ts';
@@ -34,8 +35,6 @@ import { OutgoingRequests, type OutgoingRequestOptions } from './outgoing-reques
 
 /** After ending our side, how long the peer gets to close before the socket is destroyed. */
 const END_GRACE_MS = 2_000;
-/** Frames a client may send behind HELLO before the WELCOME (they are held until the token is verified). */
-const MAX_QUEUED_BEFORE_WELCOME = 256;
 
 export class MeshSession {
   readonly id: string = newSessionId();
@@ -49,9 +48,10 @@ export class MeshSession {
   #token: VerifiedToken | undefined;
   #agentName: string | undefined;
   /** Frames that arrived while HELLO was being verified. */
-  #queued: Buffer[] | null = null;
+  #queued: PreWelcomeQueue | null = null;
   readonly #inbound: InboundRequests<MeshSession>;
-  readonly #outgoing: OutgoingRequests;
+  /** Requests this side sent to the agent; created by the first one (most sessions never send any). */
+  #outgoingTable: OutgoingRequests | undefined;
   readonly #heartbeat = new HeartbeatMonitor();
   readonly #writer: FrameWriter;
   #handshakeTimer: NodeJS.Timeout | undefined;
@@ -75,11 +75,10 @@ export class MeshSession {
     this.#config = host.config;
     this.remote = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort ?? ''}` : 'unix';
     this.#logs = new SessionLog(host.logger, this.id);
-    const send = (frame: Buffer): void => {
-      this.#send(frame);
-    };
     this.#inbound = new InboundRequests<MeshSession>({
-      send,
+      send: (frame) => {
+        this.#send(frame);
+      },
       metrics: host.metrics,
       handlers: host.handlers,
       deadlines: host.deadlines,
@@ -88,7 +87,6 @@ export class MeshSession {
         this.#maybeFinish();
       },
     });
-    this.#outgoing = new OutgoingRequests(send, host.now, () => this.#token?.sub ?? 'unknown');
     this.#writer = new FrameWriter(socket);
     // A peer that pings gets PONGs, which already serve as its liveness: then this side does not ping too.
     this.#heartbeat.reset(this.#config.heartbeatMs, this.#config.heartbeatTimeoutMs, host.now(), true);
@@ -186,17 +184,13 @@ export class MeshSession {
     this.#heartbeat.markReceived();
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (this.#queued !== null) {
-      // A client may pipeline requests behind HELLO; a flood while we verify the token is a violation.
-      if (this.#queued.length >= MAX_QUEUED_BEFORE_WELCOME) {
-        throw new MeshError('PROTOCOL_ERROR', `more than ${MAX_QUEUED_BEFORE_WELCOME} frames before WELCOME`);
-      }
-      this.#queued.push(Buffer.from(body));
+      this.#queued.push(body);
       return;
     }
     const msg = decodeMessage(body);
     if (this.#state === 'handshake') {
       if (msg.kind !== MessageKind.HELLO) throw new MeshError('PROTOCOL_ERROR', 'the first frame must be HELLO');
-      this.#queued = [];
+      this.#queued = new PreWelcomeQueue();
       this.#onHello(msg).catch((err: unknown) => {
         this.#fail(err);
       });
@@ -211,7 +205,7 @@ export class MeshSession {
         this.#onRequest(msg);
         return;
       case MessageKind.RESPONSE:
-        this.#outgoing.onResponse(msg);
+        this.#outgoingTable?.onResponse(msg);
         return;
       case MessageKind.CANCEL:
         this.#inbound.abort(msg.id, 'CANCELLED', 'the caller cancelled the request', false);
@@ -268,7 +262,7 @@ export class MeshSession {
     this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#host.sessionOpened(this);
     if (this.#logs.enabled('info')) this.#logs.log.info({ agentName: this.#agentName }, 'session open');
-    const queued = this.#queued ?? [];
+    const queued = this.#queued?.take() ?? [];
     this.#queued = null;
     for (const body of queued) {
       if (this.state === 'closing' || this.state === 'closed') break;
@@ -336,7 +330,14 @@ export class MeshSession {
     if (this.#state !== 'open' && this.#state !== 'going_away') {
       return Promise.reject(new MeshError('CONNECTION_CLOSED', 'session is not open'));
     }
-    return this.#outgoing.request(method, body, options);
+    this.#outgoingTable ??= new OutgoingRequests(
+      (frame) => {
+        this.#send(frame);
+      },
+      this.#host.now,
+      () => this.#token?.sub ?? 'unknown',
+    );
+    return this.#outgoingTable.request(method, body, options);
   }
 
   /**
@@ -363,7 +364,7 @@ export class MeshSession {
     }
     if (this.#hold.active) this.#healPartition(now);
     if (this.#tokenExpiresAt > 0 && now >= this.#tokenExpiresAt && this.#state === 'open') this.goAway('token_expired');
-    this.#outgoing.expire(now);
+    this.#outgoingTable?.expire(now);
     const missed = this.#heartbeat.missed;
     const verdict = this.#heartbeat.check(now);
     if (verdict === 'dead') {
@@ -484,8 +485,8 @@ export class MeshSession {
     clearTimeout(this.#endTimer);
     this.#inbound.dropAll();
     // An error (with its stack) only when a request is there to receive it: most closes are orderly.
-    if (this.#outgoing.size > 0) {
-      this.#outgoing.rejectAll(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
+    if (this.#outgoingTable !== undefined && this.#outgoingTable.size > 0) {
+      this.#outgoingTable.rejectAll(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
     }
     if (wasOpen && this.#logs.enabled('info')) {
       this.#logs.log.info({ requests: this.#inbound.accepted }, 'session closed');
