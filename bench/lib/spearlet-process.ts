@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { compiledEntry } from './compiled.ts';
 
 export interface BenchSpearletConfig {
   readonly id: string;
@@ -32,13 +33,21 @@ export interface BenchSpearletProcess {
 
 const CHILD = fileURLToPath(new URL('../spearlet-child.ts', import.meta.url));
 
+/** How a bench child runs the sources: compiled by tsc (as installed; the default) or under the tsx loader. */
+export type BenchRuntime = 'compiled' | 'tsx';
+
+/** BENCH_RUNTIME=tsx runs children under the tsx loader instead of compiled JavaScript. */
+export function benchRuntime(): BenchRuntime {
+  return process.env.BENCH_RUNTIME === 'tsx' ? 'tsx' : 'compiled';
+}
+
 /**
  * `fdLimit`: run through `bash -c 'ulimit -n N; exec node ...'` (exec keeps one process, so the pid is the
  * spearlet's). Fails if the hard limit is lower.
  */
 export async function spawnBenchSpearlet(
   cfg: BenchSpearletConfig,
-  options: { fdLimit?: number } = {},
+  options: { fdLimit?: number; runtime?: BenchRuntime } = {},
 ): Promise<BenchSpearletProcess> {
   const env = {
     ...process.env,
@@ -47,7 +56,9 @@ export async function spawnBenchSpearlet(
   };
   // BENCH_SPEARLET_NODE_ARGS: extra node flags for the child, e.g. '--cpu-prof --cpu-prof-dir=.tmp/prof'.
   const extra = (process.env.BENCH_SPEARLET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const nodeArgs = [...extra, '--import', 'tsx', CHILD];
+  const runtime = options.runtime ?? benchRuntime();
+  const nodeArgs =
+    runtime === 'compiled' ? [...extra, await compiledEntry(CHILD)] : [...extra, '--import', 'tsx', CHILD];
   const child =
     options.fdLimit === undefined
       ? spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'], env })

@@ -74,7 +74,7 @@ class SocketTransport implements Transport {
   }
 
   get bufferedBytes(): number {
-    return this.#socket.writableLength;
+    return this.#writer.bufferedBytes;
   }
 
   /** Frames written in one tick leave together (FrameWriter). */
@@ -89,7 +89,8 @@ class SocketTransport implements Transport {
   }
 
   end(): void {
-    this.#socket.end();
+    // The frames of this tick go out before the FIN.
+    this.#writer.end();
   }
 
   destroy(err?: Error): void {

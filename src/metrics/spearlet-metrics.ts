@@ -1,5 +1,6 @@
 // Prometheus metrics of one spearlet, in a registry of its own (several spearlets may share a process in tests).
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { TallyHistogram } from './tally-histogram.ts';
 
 export const REQUEST_DURATION_BUCKETS_SEC: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -24,15 +25,20 @@ export class Tally {
 
 /** Per method and status tallies for spear_mesh_requests_total, folded into the counter at scrape time. */
 export class RequestTally {
-  readonly #counts = new Map<string, { method: string; status: string; n: number }>();
-  inc(labels: { method: string; status: string }): void {
-    const key = `${labels.method}\u0000${labels.status}`;
-    const entry = this.#counts.get(key);
-    if (entry === undefined) this.#counts.set(key, { method: labels.method, status: labels.status, n: 1 });
-    else entry.n++;
+  /** method -> status -> count: no key string is built per request. */
+  readonly #counts = new Map<string, Map<number, number>>();
+  count(method: string, status: number): void {
+    let byStatus = this.#counts.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.#counts.set(method, byStatus);
+    }
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
-  entries(): IterableIterator<{ method: string; status: string; n: number }> {
-    return this.#counts.values();
+  *entries(): Generator<{ method: string; status: string; n: number }> {
+    for (const [method, byStatus] of this.#counts) {
+      for (const [status, n] of byStatus) yield { method, status: String(status), n };
+    }
   }
 }
 
@@ -44,7 +50,7 @@ export class SpearletMetrics {
   readonly sessionsOpen: Gauge;
   readonly handshakes: Counter<'result'>;
   readonly requests = new RequestTally();
-  readonly requestDuration: Histogram<'method'>;
+  readonly requestDuration: TallyHistogram<'method'>;
   readonly inFlight = new Tally();
   readonly heartbeatsMissed: Counter;
   readonly heartbeatTimeouts: Counter;
@@ -94,12 +100,12 @@ export class SpearletMetrics {
         for (const { method, status, n } of requests.entries()) this.inc({ method, status }, n);
       },
     });
-    this.requestDuration = new Histogram({
+    this.requestDuration = new TallyHistogram({
       name: 'spear_mesh_request_duration_seconds',
       help: 'Time from REQUEST receipt to RESPONSE',
-      labelNames: ['method'],
-      buckets: [...REQUEST_DURATION_BUCKETS_SEC],
-      registers,
+      label: 'method',
+      buckets: REQUEST_DURATION_BUCKETS_SEC,
+      registry: this.registry,
     });
     const inFlight = this.inFlight;
     new Gauge({

@@ -1,6 +1,7 @@
 // Limits before authentication: the HELLO's size checked from its frame header, and the count of connections still
 // in their handshake (in total and per source address), so unauthenticated peers cannot take memory or slots.
 import type { Socket } from 'node:net';
+import { MeshError } from '../errors.ts';
 import { FRAME_HEADER_BYTES, MessageKind, encodeJson, readFrameLength } from '../wire/index.ts';
 
 export type HelloGateResult =
@@ -121,5 +122,28 @@ export class PendingHandshakes {
     if (n <= 0) this.#perSource.delete(source);
     else this.#perSource.set(source, n);
     return true;
+  }
+}
+
+/** Frames a client may send behind HELLO before the WELCOME (they are held until the token is verified). */
+export const MAX_QUEUED_BEFORE_WELCOME = 256;
+
+/** The frames a client pipelined behind its HELLO, held (copied) until the WELCOME; a flood is a violation. */
+export class PreWelcomeQueue {
+  #bodies: Buffer[] = [];
+
+  /** Keeps a copy of `body`; PROTOCOL_ERROR beyond MAX_QUEUED_BEFORE_WELCOME frames. */
+  push(body: Buffer): void {
+    if (this.#bodies.length >= MAX_QUEUED_BEFORE_WELCOME) {
+      throw new MeshError('PROTOCOL_ERROR', `more than ${MAX_QUEUED_BEFORE_WELCOME} frames before WELCOME`);
+    }
+    this.#bodies.push(Buffer.from(body));
+  }
+
+  /** The held frames in arrival order; the queue is empty afterwards. */
+  take(): Buffer[] {
+    const bodies = this.#bodies;
+    this.#bodies = [];
+    return bodies;
   }
 }

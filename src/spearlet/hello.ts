@@ -2,8 +2,8 @@
 import { AuthError, type ErrorCode } from '../errors.ts';
 import type { TokenVerifier, VerifiedToken } from '../auth/verify.ts';
 import { targetRefusal } from '../auth/scope.ts';
-import { parseJsonPayload } from '../wire/index.ts';
-import { PROTOCOL_VERSION } from '../protocol/constants.ts';
+import { MessageKind, encodeJson, parseJsonPayload } from '../wire/index.ts';
+import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
 import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
 
 export interface TokenCheckContext {
@@ -79,4 +79,32 @@ export async function checkReauth(
   if (verified.sub !== currentSub)
     return { ok: false, code: 'AUTH_FAILED', message: 'REAUTH token is for another subject' };
   return { ok: true, token: verified };
+}
+
+/** The settings a WELCOME announces. */
+export interface WelcomeSettings {
+  readonly spearletId: string;
+  readonly zone: string | undefined;
+  readonly config: {
+    readonly heartbeatMs: number;
+    readonly heartbeatTimeoutMs: number;
+    readonly maxFrameSize: number;
+    readonly maxInFlight: number;
+  };
+}
+
+/** protocol.md §3.1: the WELCOME frame that opens session `sessionId` for `token`. */
+export function welcomeFrame(s: WelcomeSettings, sessionId: string, token: VerifiedToken): Buffer {
+  return encodeJson(MessageKind.WELCOME, 0n, {
+    v: PROTOCOL_VERSION,
+    spearlet: s.spearletId,
+    session: sessionId,
+    zone: s.zone ?? null,
+    heartbeatMs: s.config.heartbeatMs,
+    heartbeatTimeoutMs: s.config.heartbeatTimeoutMs,
+    maxFrame: s.config.maxFrameSize,
+    maxInFlight: s.config.maxInFlight,
+    tokenExp: token.exp ?? null,
+    features: FEATURES,
+  });
 }

@@ -48,7 +48,7 @@ export function dispatchRequest(
     inbound.refuse(msg, startedAt, 'OVERLOADED', message, true);
     return;
   }
-  inbound.run(msg, startedAt, handler, { session, agent: token?.sub ?? '' });
+  inbound.run(msg, startedAt, handler, session, token?.sub ?? '');
 }
 
 /** A drill's slow fault: the handler starts `delayMs` late (the request counts as in flight meanwhile). */

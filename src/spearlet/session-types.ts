@@ -3,6 +3,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { TokenVerifier, VerifiedToken } from '../auth/verify.ts';
 import type { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
 import type { Logger } from '../util/logger.ts';
+import type { DeadlineSweep } from './deadline-sweep.ts';
 import type { FaultHooks } from './fault-hooks.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import type { MeshSession } from './session.ts';
@@ -29,6 +30,8 @@ export interface SessionHost {
   readonly metrics: SpearletMetrics;
   readonly logger: Logger;
   readonly now: () => number;
+  /** The coarse timer that expires inbound request deadlines (one per spearlet). */
+  readonly deadlines: DeadlineSweep;
   /** Drill fault hooks; undefined in production. */
   readonly faults: FaultHooks | undefined;
   /** Whether a verified agent may open a session now; a refusal is sent as ERROR and the socket closed. */

@@ -1,8 +1,6 @@
 // One mesh connection on the spearlet side: handshake, request dispatch, heartbeats, GOAWAY, REAUTH, close.
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { MeshError, type ErrorCode } from '../errors.ts';
-import type { Logger } from '../util/logger.ts';
 import type { VerifiedToken } from '../auth/verify.ts';
 import {
   FrameDecoder,
@@ -20,12 +18,13 @@ import {
   type MeshMessage,
   type RequestMessage,
 } from '../wire/index.ts';
-import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
 import { FrameWriter } from '../protocol/frame-writer.ts';
 import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
 import { parseRemoteError } from '../protocol/errors.ts';
 import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
-import { checkHello, checkReauth } from './hello.ts';
+import { checkHello, checkReauth, welcomeFrame } from './hello.ts';
+import { SessionLog, newSessionId } from './session-log.ts';
+import { PreWelcomeQueue } from './hello-gate.ts';
 import { InboundRequests } from './inbound-requests.ts';
 import { dispatchRequest } from './request-dispatch.ts';
 import { PartitionHold } from './fault-hooks.ts';
@@ -36,24 +35,23 @@ import { OutgoingRequests, type OutgoingRequestOptions } from './outgoing-reques
 
 /** After ending our side, how long the peer gets to close before the socket is destroyed. */
 const END_GRACE_MS = 2_000;
-/** Frames a client may send behind HELLO before the WELCOME (they are held until the token is verified). */
-const MAX_QUEUED_BEFORE_WELCOME = 256;
 
 export class MeshSession {
-  readonly id: string = randomBytes(8).toString('hex');
+  readonly id: string = newSessionId();
   readonly socket: Socket;
   readonly remote: string;
   readonly #host: SessionHost;
   readonly #config: SessionConfig;
-  #log: Logger;
+  readonly #logs: SessionLog;
   readonly #decoder: FrameDecoder;
   #state: SessionState = 'handshake';
   #token: VerifiedToken | undefined;
   #agentName: string | undefined;
   /** Frames that arrived while HELLO was being verified. */
-  #queued: Buffer[] | null = null;
+  #queued: PreWelcomeQueue | null = null;
   readonly #inbound: InboundRequests<MeshSession>;
-  readonly #outgoing: OutgoingRequests;
+  /** Requests this side sent to the agent; created by the first one (most sessions never send any). */
+  #outgoingTable: OutgoingRequests | undefined;
   readonly #heartbeat = new HeartbeatMonitor();
   readonly #writer: FrameWriter;
   #handshakeTimer: NodeJS.Timeout | undefined;
@@ -66,35 +64,32 @@ export class MeshSession {
   #writable = true;
   #pausedForBackpressure = false;
   readonly #hold = new PartitionHold();
-  readonly #openedAt = new Date();
-  readonly #closedPromise: Promise<void>;
-  #resolveClosed!: () => void;
+  readonly #openedAt = Date.now();
+  /** Created when someone waits for the close (a drain does); most sessions never need it. */
+  #closedPromise: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
 
   constructor(socket: Socket, host: SessionHost, rest: Buffer, acceptedAt: number) {
     this.socket = socket;
     this.#host = host;
     this.#config = host.config;
     this.remote = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort ?? ''}` : 'unix';
-    this.#log = host.logger.child({ connId: this.id });
-    const send = (frame: Buffer): void => {
-      this.#send(frame);
-    };
+    this.#logs = new SessionLog(host.logger, this.id);
     this.#inbound = new InboundRequests<MeshSession>({
-      send,
+      send: (frame) => {
+        this.#send(frame);
+      },
       metrics: host.metrics,
       handlers: host.handlers,
-      logger: () => this.#log,
+      deadlines: host.deadlines,
+      logger: () => this.#logs.log,
       settled: () => {
         this.#maybeFinish();
       },
     });
-    this.#outgoing = new OutgoingRequests(send, host.now, () => this.#token?.sub ?? 'unknown');
     this.#writer = new FrameWriter(socket);
     // A peer that pings gets PONGs, which already serve as its liveness: then this side does not ping too.
     this.#heartbeat.reset(this.#config.heartbeatMs, this.#config.heartbeatTimeoutMs, host.now(), true);
-    this.#closedPromise = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
     this.#decoder = new FrameDecoder(
       {
         onFrame: (body) => {
@@ -117,7 +112,7 @@ export class MeshSession {
       this.#onDrain();
     });
     socket.on('error', (err) => {
-      this.#log.debug({ err: err.message }, 'socket error');
+      if (this.#logs.enabled('debug')) this.#logs.log.debug({ err: err.message }, 'socket error');
       // Node leaves a TLS socket open after a fatal post-handshake error; it would linger until the heartbeat timeout.
       socket.destroy();
     });
@@ -143,6 +138,12 @@ export class MeshSession {
   }
   /** Resolves once the socket is closed. */
   get closed(): Promise<void> {
+    if (this.#closedPromise === undefined) {
+      if (this.#state === 'closed') return Promise.resolve();
+      this.#closedPromise = new Promise((resolve) => {
+        this.#resolveClosed = resolve;
+      });
+    }
     return this.#closedPromise;
   }
 
@@ -156,7 +157,7 @@ export class MeshSession {
       inFlight: this.#inbound.size,
       requests: this.#inbound.accepted,
       tokenExp: this.#token?.exp ?? null,
-      openedAt: this.#openedAt.toISOString(),
+      openedAt: new Date(this.#openedAt).toISOString(),
       lastReceivedMsAgo: this.#heartbeat.silentMs(this.#host.now()),
       missedHeartbeats: this.#heartbeat.missed,
     };
@@ -183,17 +184,13 @@ export class MeshSession {
     this.#heartbeat.markReceived();
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (this.#queued !== null) {
-      // A client may pipeline requests behind HELLO; a flood while we verify the token is a violation.
-      if (this.#queued.length >= MAX_QUEUED_BEFORE_WELCOME) {
-        throw new MeshError('PROTOCOL_ERROR', `more than ${MAX_QUEUED_BEFORE_WELCOME} frames before WELCOME`);
-      }
-      this.#queued.push(Buffer.from(body));
+      this.#queued.push(body);
       return;
     }
     const msg = decodeMessage(body);
     if (this.#state === 'handshake') {
       if (msg.kind !== MessageKind.HELLO) throw new MeshError('PROTOCOL_ERROR', 'the first frame must be HELLO');
-      this.#queued = [];
+      this.#queued = new PreWelcomeQueue();
       this.#onHello(msg).catch((err: unknown) => {
         this.#fail(err);
       });
@@ -208,7 +205,7 @@ export class MeshSession {
         this.#onRequest(msg);
         return;
       case MessageKind.RESPONSE:
-        this.#outgoing.onResponse(msg);
+        this.#outgoingTable?.onResponse(msg);
         return;
       case MessageKind.CANCEL:
         this.#inbound.abort(msg.id, 'CANCELLED', 'the caller cancelled the request', false);
@@ -230,7 +227,7 @@ export class MeshSession {
       case MessageKind.ERROR: {
         if (msg.id === 0n) {
           const e = parseRemoteError(this.agent ?? 'unknown', 0, msg.payload, false, 'agent');
-          this.#log.info({ code: e.remoteCode, error: e.message }, 'peer reported a fatal error');
+          this.#logs.log.info({ code: e.remoteCode, error: e.message }, 'peer reported a fatal error');
           this.destroy();
         }
         return;
@@ -259,26 +256,13 @@ export class MeshSession {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     this.#transitionTo(['handshake'], 'open');
-    this.#log = this.#log.child({ agent: verified.sub });
+    this.#logs.setAgent(verified.sub);
     this.#host.metrics.handshakes.inc({ result: 'ok' });
-    this.#send(
-      encodeJson(MessageKind.WELCOME, 0n, {
-        v: PROTOCOL_VERSION,
-        spearlet: this.#host.spearletId,
-        session: this.id,
-        zone: this.#host.zone ?? null,
-        heartbeatMs: this.#config.heartbeatMs,
-        heartbeatTimeoutMs: this.#config.heartbeatTimeoutMs,
-        maxFrame: this.#config.maxFrameSize,
-        maxInFlight: this.#config.maxInFlight,
-        tokenExp: verified.exp ?? null,
-        features: FEATURES,
-      }),
-    );
+    this.#send(welcomeFrame(this.#host, this.id, verified));
     this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#host.sessionOpened(this);
-    this.#log.info({ agentName: this.#agentName }, 'session open');
-    const queued = this.#queued ?? [];
+    if (this.#logs.enabled('info')) this.#logs.log.info({ agentName: this.#agentName }, 'session open');
+    const queued = this.#queued?.take() ?? [];
     this.#queued = null;
     for (const body of queued) {
       if (this.state === 'closing' || this.state === 'closed') break;
@@ -323,7 +307,7 @@ export class MeshSession {
     this.#token = verified;
     this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
-    this.#log.debug({ tokenExp: verified.exp }, 'token replaced');
+    if (this.#logs.enabled('debug')) this.#logs.log.debug({ tokenExp: verified.exp }, 'token replaced');
   }
 
   #onPeerClose(): void {
@@ -346,7 +330,14 @@ export class MeshSession {
     if (this.#state !== 'open' && this.#state !== 'going_away') {
       return Promise.reject(new MeshError('CONNECTION_CLOSED', 'session is not open'));
     }
-    return this.#outgoing.request(method, body, options);
+    this.#outgoingTable ??= new OutgoingRequests(
+      (frame) => {
+        this.#send(frame);
+      },
+      this.#host.now,
+      () => this.#token?.sub ?? 'unknown',
+    );
+    return this.#outgoingTable.request(method, body, options);
   }
 
   /**
@@ -357,7 +348,7 @@ export class MeshSession {
     if (!this.#transitionTo(['open'], 'going_away')) return;
     this.#goAwayAt = this.#host.now();
     this.#host.metrics.goaways.inc({ reason });
-    this.#log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
+    this.#logs.log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
     this.#send(encodeJson(MessageKind.GOAWAY, this.#inbound.lastAccepted, { reason, retryAfterMs }));
     this.#graceTimer = setTimeout(() => {
       this.#maybeFinish();
@@ -373,13 +364,13 @@ export class MeshSession {
     }
     if (this.#hold.active) this.#healPartition(now);
     if (this.#tokenExpiresAt > 0 && now >= this.#tokenExpiresAt && this.#state === 'open') this.goAway('token_expired');
-    this.#outgoing.expire(now);
+    this.#outgoingTable?.expire(now);
     const missed = this.#heartbeat.missed;
     const verdict = this.#heartbeat.check(now);
     if (verdict === 'dead') {
       const silentMs = this.#heartbeat.silentMs(now);
       this.#host.metrics.heartbeatTimeouts.inc();
-      this.#log.warn({ silentMs, missed }, 'heartbeat timeout: closing a silent peer');
+      this.#logs.log.warn({ silentMs, missed }, 'heartbeat timeout: closing a silent peer');
       this.#closeWithError('HEARTBEAT_TIMEOUT', `nothing received for ${silentMs} ms`);
       return;
     }
@@ -409,7 +400,7 @@ export class MeshSession {
   /** The one place the state changes: nothing happens unless the current state is in `from`. */
   #transitionTo(from: readonly SessionState[], to: SessionState): boolean {
     if (!from.includes(this.#state)) return false;
-    this.#log.debug({ from: this.#state, to }, 'session state');
+    if (this.#logs.enabled('debug')) this.#logs.log.debug({ from: this.#state, to }, 'session state');
     this.#state = to;
     return true;
   }
@@ -420,7 +411,7 @@ export class MeshSession {
     this.#host.metrics.bytesOut.inc(frame.length);
     // Replies to the requests of one chunk leave together in one writev (FrameWriter).
     this.#writer.write(frame);
-    if (!this.#pausedForBackpressure && this.socket.writableLength > this.#config.writeHighWaterMark) {
+    if (!this.#pausedForBackpressure && this.#writer.bufferedBytes > this.#config.writeHighWaterMark) {
       // The peer is not reading: stop reading its requests until our replies drain.
       this.#pausedForBackpressure = true;
       this.socket.pause();
@@ -450,7 +441,8 @@ export class MeshSession {
 
   #end(): void {
     this.#writable = false;
-    this.socket.end();
+    // The frames of this tick (the CLOSE or ERROR frame) go out before the FIN.
+    this.#writer.end();
     this.#endTimer = setTimeout(() => this.socket.destroy(), END_GRACE_MS).unref();
   }
 
@@ -463,7 +455,7 @@ export class MeshSession {
   #refuse(result: HandshakeResult, code: ErrorCode, message: string): void {
     if (this.#state !== 'handshake') return;
     this.#host.metrics.handshakes.inc({ result });
-    this.#log.info({ code, result }, 'handshake refused');
+    this.#logs.log.info({ code, result }, 'handshake refused');
     this.#queued = null;
     this.#closeWithError(code, message);
   }
@@ -472,14 +464,14 @@ export class MeshSession {
     this.#handshakeTimer = undefined;
     if (this.#state !== 'handshake') return;
     this.#host.metrics.handshakes.inc({ result: 'timeout' });
-    this.#log.info('handshake timeout');
+    this.#logs.log.info('handshake timeout');
     this.#closeWithError('HANDSHAKE_TIMEOUT', `no HELLO within ${this.#config.handshakeTimeoutMs} ms`);
   }
 
   #fail(err: unknown): void {
     const e = err instanceof MeshError ? err : new MeshError('PROTOCOL_ERROR', 'protocol error', { cause: err });
-    if (!(err instanceof MeshError)) this.#log.warn({ err }, 'unexpected error on a session');
-    else this.#log.info({ code: e.code, msg: e.message }, 'closing on protocol violation');
+    if (!(err instanceof MeshError)) this.#logs.log.warn({ err }, 'unexpected error on a session');
+    else this.#logs.log.info({ code: e.code, msg: e.message }, 'closing on protocol violation');
     if (this.#state === 'handshake') this.#host.metrics.handshakes.inc({ result: 'invalid' });
     this.#closeWithError(e.code, e.message);
   }
@@ -492,10 +484,15 @@ export class MeshSession {
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#endTimer);
     this.#inbound.dropAll();
-    this.#outgoing.rejectAll(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
-    if (wasOpen) this.#log.info({ requests: this.#inbound.accepted }, 'session closed');
+    // An error (with its stack) only when a request is there to receive it: most closes are orderly.
+    if (this.#outgoingTable !== undefined && this.#outgoingTable.size > 0) {
+      this.#outgoingTable.rejectAll(new MeshError('CONNECTION_CLOSED', 'connection closed', { retryable: true }));
+    }
+    if (wasOpen && this.#logs.enabled('info')) {
+      this.#logs.log.info({ requests: this.#inbound.accepted }, 'session closed');
+    }
     this.#host.sessionClosed(this);
-    this.#resolveClosed();
+    this.#resolveClosed?.();
   }
 }
 

@@ -22,6 +22,7 @@ import {
 import { MeshSession, type SessionHost, type SessionSnapshot } from './session.ts';
 import { startRegistration } from './registration.ts';
 import type { FaultHooks } from './fault-hooks.ts';
+import { DeadlineSweep } from './deadline-sweep.ts';
 
 export type SpearletState = 'new' | 'starting' | 'running' | 'draining' | 'closed';
 
@@ -69,6 +70,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> {
   readonly #sessions = new Set<MeshSession>();
   readonly #perAgent = new Map<string, number>();
   #sweep: NodeJS.Timeout | undefined;
+  readonly #deadlines = new DeadlineSweep();
   #legacy: LegacyHandler | undefined;
   #signalListener: SignalListener | undefined;
   #faults: FaultHooks | undefined;
@@ -105,6 +107,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> {
       metrics: this.metrics,
       logger: this.#log,
       now: this.#now,
+      deadlines: this.#deadlines,
       get faults() {
         return faults();
       },
@@ -375,6 +378,7 @@ export class Spearlet extends EventEmitter<SpearletEvents> {
   async #doClose(): Promise<void> {
     this.#transition('closed');
     clearInterval(this.#sweep);
+    this.#deadlines.close();
     const listenersClosed = this.#listeners?.close();
     for (const s of this.#sessions) s.destroy();
     this.#acceptor.destroyAll();

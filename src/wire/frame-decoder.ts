@@ -46,8 +46,8 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   readonly #handler: FrameHandler;
   readonly #maxFrameSize: number;
-  /** Partial header bytes, used only when a header straddles chunks. */
-  readonly #header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  /** Partial header bytes, allocated the first time a header straddles chunks (an idle decoder holds no buffer). */
+  #header: Buffer | undefined;
   #headerFill = 0;
   /** Body under assembly, or null between frames; `#bodyLength` is its declared length. */
   #body: Buffer | null = null;
@@ -125,12 +125,13 @@ export class FrameDecoder {
         offset += FRAME_HEADER_BYTES;
       } else {
         const take = Math.min(FRAME_HEADER_BYTES - this.#headerFill, end - offset);
-        chunk.copy(this.#header, this.#headerFill, offset, offset + take);
+        const header = (this.#header ??= Buffer.allocUnsafe(FRAME_HEADER_BYTES));
+        chunk.copy(header, this.#headerFill, offset, offset + take);
         this.#headerFill += take;
         offset += take;
         if (this.#headerFill < FRAME_HEADER_BYTES) return;
         this.#headerFill = 0;
-        length = this.#checkLength(readFrameLength(this.#header, 0));
+        length = this.#checkLength(readFrameLength(header, 0));
       }
 
       if (length === 0) {

@@ -1,0 +1,32 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Histogram, Registry } from 'prom-client';
+import { TallyHistogram } from '../../src/metrics/tally-histogram.ts';
+
+describe('TallyHistogram', () => {
+  it('renders the same exposition text and JSON as prom-client Histogram for the same observations', async () => {
+    const buckets = [0.001, 0.01, 0.1, 1];
+    const observations: [string, number][] = [
+      ['echo', 0.0004],
+      ['echo', 0.001],
+      ['echo', 0.05],
+      ['sleep', 2],
+      ['echo', 0.0101],
+      ['sleep', 0.5],
+    ];
+    const theirs = new Registry();
+    const mine = new Registry();
+    for (const r of [theirs, mine]) r.setDefaultLabels({ spearlet: 's1' });
+    const h = new Histogram({ name: 'd_seconds', help: 'd', labelNames: ['method'], buckets, registers: [theirs] });
+    const t = new TallyHistogram({ name: 'd_seconds', help: 'd', label: 'method', buckets, registry: mine });
+    for (const [method, v] of observations) {
+      h.observe({ method }, v);
+      t.observe(method, v);
+    }
+    assert.equal(await mine.metrics(), await theirs.metrics());
+    assert.deepEqual(await mine.getMetricsAsJSON(), await theirs.getMetricsAsJSON());
+    t.reset();
+    h.reset();
+    assert.equal(await mine.metrics(), await theirs.metrics());
+  });
+});

@@ -1,0 +1,96 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { FrameWriter } from '../../src/protocol/frame-writer.ts';
+
+/** A connected loopback pair: `client` writes through a FrameWriter, `server` collects what arrives. */
+async function socketPair(): Promise<{ client: net.Socket; server: net.Socket; received: () => Buffer }> {
+  const listener = net.createServer();
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const port = (listener.address() as net.AddressInfo).port;
+  const accepted = once(listener, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  const [server] = await accepted;
+  listener.close();
+  const chunks: Buffer[] = [];
+  server.on('data', (c: Buffer) => chunks.push(c));
+  after(() => {
+    client.destroy();
+    server.destroy();
+  });
+  return { client, server, received: () => Buffer.concat(chunks) };
+}
+
+/** Counts the socket's write calls (each is one write or, when corked, part of one writev). */
+function countWrites(socket: net.Socket): { writes: number; corks: number } {
+  const counts = { writes: 0, corks: 0 };
+  const write = (b: Uint8Array): boolean => net.Socket.prototype.write.call(socket, b);
+  const cork = socket.cork.bind(socket);
+  socket.write = (b: Uint8Array) => {
+    counts.writes++;
+    return write(b);
+  };
+  socket.cork = () => {
+    counts.corks++;
+    cork();
+  };
+  return counts;
+}
+
+const frame = (byte: number, size: number): Buffer => Buffer.alloc(size, byte);
+
+describe('FrameWriter', () => {
+  it('hands the small frames of one tick to the socket in one write, in order, at the end of the tick', async () => {
+    const { client, server, received } = await socketPair();
+    const counts = countWrites(client);
+    const writer = new FrameWriter(client);
+    const frames = [1, 2, 3, 4, 5].map((b) => frame(b, 20 + b));
+    for (const f of frames) writer.write(f);
+    assert.equal(counts.writes, 0, 'nothing is written before the tick ends');
+    assert.equal(writer.bufferedBytes, 115);
+    const expected = Buffer.concat(frames);
+    while (received().length < expected.length) await once(server, 'data');
+    assert.deepEqual(received(), expected);
+    assert.deepEqual(counts, { writes: 1, corks: 0 });
+  });
+
+  it('keeps frames intact when two writers share the slab in one tick, and sends large frames uncopied', async () => {
+    const a = await socketPair();
+    const b = await socketPair();
+    const countsA = countWrites(a.client);
+    const wa = new FrameWriter(a.client);
+    const wb = new FrameWriter(b.client);
+    const big = frame(9, 40 * 1024);
+    wa.write(frame(1, 10));
+    wb.write(frame(2, 10));
+    wa.write(frame(3, 10)); // not contiguous with wa's first run any more: a second run
+    wa.write(big);
+    wa.write(frame(4, 10));
+    const expectedA = Buffer.concat([frame(1, 10), frame(3, 10), big, frame(4, 10)]);
+    while (a.received().length < expectedA.length) await once(a.server, 'data');
+    while (b.received().length < 10) await once(b.server, 'data');
+    assert.deepEqual(a.received(), expectedA);
+    assert.deepEqual(b.received(), frame(2, 10));
+    assert.deepEqual(countsA, { writes: 4, corks: 1 }, 'several runs leave in one corked writev');
+  });
+
+  it('end() sends the frames of this tick before the FIN; a destroyed socket drops them', async () => {
+    const { client, server, received } = await socketPair();
+    const writer = new FrameWriter(client);
+    writer.write(frame(7, 8));
+    writer.end();
+    await once(server, 'end');
+    assert.deepEqual(received(), frame(7, 8));
+
+    const other = await socketPair();
+    const w2 = new FrameWriter(other.client);
+    w2.write(frame(8, 8));
+    other.client.destroy();
+    await once(other.server, 'close');
+    assert.equal(other.received().length, 0);
+    assert.equal(w2.bufferedBytes, 0, 'the end of the tick dropped the frame without writing to a destroyed socket');
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InboundRequests } from '../../src/spearlet/inbound-requests.ts';
+import { DeadlineSweep } from '../../src/spearlet/deadline-sweep.ts';
+import { HandlerRegistry } from '../../src/spearlet/handlers.ts';
+import { SpearletMetrics } from '../../src/metrics/spearlet-metrics.ts';
+import { silentLogger } from '../../src/util/logger.ts';
+import { MessageKind, Status, decodeMessage, type RequestMessage, type ResponseMessage } from '../../src/wire/index.ts';
+
+/** A table on a fake clock: the sweep is never started as a timer here, the test calls tick(now) itself. */
+function table(): {
+  inbound: InboundRequests<string>;
+  sweep: DeadlineSweep;
+  sent: ResponseMessage[];
+  metrics: SpearletMetrics;
+  settled: () => number;
+} {
+  const sent: ResponseMessage[] = [];
+  const sweep = new DeadlineSweep(1_000_000, () => 0);
+  const metrics = new SpearletMetrics({ spearlet: 's1' });
+  let settled = 0;
+  const inbound = new InboundRequests<string>({
+    send: (frame) => {
+      sent.push(decodeMessage(frame.subarray(8)) as ResponseMessage);
+    },
+    metrics,
+    handlers: new HandlerRegistry<string>(),
+    deadlines: sweep,
+    logger: () => silentLogger(),
+    settled: () => {
+      settled++;
+    },
+  });
+  return { inbound, sweep, sent, metrics, settled: () => settled };
+}
+
+const request = (id: bigint, deadlineMs = 0, method = 'm'): RequestMessage => ({
+  kind: MessageKind.REQUEST,
+  flags: 0,
+  id,
+  deadlineMs,
+  method,
+  body: Buffer.from('hi'),
+});
+
+describe('InboundRequests', () => {
+  it('answers a handler that returns a value before run() returns (no promise, no microtask)', () => {
+    const { inbound, sent, settled, sweep } = table();
+    inbound.run(request(1n), 0, (req) => req.body, 'session', 'agent');
+    assert.deepEqual(
+      sent.map((m) => [m.status, m.body.toString()]),
+      [[Status.OK, 'hi']],
+    );
+    assert.equal(inbound.size, 0);
+    assert.equal(settled(), 1);
+    assert.equal(sweep.watching, 0, 'no deadline, so the sweep is not involved');
+    sweep.close();
+  });
+
+  it('turns a synchronous throw and a bad return value into HANDLER_ERROR responses', () => {
+    const { inbound, sent, sweep } = table();
+    inbound.run(
+      request(1n),
+      0,
+      () => {
+        throw new Error('boom');
+      },
+      's',
+      'a',
+    );
+    inbound.run(request(2n), 0, () => 42 as unknown as string, 's', 'a');
+    assert.deepEqual(
+      sent.map((m) => [m.id, m.status]),
+      [
+        [1n, Status.INTERNAL],
+        [2n, Status.INTERNAL],
+      ],
+    );
+    assert.equal(inbound.size, 0);
+    sweep.close();
+  });
+
+  it('expires deadlines on the coarse sweep: one watch for many requests, DEADLINE_EXCEEDED, signal aborted', async () => {
+    const { inbound, sent, sweep } = table();
+    const signals: AbortSignal[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    for (let i = 1n; i <= 3n; i++) {
+      inbound.run(
+        request(i, i === 3n ? 500 : 100),
+        1000,
+        async (req) => {
+          signals.push(req.signal);
+          await gate;
+          return 'late';
+        },
+        's',
+        'a',
+      );
+    }
+    assert.equal(sweep.watching, 1, 'the table is watched once, whatever the number of requests');
+    sweep.tick(1099);
+    assert.equal(sent.length, 0, 'not due yet');
+    sweep.tick(1100);
+    assert.deepEqual(
+      sent.map((m) => [m.id, m.status]),
+      [
+        [1n, Status.DEADLINE],
+        [2n, Status.DEADLINE],
+      ],
+    );
+    assert.deepEqual(
+      signals.map((s) => s.aborted),
+      [true, true, false],
+    );
+    assert.equal(sweep.watching, 1, 'request 3 still has a deadline');
+    sweep.tick(1500);
+    assert.equal(sent.length, 3);
+    assert.equal(sweep.watching, 0, 'nothing left to expire: the sweep stops watching');
+    release();
+    await gate;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sent.length, 3, 'the handlers finished late: their results are dropped');
+    assert.equal(inbound.size, 0);
+    sweep.close();
+  });
+});
