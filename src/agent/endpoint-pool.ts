@@ -1,4 +1,5 @@
 // One endpoint as the policies see it: a small pool of connections to it, grown when the ones it has are saturated.
+import { setMaxListeners } from 'node:events';
 import { PeakEwma } from '../balancer/peak-ewma.ts';
 import type { PickTarget } from '../balancer/picker.ts';
 import type { MeshConnection } from '../conn/mesh-connection.ts';
@@ -87,7 +88,12 @@ export class EndpointPool implements PickTarget {
    * send CANCEL and move elsewhere. One controller per ejection, shared by every attempt (none per request).
    */
   get moveSignal(): AbortSignal {
-    this.#moveCtl ??= new AbortController();
+    if (this.#moveCtl === undefined) {
+      this.#moveCtl = new AbortController();
+      // Every idempotent attempt in flight here listens on it (each removes its listener when it ends): more than
+      // Node's default of 10 at once is normal, not a leak, and must not print MaxListenersExceededWarning.
+      setMaxListeners(0, this.#moveCtl.signal);
+    }
     return this.#moveCtl.signal;
   }
 
