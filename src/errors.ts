@@ -71,6 +71,26 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES);
 
+/**
+ * Handshake refusals that reconnecting with the same token cannot fix: the token itself, or this agent, is not
+ * accepted. Everything else a spearlet refuses a HELLO with (CONNECTION_LIMIT, DRAINING, JWKS_UNAVAILABLE, ...) may
+ * pass on the next attempt and stays CONNECT_FAILED (retryable).
+ */
+export const NON_RETRYABLE_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>([
+  'TOKEN_EXPIRED',
+  'TOKEN_NOT_YET_VALID',
+  'TOKEN_INVALID',
+  'ISSUER_MISMATCH',
+  'AUDIENCE_MISMATCH',
+  'ALG_NOT_ALLOWED',
+  'UNKNOWN_KEY',
+  'AUTH_FAILED',
+  'FORBIDDEN_METHOD',
+  'FORBIDDEN_SPEARLET',
+  'HELLO_INVALID',
+  'PROTOCOL_VERSION_UNSUPPORTED',
+]);
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && CODE_SET.has(value);
 }

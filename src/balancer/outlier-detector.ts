@@ -2,6 +2,7 @@
 // failures eject at once; success rate relative to the other spearlets and failure percentage are judged every
 // interval; a spearlet that stalls while others answer is ejected. The n-th ejection lasts n x base (capped), never
 // more than a set share is ejected, and below a healthy share everything is used again (fail open).
+import { NON_RETRYABLE_REFUSALS } from '../errors.ts';
 import { resolveOutlierOptions, type OutlierDetectorOptions, type ResolvedOutlierOptions } from './outlier-options.ts';
 
 export {
@@ -39,15 +40,8 @@ const NEUTRAL_CODES: ReadonlySet<string> = new Set([
   'DRAINING',
   'CLIENT_CLOSED',
   'REQUEST_TOO_LARGE',
-  'AUTH_FAILED',
-  'TOKEN_EXPIRED',
-  'TOKEN_NOT_YET_VALID',
-  'TOKEN_INVALID',
-  'AUDIENCE_MISMATCH',
-  'ISSUER_MISMATCH',
-  'ALG_NOT_ALLOWED',
-  'UNKNOWN_KEY',
-  'FORBIDDEN_SPEARLET',
+  // FORBIDDEN_METHOD also answers one request whose method the token does not allow: an answer, so `success`.
+  ...[...NON_RETRYABLE_REFUSALS].filter((code) => code !== 'FORBIDDEN_METHOD'),
 ]);
 
 /** What an attempt that ended with `code` says about its spearlet (undefined: not a MeshError, say nothing). */

@@ -53,25 +53,7 @@ export class HandshakeTimeoutError extends MeshError {
   }
 }
 
-/**
- * Handshake refusals that reconnecting with the same token cannot fix: the token itself, or this agent, is not
- * accepted. Everything else a spearlet refuses a HELLO with (CONNECTION_LIMIT, DRAINING, JWKS_UNAVAILABLE, ...) may
- * pass on the next attempt and stays CONNECT_FAILED (retryable).
- */
-export const NON_RETRYABLE_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>([
-  'TOKEN_EXPIRED',
-  'TOKEN_NOT_YET_VALID',
-  'TOKEN_INVALID',
-  'ISSUER_MISMATCH',
-  'AUDIENCE_MISMATCH',
-  'ALG_NOT_ALLOWED',
-  'UNKNOWN_KEY',
-  'AUTH_FAILED',
-  'FORBIDDEN_METHOD',
-  'FORBIDDEN_SPEARLET',
-  'HELLO_INVALID',
-  'PROTOCOL_VERSION_UNSUPPORTED',
-]);
+export { NON_RETRYABLE_REFUSALS } from '../errors.ts';
 
 /**
  * The spearlet refused the handshake for a reason retrying with the same token cannot fix; `code` is the
