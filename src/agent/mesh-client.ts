@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { OutlierDetector, verdictOf } from '../balancer/outlier-detector.ts';
 import { createPolicy } from '../balancer/policies.ts';
 import { RetryBudget } from '../balancer/retry-budget.ts';
-import { DeadlineExceededError, CancelledError, type HandshakeRefusedError } from '../conn/errors.ts';
+import { DeadlineExceededError, CancelledError } from '../conn/errors.ts';
 import { MeshConnection } from '../conn/mesh-connection.ts';
 import { ConsulResolver } from '../discovery/consul-resolver.ts';
 import type { Resolver, ResolverState } from '../discovery/resolver.ts';
@@ -15,7 +15,7 @@ import { createConsulClient, type ConsulClient } from '../registry/consul-client
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { ClientMetrics } from './client-metrics.ts';
 import { transportTargetFor } from './endpoint-target.ts';
-import { EndpointBalancer, type EndpointStats, type RouteContext, type EndpointPool } from './endpoint-balancer.ts';
+import { EndpointBalancer, type RouteContext, type EndpointPool } from './endpoint-balancer.ts';
 import { MOVED } from './endpoint-pool.ts';
 import { hedgedRequest } from './hedged-request.ts';
 import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
@@ -27,55 +27,15 @@ import {
 } from './options.ts';
 import { RegistryWait } from './registry-wait.ts';
 import { WaitQueue } from './wait-queue.ts';
+import {
+  attemptOptions,
+  routeOf,
+  type MeshClientEvents,
+  type MeshClientStats,
+  type MeshRequestOptions,
+} from './mesh-client-types.ts';
 
-export interface MeshRequestOptions {
-  /** The request may run more than once: after a lost connection it is retried on another spearlet. */
-  readonly idempotent?: boolean;
-  /** Overall time for the request, waiting and retries included; sent to the spearlet as its deadline. */
-  readonly deadlineMs?: number;
-  readonly signal?: AbortSignal;
-  /** Requests with the same key go to the same spearlet (policy 'consistent-hash'). */
-  readonly affinityKey?: string;
-  /** Only spearlets carrying all these tags. */
-  readonly tags?: readonly string[];
-  /**
-   * Only this spearlet (its endpoint id, or the id it announced in WELCOME: for static endpoints the two differ):
-   * for work that lives there, such as a task it hosts. The request waits in the queue while that spearlet is not
-   * usable and is never moved to another one.
-   */
-  readonly spearletId?: string;
-}
-
-export interface MeshClientStats {
-  /** Calls to request(). */
-  readonly requests: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  /** Re-sends of requests that were written and may have run (idempotent), taken from the retry budget. */
-  readonly retried: number;
-  /** Re-sends of requests that did not run (never written, crossed a GOAWAY, answered DRAINING). */
-  readonly rerouted: number;
-  /** Hedge attempts sent (hedgeAfterMs), taken from the retry budget. */
-  readonly hedged: number;
-  readonly inFlight: number;
-  /** Requests waiting for a usable spearlet. */
-  readonly queued: number;
-  /** Retries the retry budget allows right now. */
-  readonly retryBudgetAvailable: number;
-  readonly resolver: ResolverState;
-  readonly endpoints: readonly EndpointStats[];
-}
-
-export interface MeshClientEvents {
-  signal: [name: string, body: Buffer, spearletId: string];
-  /**
-   * A spearlet refused the handshake for a reason retrying with the same token cannot fix (`err.code`:
-   * TOKEN_EXPIRED, ISSUER_MISMATCH, ...; `err.retryable` false). Requests that only that refusal keeps waiting fail
-   * with `err`; the connection presents the same token again only after 30 s, and reconnects at once when the token
-   * provider returns another token.
-   */
-  refused: [err: HandshakeRefusedError, spearletId: string];
-}
+export type { MeshClientEvents, MeshClientStats, MeshRequestOptions } from './mesh-client-types.ts';
 
 type Outcome = 'reroute' | 'retry';
 
@@ -223,41 +183,120 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
    * RETRY_BUDGET_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED, CLIENT_CLOSED, or the spearlet's own error code (a
    * RemoteError with `status`).
    */
-  async request(method: string, body: Uint8Array | string, options: MeshRequestOptions = {}): Promise<Buffer> {
-    if (this.#closed) throw new ClientClosedError();
-    if (typeof method !== 'string' || method === '') throw new ConfigError('method', 'must be a non-empty string');
-    const deadlineMs = options.deadlineMs;
-    if (deadlineMs !== undefined && !(Number.isFinite(deadlineMs) && deadlineMs > 0))
-      throw new ConfigError('deadlineMs', 'must be a positive number');
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    const deadlineAt = deadlineMs === undefined ? 0 : Date.now() + deadlineMs;
+  request(method: string, body: Uint8Array | string, options: MeshRequestOptions = {}): Promise<Buffer> {
+    let bytes: Uint8Array;
+    let deadlineAt: number;
+    try {
+      if (this.#closed) throw new ClientClosedError();
+      if (typeof method !== 'string' || method === '') throw new ConfigError('method', 'must be a non-empty string');
+      const deadlineMs = options.deadlineMs;
+      if (deadlineMs !== undefined && !(Number.isFinite(deadlineMs) && deadlineMs > 0))
+        throw new ConfigError('deadlineMs', 'must be a positive number');
+      bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      deadlineAt = deadlineMs === undefined ? 0 : Date.now() + deadlineMs;
+    } catch (err) {
+      return rejection(err);
+    }
     this.#requests++;
     this.#inFlight++;
     this.#budget.recordRequest();
     const startedAt = this.#metrics === undefined ? 0 : performance.now();
+    let first: Promise<Buffer> | undefined;
     try {
-      const out = await this.#run(method, bytes, options, deadlineAt);
-      this.#succeeded++;
-      this.#metrics?.call(startedAt);
-      return out;
+      first = this.#firstAttempt(method, bytes, options, deadlineAt, startedAt);
     } catch (err) {
-      this.#failed++;
-      this.#metrics?.call(startedAt, err);
-      throw err;
-    } finally {
-      this.#inFlight--;
+      return this.#settled(rejection(err), startedAt);
     }
+    return first ?? this.#settled(this.#run(method, bytes, options, deadlineAt, 0, undefined), startedAt);
   }
 
-  async #run(method: string, body: Uint8Array, o: MeshRequestOptions, deadlineAt: number): Promise<Buffer> {
+  /**
+   * The usual request without async layers: no hedge, and a spearlet to pick now. Its one attempt settles the call
+   * directly; a failed attempt continues in #run's loop at attempt 1, as if #run had made it. Undefined when the
+   * request needs #run from the start (a hedge, or nothing to pick: it waits in the queue).
+   */
+  #firstAttempt(
+    method: string,
+    body: Uint8Array,
+    o: MeshRequestOptions,
+    deadlineAt: number,
+    callStartedAt: number,
+  ): Promise<Buffer> | undefined {
+    const idempotent = o.idempotent === true;
+    if (idempotent && this.#o.hedgeAfterMs !== undefined && o.spearletId === undefined) return undefined;
+    const sub = this.#balancer.pick(routeOf(o));
+    if (sub === undefined) return undefined;
+    const movable = idempotent && this.#balancer.movesStalledAttempts;
+    const signal = movable && o.signal === undefined ? sub.moveSignal : o.signal;
+    let sent: Promise<Buffer>;
+    let started = false;
+    let startedAt = 0;
+    try {
+      const conn = sub.connection();
+      this.#balancer.attemptStarted(sub);
+      startedAt = performance.now();
+      started = true;
+      sent = conn.request(method, body, attemptOptions(idempotent, deadlineAt, signal));
+    } catch (err) {
+      sent = rejection(err);
+    }
+    return sent.then(
+      (out) => {
+        this.#attemptSucceeded(sub, startedAt);
+        return this.#callSucceeded(out, callStartedAt);
+      },
+      (err: unknown) => {
+        if (started) this.#attemptFailed(sub, startedAt, err);
+        let exclude: Set<string>;
+        try {
+          exclude = this.#afterFailure(err, sub, method, idempotent, 0, o, deadlineAt, undefined);
+        } catch (final) {
+          return this.#callFailed(final, callStartedAt);
+        }
+        return this.#settled(this.#run(method, body, o, deadlineAt, 1, exclude), callStartedAt);
+      },
+    );
+  }
+
+  /** The call's own bookkeeping once `p` (its attempts) settles. */
+  #settled(p: Promise<Buffer>, startedAt: number): Promise<Buffer> {
+    return p.then(
+      (out) => this.#callSucceeded(out, startedAt),
+      (err: unknown) => this.#callFailed(err, startedAt),
+    );
+  }
+
+  #callSucceeded(out: Buffer, startedAt: number): Buffer {
+    this.#succeeded++;
+    this.#metrics?.call(startedAt);
+    this.#inFlight--;
+    return out;
+  }
+
+  #callFailed(err: unknown, startedAt: number): never {
+    this.#failed++;
+    this.#metrics?.call(startedAt, err);
+    this.#inFlight--;
+    throw err;
+  }
+
+  /** The attempt loop from attempt `firstAttempt` on, avoiding the spearlets in `excluded`. */
+  async #run(
+    method: string,
+    body: Uint8Array,
+    o: MeshRequestOptions,
+    deadlineAt: number,
+    firstAttempt: number,
+    excluded: Set<string> | undefined,
+  ): Promise<Buffer> {
     const idempotent = o.idempotent === true;
     const base: RouteContext = { affinityKey: o.affinityKey, tags: o.tags, spearletId: o.spearletId };
-    let ctx = base;
-    let exclude: Set<string> | undefined;
+    let exclude = excluded;
+    let ctx: RouteContext = exclude === undefined ? base : { ...base, exclude };
     // At most one hedge per request: only its first attempt may be hedged.
-    let mayHedge = idempotent && this.#o.hedgeAfterMs !== undefined && o.spearletId === undefined;
+    let mayHedge = firstAttempt === 0 && idempotent && this.#o.hedgeAfterMs !== undefined && o.spearletId === undefined;
     const movable = idempotent && this.#balancer.movesStalledAttempts;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = firstAttempt; ; attempt++) {
       let sub = this.#balancer.pick(ctx);
       // Everything left was excluded: going back to an excluded spearlet beats waiting when it is usable again.
       if (sub === undefined && exclude !== undefined) sub = this.#balancer.pick(base);
@@ -289,20 +328,38 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
         const signal = movable && o.signal === undefined ? sub.moveSignal : o.signal;
         return await this.#attempt(sub, method, body, idempotent, deadlineAt, signal);
       } catch (err) {
-        const outcome = this.#classify(err, method, idempotent, attempt, o.signal);
-        if (outcome === 'retry') this.#retried++;
-        else this.#rerouted++;
-        this.#log.debug(
-          { spearletId: sub.id, method, outcome, code: (err as MeshError).code },
-          'request moves to another spearlet',
-        );
-        exclude ??= new Set();
-        exclude.add(sub.id);
+        exclude = this.#afterFailure(err, sub, method, idempotent, attempt, o, deadlineAt, exclude);
         ctx = { ...base, exclude };
-        if (o.signal?.aborted === true) throw new CancelledError(method, o.signal.reason);
-        if (deadlineAt > 0 && Date.now() >= deadlineAt) throw new DeadlineExceededError(method, o.deadlineMs ?? 0);
       }
     }
+  }
+
+  /**
+   * After attempt number `attempt` failed on `sub`: throws the error the call ends with, or counts the retry or
+   * reroute and returns the spearlets the next attempt avoids (`exclude` plus `sub`).
+   */
+  #afterFailure(
+    err: unknown,
+    sub: EndpointPool,
+    method: string,
+    idempotent: boolean,
+    attempt: number,
+    o: MeshRequestOptions,
+    deadlineAt: number,
+    exclude: Set<string> | undefined,
+  ): Set<string> {
+    const outcome = this.#classify(err, method, idempotent, attempt, o.signal);
+    if (outcome === 'retry') this.#retried++;
+    else this.#rerouted++;
+    this.#log.debug(
+      { spearletId: sub.id, method, outcome, code: (err as MeshError).code },
+      'request moves to another spearlet',
+    );
+    const next = exclude ?? new Set<string>();
+    next.add(sub.id);
+    if (o.signal?.aborted === true) throw new CancelledError(method, o.signal.reason);
+    if (deadlineAt > 0 && Date.now() >= deadlineAt) throw new DeadlineExceededError(method, o.deadlineMs ?? 0);
+    return next;
   }
 
   /** One attempt on one endpoint, with its outcome and latency reported to the balancer. */
@@ -318,21 +375,29 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     this.#balancer.attemptStarted(sub);
     const startedAt = performance.now();
     try {
-      const out = await conn.request(method, body, { idempotent, deadlineAt, signal });
-      const now = performance.now();
-      this.#balancer.attemptEnded(sub, true, 'success', now - startedAt, now);
-      this.#metrics?.attempt(sub.id, startedAt);
+      const out = await conn.request(method, body, attemptOptions(idempotent, deadlineAt, signal));
+      this.#attemptSucceeded(sub, startedAt);
       return out;
     } catch (err) {
-      const now = performance.now();
-      const code = err instanceof MeshError ? err.code : undefined;
-      const verdict = verdictOf(code);
-      // A cancelled attempt ran for its elapsed time (a lower bound of its latency); other neutral ones never ran.
-      const ran = verdict !== 'none' || code === 'CANCELLED';
-      this.#balancer.attemptEnded(sub, false, verdict, ran ? now - startedAt : undefined, now);
-      this.#metrics?.attempt(sub.id, startedAt, err);
+      this.#attemptFailed(sub, startedAt, err);
       throw err;
     }
+  }
+
+  #attemptSucceeded(sub: EndpointPool, startedAt: number): void {
+    const now = performance.now();
+    this.#balancer.attemptEnded(sub, true, 'success', now - startedAt, now);
+    this.#metrics?.attempt(sub.id, startedAt);
+  }
+
+  #attemptFailed(sub: EndpointPool, startedAt: number, err: unknown): void {
+    const now = performance.now();
+    const code = err instanceof MeshError ? err.code : undefined;
+    const verdict = verdictOf(code);
+    // A cancelled attempt ran for its elapsed time (a lower bound of its latency); other neutral ones never ran.
+    const ran = verdict !== 'none' || code === 'CANCELLED';
+    this.#balancer.attemptEnded(sub, false, verdict, ran ? now - startedAt : undefined, now);
+    this.#metrics?.attempt(sub.id, startedAt, err);
   }
 
   /** Decides what a failed attempt means: send it elsewhere for free, retry it on the budget, or give up (throws). */
@@ -423,4 +488,10 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       new ClientClosedError('the MeshClient closed while the request was in flight'),
     );
   }
+}
+
+/** A promise rejected with whatever was thrown, as an async function's would be. */
+function rejection(err: unknown): Promise<never> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrows what the caller's code threw, unchanged
+  return Promise.reject(err);
 }
