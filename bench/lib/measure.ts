@@ -9,18 +9,8 @@ export type Send = () => Promise<unknown>;
  * concurrency); returns completed requests per second.
  */
 export async function throughput(send: Send, inFlight: number, durationMs: number): Promise<number> {
-  let done = 0;
-  const started = performance.now();
-  const end = started + durationMs;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (performance.now() < end) {
-        await send();
-        done++;
-      }
-    }),
-  );
-  return (done * 1000) / (performance.now() - started);
+  const { done, elapsedMs } = await closedLoop(send, inFlight, durationMs);
+  return (done * 1000) / elapsedMs;
 }
 
 /** Latencies (milliseconds) of `n` requests sent one after another, sorted ascending. */

@@ -11,9 +11,9 @@ import { peakEwmaCost } from '../../src/balancer/peak-ewma.ts';
 import { createPolicy } from '../../src/balancer/policies.ts';
 import type { MeshConnection } from '../../src/conn/mesh-connection.ts';
 import { ConnState } from '../../src/conn/states.ts';
-import type { Endpoint } from '../../src/discovery/endpoint.ts';
 import { MeshError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { fakeEndpoint } from './fake-endpoint.ts';
 
 class StandInConn extends EventEmitter {
   state: ConnState = ConnState.IDLE;
@@ -35,15 +35,7 @@ class StandInConn extends EventEmitter {
   }
 }
 
-const endpoint = (id: string): Endpoint => ({
-  id,
-  serviceId: id,
-  address: '127.0.0.1',
-  port: 1,
-  tls: false,
-  tags: [],
-  meta: {},
-});
+const endpoint = fakeEndpoint;
 
 function balancer(outlier?: OutlierDetector): EndpointBalancer {
   const b = new EndpointBalancer({

@@ -11,9 +11,9 @@ import { OutlierDetector } from '../../src/balancer/outlier-detector.ts';
 import { createPolicy } from '../../src/balancer/policies.ts';
 import type { MeshConnection } from '../../src/conn/mesh-connection.ts';
 import { ConnState } from '../../src/conn/states.ts';
-import type { Endpoint } from '../../src/discovery/endpoint.ts';
 import { MeshError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { fakeEndpoint } from './fake-endpoint.ts';
 
 class FakeConn extends EventEmitter {
   state: ConnState = ConnState.IDLE;
@@ -45,15 +45,7 @@ class FakeConn extends EventEmitter {
   }
 }
 
-const endpoint = (id: string): Endpoint => ({
-  id,
-  serviceId: id,
-  address: '127.0.0.1',
-  port: 1,
-  tls: false,
-  tags: [],
-  meta: {},
-});
+const endpoint = fakeEndpoint;
 
 function fakeClock(t: TestContext, start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
