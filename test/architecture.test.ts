@@ -2,8 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { repoPath } from '../scripts/repo-root.ts';
 
-const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+const read = (path: string): string => readFileSync(repoPath(path), 'utf8');
 
 describe('architecture doc', () => {
   it('lists every layer of dependency-cruiser.config.js, in the same order', () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -18,8 +18,9 @@ import * as batchV1 from 'kubernetes-models/batch/v1';
 import * as policyV1 from 'kubernetes-models/policy/v1';
 import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
 import * as rbacV1 from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ROOT } from '../scripts/repo-root.ts';
 
-const root = new URL('../', import.meta.url);
+const root = pathToFileURL(`${ROOT}/`);
 const read = (p: string): Promise<string> => readFile(new URL(p, root), 'utf8');
 const bin = fileURLToPath(new URL('bin/spear-mesh.js', root));
 

@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { ERROR_CODES } from '../src/errors.ts';
+import { repoPath } from '../scripts/repo-root.ts';
 
-const read = (path: string): Promise<string> => readFile(new URL(`../${path}`, import.meta.url), 'utf8');
+const read = (path: string): Promise<string> => readFile(repoPath(path), 'utf8');
 
 describe('docs', () => {
   it('docs/errors.md documents exactly the codes in src/errors.ts', async () => {

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { MeshClient, mintToken, startDevRegistry, type DevRegistry } from '../src/index.ts';
+import { ROOT } from '../scripts/repo-root.ts';
 
-const root = fileURLToPath(new URL('../', import.meta.url));
+const root = ROOT;
 const run = promisify(execFile);
 
 describe('examples', () => {

@@ -2,12 +2,12 @@
 // process or in a child process, behind one small interface.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:net';
 import { MeshClient } from '../../src/agent/mesh-client.ts';
 import { mintToken } from '../../src/auth/mint.ts';
 import { Spearlet } from '../../src/spearlet/spearlet.ts';
 import { RawEchoClient, startRawEchoServer } from '../raw-echo.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 import {
   connectGrpcEchoClient,
   connectMoleculerEchoClient,
@@ -148,7 +148,8 @@ export async function connectEchoClient(endpoint: EchoEndpoint, secret: string):
   }
 }
 
-const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
+// From the repository, not from this module: the tests run this module compiled (scripts/repo-root.ts).
+const CHILD = repoPath('bench/echo/server-child.ts');
 
 /**
  * Starts the server in a child process (`node --import tsx bench/echo/server-child.ts`); close() sends SIGTERM (the

@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runCli, startCli, type LiveCli } from './run-cli.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const AGENT = fileURLToPath(new URL('../../examples/legacy-python-agent/agent.py', import.meta.url));
+const AGENT = repoPath('examples/legacy-python-agent/agent.py');
 
 describe('spear-mesh task', () => {
   let spearlet: LiveCli | undefined;

@@ -9,12 +9,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { interpretAgentConfig } from '../../src/devregistry/agent-config.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { devOnly } from './target.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
+const BIN = repoPath('bin/spear-mesh.js');
 
 interface Started {
   url?: string;

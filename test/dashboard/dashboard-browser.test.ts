@@ -3,13 +3,13 @@
 // from the CLI, and axe-core finds no serious or critical accessibility violations on any view.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { axeViolations, chromiumAvailable, CHROMIUM, openBrowser } from './browser.ts';
 import { startDashboardFixture } from './fixture.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
+const BIN = repoPath('bin/spear-mesh.js');
 const VIEWS = ['mesh', 'tasks', 'consul', 'drills', 'agents'] as const;
 
 describe(

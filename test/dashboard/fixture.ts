@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { MeshClient } from '../../src/agent/mesh-client.ts';
 import { mintToken } from '../../src/auth/mint.ts';
@@ -14,8 +13,7 @@ import { SteadyLoad } from '../../src/drill/steady-load.ts';
 import { createConsulClient } from '../../src/registry/consul-client.ts';
 import { startTestRegistry, type DevRegistry } from '../helpers/dev-registry.ts';
 import { spawnSpearlet, TEST_AUDIENCE, TEST_ISSUER, type SpearletChild } from '../helpers/spearlet.ts';
-
-const MESH_TASK_AGENT = fileURLToPath(new URL('../fixtures/mesh-task-agent.ts', import.meta.url));
+import { nodeEntryArgs } from '../../scripts/repo-root.ts';
 
 export interface DashboardFixture {
   readonly registry: DevRegistry;
@@ -104,7 +102,7 @@ export async function startDashboardFixture(o: { ratePerSec?: number } = {}): Pr
         body: JSON.stringify({
           id: 'summarizer',
           command: process.execPath,
-          args: ['--import', 'tsx', MESH_TASK_AGENT],
+          args: nodeEntryArgs('test/fixtures/mesh-task-agent.ts'),
         }),
       });
       if (res.status !== 201) throw new Error(`task start: HTTP ${res.status} ${await res.text()}`);

@@ -5,10 +5,10 @@
 // builds dist/ from these sources first and sets SPEAR_TEST_CLI=dist: its children then run the compiled CLI (what
 // users run), which starts with about half the CPU of a tsx start-up; their own children (the spearlets of `up` and
 // `drill`) follow, as src/util/self-command.ts makes every child run the same code as its parent.
-import { fileURLToPath } from 'node:url';
 import { selfCommandArgs } from '../../src/util/self-command.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const COMPILED_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const COMPILED_MAIN = repoPath('dist/cli/main.js');
 const compiled = process.env.SPEAR_TEST_CLI === 'dist';
 
 export function cliArgs(args: readonly string[]): string[] {

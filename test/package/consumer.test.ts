@@ -8,10 +8,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ROOT } from '../../scripts/repo-root.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN_DIR = join(ROOT, 'node_modules', '.bin');
 const TIMEOUT_MS = 240_000;
 const execFileAsync = promisify(execFile);

@@ -1,12 +1,10 @@
 // Test helper: runs test/fixtures/register-spearlet.ts as a real child process and follows its state lines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { cliArgs } from '../helpers/cli.ts';
 import { reapOnExit } from '../helpers/reap.ts';
-
-const FIXTURE = fileURLToPath(new URL('../fixtures/register-spearlet.ts', import.meta.url));
+import { nodeEntryArgs } from '../../scripts/repo-root.ts';
 
 export interface StateLine {
   state: string;
@@ -39,7 +37,7 @@ export function spawnRegistering(env: {
     SPEARLET_PORT: String(env.port ?? 7000),
   };
   if (env.token !== undefined) childEnv.CONSUL_HTTP_TOKEN = env.token;
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+  const child = spawn(process.execPath, nodeEntryArgs('test/fixtures/register-spearlet.ts'), {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

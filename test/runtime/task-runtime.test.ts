@@ -2,12 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/util/logger.ts';
 import { TaskRuntime, type TaskInfo } from '../../src/spearlet/runtime/task-runtime.ts';
 import { generateSecret, secretsEqual } from '../../src/spearlet/runtime/secret.ts';
+import { nodeEntryArgs } from '../../scripts/repo-root.ts';
 
-const agent = fileURLToPath(new URL('../fixtures/tree-agent.ts', import.meta.url));
+const agent = nodeEntryArgs('test/fixtures/tree-agent.ts');
 const MESH_MAGIC_U64 = Buffer.from('SPEARMS1', 'latin1').readBigUInt64LE(0);
 
 /** A logger whose lines land in an array, with an event per line so tests wait on output, not time. */
@@ -81,7 +81,7 @@ describe('TaskRuntime', () => {
       logger,
     });
     t.after(() => runtime.close());
-    const info = await runtime.start({ command: process.execPath, args: ['--import', 'tsx', agent], id: 'task-a' });
+    const info = await runtime.start({ command: process.execPath, args: agent, id: 'task-a' });
     assert.equal(info.state, 'running');
     assert.equal(typeof info.pid, 'number');
     const line = await nextLine((r) => r.taskId === 'task-a' && typeof r.msg === 'string' && r.msg.startsWith('{'));
@@ -111,7 +111,7 @@ describe('TaskRuntime', () => {
     const { logger, nextLine } = capturingLogger();
     const runtime = new TaskRuntime({ spearletId: 's1', serviceAddr: () => '127.0.0.1:1', logger });
     t.after(() => runtime.close());
-    await runtime.start({ command: process.execPath, args: ['--import', 'tsx', agent, 'ignore-term'], id: 'stubborn' });
+    await runtime.start({ command: process.execPath, args: [...agent, 'ignore-term'], id: 'stubborn' });
     // The agent announces itself only after installing its SIGTERM handler.
     await nextLine((r) => r.taskId === 'stubborn' && typeof r.msg === 'string' && r.msg.startsWith('{'));
     const stopped = await runtime.stop('stubborn', 600);
@@ -131,7 +131,7 @@ describe('TaskRuntime', () => {
     const exited = once(runtime, 'exit') as Promise<[TaskInfo]>;
     await runtime.start({
       command: process.execPath,
-      args: ['--import', 'tsx', agent, 'fail'],
+      args: [...agent, 'fail'],
       id: 'flaky',
       restart: 'on-failure',
       maxRestarts: 2,
@@ -147,7 +147,7 @@ describe('TaskRuntime', () => {
     const runtime = new TaskRuntime({ spearletId: 's1', serviceAddr: () => '127.0.0.1:1' });
     t.after(() => runtime.close());
     const exited = once(runtime, 'exit') as Promise<[TaskInfo]>;
-    await runtime.start({ command: process.execPath, args: ['--import', 'tsx', agent, 'fail'], id: 'once' });
+    await runtime.start({ command: process.execPath, args: [...agent, 'fail'], id: 'once' });
     const [final] = await exited;
     assert.equal(final.restarts, 0);
     await assert.rejects(runtime.start({ command: '/nonexistent/agent' }), { code: 'TASK_START_FAILED' });

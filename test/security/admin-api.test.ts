@@ -3,12 +3,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { spawnSpearlet, type SpearletChild } from '../helpers/spearlet.ts';
 import { createTestPki, type TestPki } from '../helpers/tls.ts';
 import { bearer, json, makeSecrets, raw, type Secrets } from './harness.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
+const BIN = repoPath('bin/spear-mesh.js');
 
 describe('admin API: tokens, Host and Origin checks, JSON only', () => {
   let secrets: Secrets;

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { buildJwks, generateSigningKeyPair } from '../../src/auth/keys.ts';
 import { mintToken } from '../../src/auth/mint.ts';
 import { MESH_MAGIC, MessageKind, parseJsonPayload } from '../../src/wire/index.ts';
 import { spawnSpearlet, TEST_AUDIENCE, TEST_ISSUER, type SpearletChild } from '../helpers/spearlet.ts';
 import { RawClient } from '../spearlet/raw-client.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/spear-mesh.js', import.meta.url));
+const BIN = repoPath('bin/spear-mesh.js');
 
 async function keyServer(answer: (res: import('node:http').ServerResponse) => void): Promise<{
   url: string;

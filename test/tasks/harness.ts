@@ -1,7 +1,6 @@
 // Task test harness: in-process spearlets with a TaskRuntime attached, log capture, waits on task states.
 import type { TestContext } from 'node:test';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { mintToken } from '../../src/auth/mint.ts';
 import { createConsulClient, type ConsulClient } from '../../src/registry/consul-client.ts';
 import { Spearlet } from '../../src/spearlet/spearlet.ts';
@@ -10,15 +9,19 @@ import { attachTaskRuntime, type AttachedTaskRuntime } from '../../src/spearlet/
 import { taskTokenMinter } from '../../src/spearlet/runtime/task-token.ts';
 import { TaskRuntime, type TaskInfo, type TaskState } from '../../src/spearlet/runtime/task-runtime.ts';
 import { createLogger, type Logger } from '../../src/util/logger.ts';
+import { nodeEntryArgs, repoPath } from '../../scripts/repo-root.ts';
 
 export const SECRET = new TextEncoder().encode('task-test-secret-0123456789abcdef0123');
 export const ISSUER = 'spear-test';
 export const AUDIENCE = 'spear-mesh';
 export const PYTHON = '/usr/bin/python3';
-export const LEGACY_AGENT = fileURLToPath(new URL('../fixtures/legacy-agent/agent.py', import.meta.url));
-export const MESH_AGENT = fileURLToPath(new URL('../fixtures/mesh-task-agent.ts', import.meta.url));
+export const LEGACY_AGENT = repoPath('test/fixtures/legacy-agent/agent.py');
+export const MESH_AGENT = repoPath('test/fixtures/mesh-task-agent.ts');
 /** How to start the TypeScript mesh agent as a task. */
-export const MESH_AGENT_SPEC = { command: process.execPath, args: ['--import', 'tsx', MESH_AGENT] } as const;
+export const MESH_AGENT_SPEC = {
+  command: process.execPath,
+  args: nodeEntryArgs('test/fixtures/mesh-task-agent.ts'),
+} as const;
 
 export function clientToken(sub = 'tester'): Promise<string> {
   return mintToken({ secret: SECRET, sub, iss: ISSUER, aud: AUDIENCE, expiresInSec: 600 });

@@ -2,7 +2,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import type { MeshError } from '../../src/errors.ts';
 import { decodeLegacyMessage, encodeLegacyPreface } from '../../src/wire/index.ts';
 import {
@@ -16,10 +15,10 @@ import {
   waitFor,
   waitForTask,
 } from './harness.ts';
+import { nodeEntryArgs } from '../../scripts/repo-root.ts';
 
-const TREE_AGENT = fileURLToPath(new URL('../fixtures/tree-agent.ts', import.meta.url));
 /** The runtime test's stand-in agent: prints its environment (SECRET included), starts a grandchild, never connects. */
-const TREE_SPEC = { command: process.execPath, args: ['--import', 'tsx', TREE_AGENT] } as const;
+const TREE_SPEC = { command: process.execPath, args: nodeEntryArgs('test/fixtures/tree-agent.ts') } as const;
 
 /** Connects, sends `preface` and resolves once the spearlet has closed the socket. */
 async function closedAfterPreface(port: number, preface: Buffer): Promise<void> {

@@ -2,11 +2,11 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { waitFor } from '../helpers/wait-for.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const REAP = fileURLToPath(new URL('../helpers/reap.ts', import.meta.url));
+const REAP = repoPath('test/helpers/reap.ts');
 
 const alive = (pid: number): boolean => {
   try {

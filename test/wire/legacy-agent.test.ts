@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { FrameDecoder } from '../../src/wire/frame.ts';
 import {
   LEGACY_METHOD_NOT_FOUND_CODE,
@@ -17,8 +16,9 @@ import {
   type LegacyMessage,
 } from '../../src/wire/legacy/envelope.ts';
 import { classifyPreface, PREFACE_BYTES } from '../../src/wire/preface.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const AGENT = fileURLToPath(new URL('../fixtures/legacy-agent/agent.py', import.meta.url));
+const AGENT = repoPath('test/fixtures/legacy-agent/agent.py');
 const SECRET = 1234567890123456789n;
 const TIMEOUT_MS = 20_000;
 

@@ -2,7 +2,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { LegacyEnvelopeInvalidError } from '../../src/errors.ts';
 import { FrameDecoder } from '../../src/wire/frame.ts';
@@ -23,10 +22,11 @@ import {
   encodeLegacySignal,
   type LegacyMessage,
 } from '../../src/wire/legacy/envelope.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
-const FIXTURES = fileURLToPath(new URL('./fixtures/legacy', import.meta.url));
+const FIXTURES = repoPath('test/wire/fixtures/legacy');
 const PYTHON = '/usr/bin/python3';
-const PY_CODEC = fileURLToPath(new URL('../fixtures/legacy-agent/legacy_codec.py', import.meta.url));
+const PY_CODEC = repoPath('test/fixtures/legacy-agent/legacy_codec.py');
 
 const fixture = (name: string, ext: 'bin' | 'frame'): Buffer => readFileSync(`${FIXTURES}/${name}.${ext}`);
 const bodyOf = (frame: Buffer): Buffer => frame.subarray(8);

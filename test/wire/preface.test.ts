@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import {
   MESH_MAGIC,
   MESH_MAGIC_U64,
@@ -10,9 +9,10 @@ import {
   encodeLegacyPreface,
   isValidLegacySecret,
 } from '../../src/wire/preface.ts';
+import { repoPath } from '../../scripts/repo-root.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const FIXTURE = fileURLToPath(new URL('./fixtures/legacy/preface_secret_1234567890123456789.bin', import.meta.url));
+const FIXTURE = repoPath('test/wire/fixtures/legacy/preface_secret_1234567890123456789.bin');
 
 describe('preface', () => {
   it('the mesh magic is ASCII SPEARMS1 and its u64 LE value is the documented one', () => {
