@@ -118,7 +118,10 @@ describe('MeshClient with real spearlets', { concurrency: 2 }, () => {
       const detectedMs = Date.now() - stoppedAt;
       // The timeout itself plus one heartbeat tick and scheduling slack on a loaded machine.
       assert.ok(detectedMs < HEARTBEAT_TIMEOUT_MS + 2400, `detected after ${detectedMs} ms`);
-      await sleep(300);
+      // The load goes on without s2: the others answer 20 more requests while it is stopped.
+      const others = (): number => served(mesh, 's1') + served(mesh, 's3');
+      const othersAtDetection = others();
+      await waitFor(() => others() >= othersAtDetection + 20, 20_000, 's1 and s3 to serve while s2 is stopped');
       const servedByS2 = served(mesh, 's2');
       s2.child.kill('SIGCONT');
       await waitFor(() => served(mesh, 's2') > servedByS2, 30_000, 's2 to serve again after SIGCONT');
@@ -230,8 +233,10 @@ describe('MeshClient with real spearlets', { concurrency: 2 }, () => {
       };
       const [first] = await sessions();
       assert.ok(first !== undefined);
-      // The first token expires 3 s after it was minted; keep working until well past that.
-      const until = Date.now() + 4500;
+      // The first token expires 3 s after it was minted (at tokenExp, in whole seconds); keep working until a second
+      // past that.
+      assert.ok(first.tokenExp !== null && first.tokenExp * 1000 - Date.now() < 4000, 'the first token expires soon');
+      const until = first.tokenExp * 1000 + 1000;
       while (Date.now() < until) {
         assert.equal((await mesh.request('echo', 'still here')).toString(), 'still here');
         await sleep(100);
