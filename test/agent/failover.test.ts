@@ -247,7 +247,7 @@ describe('MeshClient with real spearlets', { concurrency: 2 }, () => {
         [first.session],
         'the same session throughout: no GOAWAY, no reconnect',
       );
-      assert.ok((now[0]?.tokenExp ?? 0) > (first.tokenExp ?? 0), 'the spearlet holds a later expiry');
+      assert.ok((now[0]?.tokenExp ?? 0) > first.tokenExp, 'the spearlet holds a later expiry');
       assert.ok(minted >= 2);
       assert.equal(mesh.stats().failed, 0);
     },
