@@ -30,10 +30,11 @@ describe('spear-mesh up', () => {
     const secretFile = (await up.waitForLine(/secret file (\S+)\)/))[1]!;
     const adminTokenFile = (await up.waitForLine(/admin API token file: (\S+);/))[1]!;
     const dashboard = (await up.waitForLine(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/)$/))[1]!;
-    const healthy = await up.waitForLine(
-      /spearlets=3\/3 passing sessions=(\d+) req\/s=\S+ errors=0 .* sent=([1-9]\d*) failed=0/,
+    // The first all-passing line can come before the demo agent's third session (seen on a loaded machine): wait for
+    // the line that shows a session on every spearlet.
+    await up.waitForLine(
+      /spearlets=3\/3 passing sessions=([3-9]|\d{2,}) req\/s=\S+ errors=0 .* sent=[1-9]\d* failed=0/,
     );
-    assert.ok(Number(healthy[1]) >= 3, 'the demo agent holds a session on every spearlet');
 
     // up's spearlets need its admin token: without it status says so in one line and exits 1.
     const refused = await runCli(['status', '--json', '--consul', consul], { SPEAR_ADMIN_TOKEN: '' });
