@@ -69,6 +69,8 @@ interface EndpointHealth {
   lastAnswerAt: number;
   /** Met an ejection criterion while the cap kept it in (counts as bad for fail-open). */
   flagged: boolean;
+  /** Why the current (or last) ejection happened. */
+  ejectedFor: EjectionReason | undefined;
 }
 
 export interface Ejection {
@@ -122,6 +124,7 @@ export class OutlierDetector {
           idleByCancelAt: -Infinity,
           lastAnswerAt: 0,
           flagged: false,
+          ejectedFor: undefined,
         });
   }
 
@@ -245,7 +248,7 @@ export class OutlierDetector {
     const maxEjected = Math.floor((this.#health.size * this.#o.maxEjectionPercent) / 100);
     let ejectedNow = 0;
     for (const x of this.#health.values()) if (x.ejectedUntil > now) ejectedNow++;
-    if (ejectedNow >= maxEjected) {
+    if (ejectedNow >= maxEjected && !this.#makeRoom(reason, now)) {
       h.flagged = true;
       return false;
     }
@@ -254,10 +257,29 @@ export class OutlierDetector {
     h.ejectedUntil = now + durationMs;
     h.consecutive = 0;
     h.flagged = false;
+    h.ejectedFor = reason;
     h.ok = 0;
     h.failed = 0;
     this.onEject?.({ id, reason, durationMs });
     return true;
+  }
+
+  /**
+   * With the cap full, a spearlet that answers with failures takes the place of one ejected for stalling: a stall
+   * shows slowness (on a starved machine even our own), failures show wrong answers. Without this, a healthy spearlet
+   * stalled by load held the only ejection slot of three while the failing one kept getting requests.
+   */
+  #makeRoom(reason: EjectionReason, now: number): boolean {
+    if (reason === 'stall') return false;
+    for (const x of this.#health.values()) {
+      if (x.ejectedUntil > now && x.ejectedFor === 'stall') {
+        x.ejectedUntil = now;
+        x.ejectedFor = undefined;
+        x.waitingSince = now;
+        return true;
+      }
+    }
+    return false;
   }
 
   #sweep(now: number): boolean {

@@ -178,6 +178,39 @@ describe('OutlierDetector', () => {
     assert.equal(d.attemptEnded('a', 'none'), false);
   });
 
+  it('with the cap full, a spearlet that fails takes the place of one ejected for stalling, not the reverse', () => {
+    const { d, clock, run, ejections } = detector(['a', 'b', 'c'], { stallMs: 300, consecutiveFailures: 5 });
+    // a stalls (a starved machine can make a healthy spearlet look like this) and takes the only slot of three.
+    d.attemptStarted('a');
+    clock.now = 200;
+    run('b', 'success');
+    assert.equal(d.check(), false);
+    clock.now = 300;
+    assert.equal(d.check(), true);
+    assert.deepEqual([...d.ejected()], ['a']);
+    // c answers every request with a failure: it is ejected in a's place, and a is picked again.
+    assert.deepEqual(run('c', 'failure', 5), [false, false, false, false, true]);
+    assert.deepEqual([...d.ejected()], ['c']);
+    assert.deepEqual(
+      ejections.map((e) => `${e.id}:${e.reason}`),
+      ['a:stall', 'c:consecutive'],
+    );
+    // A stall never displaces a failure ejection: b stalls now and is only flagged (two of three then look bad, so
+    // the picker fails open, as before).
+    d.attemptEnded('a', 'none');
+    d.attemptStarted('b');
+    for (const t of [400, 500, 600, 700]) {
+      clock.now = t;
+      run('a', 'success');
+      assert.equal(d.check(), false, `at ${t} ms`);
+    }
+    assert.deepEqual(
+      ejections.map((e) => `${e.id}:${e.reason}`),
+      ['a:stall', 'c:consecutive'],
+    );
+    assert.deepEqual([...d.ejected()], [], 'b flagged and c ejected: fail open');
+  });
+
   it('stall: attempts cancelled before any answer (hedges that won elsewhere) do not restart the stall clock', () => {
     const { d, clock, run } = detector(['a', 'b', 'c'], { stallMs: 300 });
     for (let t = 0; t < 300; t += 50) {

@@ -37,7 +37,10 @@ describe('gray drills', { concurrency: 2 }, () => {
       null,
       `the client stopped picking the erroring spearlet: ${JSON.stringify(r.timeline)}`,
     );
-    assert.ok(r.succeeded / r.sent >= 0.99, `${r.succeeded} of ${r.sent} succeeded: ${JSON.stringify(r.errors)}`);
+    assert.ok(
+      r.succeeded / r.sent >= 0.99,
+      `${r.succeeded} of ${r.sent} succeeded: ${JSON.stringify(r.errors)} ${JSON.stringify(r.timeline)}`,
+    );
     assert.ok(r.throughput.ratio !== null && r.throughput.ratio > 0.5, JSON.stringify(r.throughput));
   });
 
