@@ -19,16 +19,26 @@ export interface SessionOutputDeps {
   readonly writeHighWaterMark: number;
 }
 
-export class SessionOutput {
-  readonly #d: SessionOutputDeps;
-  readonly #writer: FrameWriter;
+/** A FrameWriter (extended rather than held, like the fields below: fewer objects per idle connection). */
+export class SessionOutput extends FrameWriter {
+  readonly #socket: Socket;
+  readonly #heartbeat: HeartbeatMonitor;
+  readonly #bytesOut: Tally;
+  readonly #faults: FaultHooks | undefined;
+  readonly #hold: PartitionHold;
+  readonly #writeHighWaterMark: number;
   /** False once the session ended or destroyed its socket: later frames are dropped. */
   writable = true;
   #pausedForBackpressure = false;
 
   constructor(deps: SessionOutputDeps) {
-    this.#d = deps;
-    this.#writer = new FrameWriter(deps.socket);
+    super(deps.socket);
+    this.#socket = deps.socket;
+    this.#heartbeat = deps.heartbeat;
+    this.#bytesOut = deps.bytesOut;
+    this.#faults = deps.faults;
+    this.#hold = deps.hold;
+    this.#writeHighWaterMark = deps.writeHighWaterMark;
   }
 
   /** The socket is paused until our replies drain. */
@@ -38,55 +48,42 @@ export class SessionOutput {
 
   /** Queues one frame; it leaves with the others of this tick (or of this chunk, see hold()). */
   send(frame: Buffer): void {
-    if (!this.writable || this.#d.faults?.partitioned === true) return;
-    this.#d.heartbeat.markSent();
-    this.#d.bytesOut.inc(frame.length);
-    this.#writer.write(frame);
+    if (!this.writable || this.#faults?.partitioned === true) return;
+    this.#heartbeat.markSent();
+    this.#bytesOut.inc(frame.length);
+    this.write(frame);
     this.#checkBackpressure();
   }
 
   /** send() of the PONG answering `ping` (a PING frame body), written straight into the writer's slab. */
   sendPong(ping: Buffer): void {
-    if (!this.writable || this.#d.faults?.partitioned === true) return;
-    this.#d.heartbeat.markSent();
-    this.#d.bytesOut.inc(PONG_FRAME_BYTES);
-    this.#writer.writeControl(MessageKind.PONG, ping, 2);
+    if (!this.writable || this.#faults?.partitioned === true) return;
+    this.#heartbeat.markSent();
+    this.#bytesOut.inc(PONG_FRAME_BYTES);
+    this.writeControl(MessageKind.PONG, ping, 2);
     this.#checkBackpressure();
   }
 
-  /** While one received chunk is handled: what it answers at once leaves in one write at release(). */
-  hold(): void {
-    this.#writer.hold();
-  }
-  release(): void {
-    this.#writer.release();
-  }
-
-  /** Hands what this tick wrote to the kernel (before the socket is destroyed). */
-  flush(): void {
-    this.#writer.flush();
-  }
-
   /** No frame after this one: the frames of this tick (a CLOSE or ERROR frame) go out before the FIN. */
-  end(): void {
+  override end(): void {
     this.writable = false;
-    this.#writer.end();
+    super.end();
   }
 
   onDrain(): void {
     // Draining our output proves the peer is alive even while we are not reading from it.
-    this.#d.heartbeat.markReceived();
+    this.#heartbeat.markReceived();
     if (this.#pausedForBackpressure) {
       this.#pausedForBackpressure = false;
-      if (!this.#d.hold.active) this.#d.socket.resume();
+      if (!this.#hold.active) this.#socket.resume();
     }
   }
 
   #checkBackpressure(): void {
-    if (!this.#pausedForBackpressure && this.#writer.bufferedBytes > this.#d.writeHighWaterMark) {
+    if (!this.#pausedForBackpressure && this.bufferedBytes > this.#writeHighWaterMark) {
       // The peer is not reading: stop reading its requests until our replies drain.
       this.#pausedForBackpressure = true;
-      this.#d.socket.pause();
+      this.#socket.pause();
     }
   }
 }
