@@ -1,13 +1,19 @@
 // One spearlet child process holding many idle authenticated connections that heartbeat every second: the
-// spearlet's RSS and CPU from /proc while nothing but heartbeats flows.
+// spearlet's RSS and CPU from /proc while nothing but heartbeats flows. The same run against the floor
+// (bench/idle-floor-server.ts) shows what the least a Node server can do costs for the same traffic.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { mintToken } from '../src/auth/mint.ts';
 import { round } from './lib/measure.ts';
 import { RawMeshConnection } from './lib/raw-mesh-conn.ts';
 import { sampleProc, spawnBenchSpearlet } from './lib/spearlet-process.ts';
 
+/** What holds the connections: the spearlet, or the floor (bench/idle-floor-server.ts, a minimal hand-written server). */
+export type IdleServer = 'spearlet' | 'floor';
+
 export interface IdleBenchOptions {
+  readonly server?: IdleServer;
   readonly connections?: number;
   readonly heartbeatMs?: number;
   /** After the last connection is up, wait this long before sampling. */
@@ -19,7 +25,8 @@ export interface IdleBenchOptions {
 }
 
 export interface IdleBenchResult {
-  readonly arrangement: 'spearlet in a child process, raw protocol clients in this process';
+  readonly arrangement: 'server in a child process, raw protocol clients in this process';
+  readonly server: IdleServer;
   readonly connections: number;
   readonly connected: number;
   readonly heartbeatMs: number;
@@ -29,6 +36,10 @@ export interface IdleBenchResult {
   readonly rssPerConnKb: number;
   /** Cores used by the spearlet over the sample window (1 = one core busy). */
   readonly cpuCores: number;
+  /** The user-space part of cpuCores (utime); the rest is system time. */
+  readonly cpuUserCores: number;
+  /** Server CPU per frame the clients received (a PONG per PING here), microseconds. */
+  readonly cpuUsPerFrame: number;
   readonly sampleSec: number;
   /** Connections the spearlet closed during the run (heartbeat timeouts would show here). */
   readonly dropped: number;
@@ -36,6 +47,7 @@ export interface IdleBenchResult {
   readonly fdLimit: number;
 }
 
+const FLOOR = fileURLToPath(new URL('./idle-floor-server.ts', import.meta.url));
 const ISSUER = 'bench';
 const AUDIENCE = 'spear-mesh';
 
@@ -53,6 +65,7 @@ export async function runIdleBench(options: IdleBenchOptions = {}): Promise<Idle
   const settleMs = options.settleMs ?? 3000;
   const sampleMs = options.sampleMs ?? 10_000;
   const concurrency = options.connectConcurrency ?? 32;
+  const server = options.server ?? 'spearlet';
   const limits = fdLimits();
   const needed = count + 256;
   if (limits.soft < needed && limits.hard < needed) {
@@ -75,7 +88,7 @@ export async function runIdleBench(options: IdleBenchOptions = {}): Promise<Idle
       maxConnections: count + 100,
       maxConnectionsPerAgent: count + 100,
     },
-    { fdLimit },
+    { fdLimit, ...(server === 'floor' ? { entry: FLOOR } : {}) },
   );
   const conns: RawMeshConnection[] = [];
   let ticker: NodeJS.Timeout | undefined;
@@ -115,7 +128,8 @@ export async function runIdleBench(options: IdleBenchOptions = {}): Promise<Idle
     const elapsedSec = (b.atMs - a.atMs) / 1000;
     const connected = conns.filter((c) => !c.closed).length;
     return {
-      arrangement: 'spearlet in a child process, raw protocol clients in this process',
+      arrangement: 'server in a child process, raw protocol clients in this process',
+      server,
       connections: count,
       connected,
       heartbeatMs,
@@ -124,6 +138,8 @@ export async function runIdleBench(options: IdleBenchOptions = {}): Promise<Idle
       rssMb: round(b.rssBytes / 1048576, 1),
       rssPerConnKb: round((b.rssBytes - before.rssBytes) / 1024 / count, 2),
       cpuCores: round((b.cpuSec - a.cpuSec) / elapsedSec, 3),
+      cpuUserCores: round((b.userSec - a.userSec) / elapsedSec, 3),
+      cpuUsPerFrame: round(((b.cpuSec - a.cpuSec) * 1e6) / Math.max(1, receivedAtEnd - receivedAtStart), 1),
       sampleSec: round(elapsedSec, 2),
       dropped: count - connected,
       framesReceivedPerSec: Math.round((receivedAtEnd - receivedAtStart) / elapsedSec),

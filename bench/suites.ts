@@ -181,15 +181,23 @@ export const SUITES: readonly Suite[] = [
   },
   {
     name: 'idle',
-    about: 'one spearlet child process holding 10,000 idle authenticated connections heartbeating every second',
+    about:
+      'one spearlet child process holding 10,000 idle authenticated connections heartbeating every second; the same traffic against a minimal hand-written server (the floor)',
     async run({ quick }) {
-      const r = await runIdleBench(quick ? { connections: 500, settleMs: 500, sampleMs: 1000 } : {});
+      const opts = quick ? { connections: 500, settleMs: 500, sampleMs: 1000 } : {};
+      const r = await runIdleBench(opts);
+      const floor = await runIdleBench({ ...opts, server: 'floor' });
+      const floorNote = floor.dropped > 0 ? `, ${floor.dropped} dropped` : '';
       return {
-        detail: r,
+        detail: { ...r, floor },
         figures: [
           figure('idle', `connections dropped (of ${r.connections})`, r.dropped, 'conns', { op: '<=', value: 0 }),
           figure('idle', 'spearlet RSS', r.rssMb, 'MiB', { op: '<=', value: 150 }),
           figure('idle', 'spearlet CPU', r.cpuCores, 'cores', { op: '<=', value: 0.15 }),
+          figure('idle', 'spearlet CPU per PONG', r.cpuUsPerFrame, 'us'),
+          figure('idle', `floor CPU (hand-written server, same traffic${floorNote})`, floor.cpuCores, 'cores'),
+          figure('idle', 'floor CPU per PONG', floor.cpuUsPerFrame, 'us'),
+          figure('idle', 'floor RSS', floor.rssMb, 'MiB'),
           figure('idle', 'RSS per connection', r.rssPerConnKb, 'KiB'),
         ],
       };

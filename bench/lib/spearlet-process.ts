@@ -42,13 +42,15 @@ export function benchRuntime(): BenchRuntime {
 }
 
 /**
+ * `entry`: another child script speaking the same `ready` line (default bench/spearlet-child.ts).
  * `fdLimit`: run through `bash -c 'ulimit -n N; exec node ...'` (exec keeps one process, so the pid is the
  * spearlet's). Fails if the hard limit is lower.
  */
 export async function spawnBenchSpearlet(
   cfg: BenchSpearletConfig,
-  options: { fdLimit?: number; runtime?: BenchRuntime } = {},
+  options: { fdLimit?: number; runtime?: BenchRuntime; entry?: string } = {},
 ): Promise<BenchSpearletProcess> {
+  const entry = options.entry ?? CHILD;
   const env = {
     ...process.env,
     BENCH_SPEARLET: JSON.stringify(cfg),
@@ -58,7 +60,7 @@ export async function spawnBenchSpearlet(
   const extra = (process.env.BENCH_SPEARLET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const runtime = options.runtime ?? benchRuntime();
   const nodeArgs =
-    runtime === 'compiled' ? [...extra, await compiledEntry(CHILD)] : [...extra, '--import', 'tsx', CHILD];
+    runtime === 'compiled' ? [...extra, await compiledEntry(entry)] : [...extra, '--import', 'tsx', entry];
   const child =
     options.fdLimit === undefined
       ? spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'], env })
@@ -116,6 +118,8 @@ export async function spawnBenchSpearlet(
 export interface ProcSample {
   /** user + system CPU seconds since the process started. */
   readonly cpuSec: number;
+  /** The user-space part of cpuSec (utime); the rest is system time (stime). */
+  readonly userSec: number;
   readonly rssBytes: number;
   /** Wall-clock time of the sample (performance.now(), ms). */
   readonly atMs: number;
@@ -129,11 +133,13 @@ export async function sampleProc(pid: number): Promise<ProcSample> {
   ]);
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based) of the whole line.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(rest[11]) + Number(rest[12]);
+  const userTicks = Number(rest[11]);
+  const ticks = userTicks + Number(rest[12]);
   const rss = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
   // USER_HZ is 100 on Linux (sysconf(_SC_CLK_TCK)); Node has no binding for it.
   return {
     cpuSec: ticks / 100,
+    userSec: userTicks / 100,
     rssBytes: rss?.[1] !== undefined ? Number(rss[1]) * 1024 : NaN,
     atMs: performance.now(),
   };

@@ -27,6 +27,9 @@ const SLAB_BYTES = 64 * 1024;
 let slab = Buffer.allocUnsafe(SLAB_BYTES);
 let slabEnd = 0;
 
+/** A control frame: the 8-byte length header (10), then kind, flags and the 8-byte id. */
+const CONTROL_FRAME_BYTES = 18;
+
 /**
  * Collects the frames written in one tick and hands them to the socket at the end of the tick (process.nextTick,
  * which runs after the promise continuations that wrote them) in one write: small frames are copied into one
@@ -43,6 +46,8 @@ export class FrameWriter {
   #runEnd = 0;
   #pendingBytes = 0;
   #scheduled = false;
+  /** Inside hold()/release(): frames wait for release() instead of a nextTick. */
+  #held = false;
 
   constructor(socket: CorkableSocket) {
     this.#socket = socket;
@@ -62,7 +67,47 @@ export class FrameWriter {
       this.#closeRun();
       (this.#parts ??= []).push(frame);
     }
-    if (!this.#scheduled) {
+    this.#schedule();
+  }
+
+  /**
+   * Queues an 18-byte control frame (PING, PONG or CANCEL: [u64 LE 10][u8 kind][u8 flags 0][u64 LE id]) whose id is
+   * the 8 bytes at `idOffset` in `source`, written straight into the slab: a PONG answers a PING without decoding its
+   * id or allocating a frame.
+   */
+  writeControl(kind: number, source: Uint8Array, idOffset: number): void {
+    this.#pendingBytes += CONTROL_FRAME_BYTES;
+    this.#reserve(CONTROL_FRAME_BYTES);
+    const b = slab;
+    const at = slabEnd;
+    // Byte stores beat a TypedArray.set call at this size.
+    b[at] = 10;
+    for (let i = 1; i < 8; i++) b[at + i] = 0;
+    b[at + 8] = kind;
+    b[at + 9] = 0;
+    for (let i = 0; i < 8; i++) b[at + 10 + i] = source[idOffset + i] as number;
+    slabEnd += CONTROL_FRAME_BYTES;
+    this.#runEnd = slabEnd;
+    this.#schedule();
+  }
+
+  /**
+   * Frames written from now until release() leave in release() itself rather than at the end of the tick: a session
+   * holds its writer while it handles one received chunk, so the replies it writes synchronously go out in one write
+   * without a nextTick. Replies written later (promise continuations) are scheduled as usual.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Ends hold() and hands what was written meanwhile to the socket. */
+  release(): void {
+    this.#held = false;
+    if (this.#pendingBytes > 0) this.flush();
+  }
+
+  #schedule(): void {
+    if (!this.#scheduled && !this.#held) {
       this.#scheduled = true;
       // A shared function with the writer as its argument: no closure per writer (idle connections stay small).
       process.nextTick(endTick, this);
@@ -103,6 +148,14 @@ export class FrameWriter {
   }
 
   #append(frame: Uint8Array, size: number): void {
+    this.#reserve(size);
+    slab.set(frame, slabEnd);
+    slabEnd += size;
+    this.#runEnd = slabEnd;
+  }
+
+  /** Makes the open run end at the slab's end with room for `size` more bytes. */
+  #reserve(size: number): void {
     if (this.#run !== slab || this.#runEnd !== slabEnd || slabEnd + size > slab.length) {
       this.#closeRun();
       if (slabEnd + size > slab.length) {
@@ -112,9 +165,6 @@ export class FrameWriter {
       this.#run = slab;
       this.#runStart = this.#runEnd = slabEnd;
     }
-    slab.set(frame, slabEnd);
-    slabEnd += size;
-    this.#runEnd = slabEnd;
   }
 
   #closeRun(): void {

@@ -4,6 +4,7 @@ import { MeshError, type ErrorCode } from '../errors.ts';
 import type { VerifiedToken } from '../auth/verify.ts';
 import {
   FrameDecoder,
+  MESSAGE_HEADER_BYTES,
   MessageKind,
   Status,
   decodeMessage,
@@ -18,7 +19,6 @@ import {
   type MeshMessage,
   type RequestMessage,
 } from '../wire/index.ts';
-import { FrameWriter } from '../protocol/frame-writer.ts';
 import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
 import { parseRemoteError } from '../protocol/errors.ts';
 import type { HandshakeResult } from '../metrics/spearlet-metrics.ts';
@@ -28,6 +28,7 @@ import { PreWelcomeQueue } from './hello-gate.ts';
 import { InboundRequests } from './inbound-requests.ts';
 import { dispatchRequest } from './request-dispatch.ts';
 import { PartitionHold } from './fault-hooks.ts';
+import { SessionOutput } from './session-output.ts';
 import type { SessionConfig, SessionHost, SessionSnapshot, SessionState } from './session-types.ts';
 
 export type { SessionConfig, SessionHost, SessionSnapshot, SessionState } from './session-types.ts';
@@ -53,7 +54,7 @@ export class MeshSession {
   /** Requests this side sent to the agent; created by the first one (most sessions never send any). */
   #outgoingTable: OutgoingRequests | undefined;
   readonly #heartbeat = new HeartbeatMonitor();
-  readonly #writer: FrameWriter;
+  readonly #out: SessionOutput;
   #handshakeTimer: NodeJS.Timeout | undefined;
   /** When the token expires (ms since the epoch; 0 for never): checked on the sweep tick, then GOAWAY. */
   #tokenExpiresAt = 0;
@@ -61,8 +62,6 @@ export class MeshSession {
   #endTimer: NodeJS.Timeout | undefined;
   #goAwayAt = 0;
   #peerClosed = false;
-  #writable = true;
-  #pausedForBackpressure = false;
   readonly #hold = new PartitionHold();
   readonly #openedAt = Date.now();
   /** Created when someone waits for the close (a drain does); most sessions never need it. */
@@ -77,7 +76,7 @@ export class MeshSession {
     this.#logs = new SessionLog(host.logger, this.id);
     this.#inbound = new InboundRequests<MeshSession>({
       send: (frame) => {
-        this.#send(frame);
+        this.#out.send(frame);
       },
       metrics: host.metrics,
       handlers: host.handlers,
@@ -87,7 +86,14 @@ export class MeshSession {
         this.#maybeFinish();
       },
     });
-    this.#writer = new FrameWriter(socket);
+    this.#out = new SessionOutput({
+      socket,
+      heartbeat: this.#heartbeat,
+      bytesOut: host.metrics.bytesOut,
+      faults: host.faults,
+      hold: this.#hold,
+      writeHighWaterMark: this.#config.writeHighWaterMark,
+    });
     // A peer that pings gets PONGs, which already serve as its liveness: then this side does not ping too.
     this.#heartbeat.reset(this.#config.heartbeatMs, this.#config.heartbeatTimeoutMs, host.now(), true);
     this.#decoder = new FrameDecoder(
@@ -109,7 +115,7 @@ export class MeshSession {
       this.#onData(chunk);
     });
     socket.on('drain', () => {
-      this.#onDrain();
+      this.#out.onDrain();
     });
     socket.on('error', (err) => {
       if (this.#logs.enabled('debug')) this.#logs.log.debug({ err: err.message }, 'socket error');
@@ -172,10 +178,14 @@ export class MeshSession {
       return;
     }
     this.#host.metrics.bytesIn.inc(chunk.length);
+    // What the frames of this chunk answer at once (PONGs, synchronous replies) leaves in one write at the end.
+    this.#out.hold();
     try {
       this.#decoder.push(chunk);
     } catch (err) {
       this.#fail(err);
+    } finally {
+      this.#out.release();
     }
   }
 
@@ -185,6 +195,14 @@ export class MeshSession {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (this.#queued !== null) {
       this.#queued.push(body);
+      return;
+    }
+    // A PING, the one frame an idle connection carries, is answered from its bytes: the PONG takes its id as it is,
+    // with no message object and no BigInt (decodeMessage accepts the same frames: header complete, trailing bytes
+    // ignored).
+    if (body[0] === MessageKind.PING && body.length >= MESSAGE_HEADER_BYTES && this.#state !== 'handshake') {
+      this.#heartbeat.markPeerPing();
+      this.#out.sendPong(body);
       return;
     }
     const msg = decodeMessage(body);
@@ -212,7 +230,7 @@ export class MeshSession {
         return;
       case MessageKind.PING:
         this.#heartbeat.markPeerPing();
-        this.#send(encodeControl(MessageKind.PONG, msg.id));
+        this.#out.send(encodeControl(MessageKind.PONG, msg.id));
         return;
       case MessageKind.PONG:
         return;
@@ -258,7 +276,7 @@ export class MeshSession {
     this.#transitionTo(['handshake'], 'open');
     this.#logs.setAgent(verified.sub);
     this.#host.metrics.handshakes.inc({ result: 'ok' });
-    this.#send(welcomeFrame(this.#host, this.id, verified));
+    this.#out.send(welcomeFrame(this.#host, this.id, verified));
     this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
     this.#host.sessionOpened(this);
     if (this.#logs.enabled('info')) this.#logs.log.info({ agentName: this.#agentName }, 'session open');
@@ -300,13 +318,13 @@ export class MeshSession {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     if (!outcome.ok) {
       const { code, message } = outcome;
-      this.#send(encodeErrorResponse(msg.id, statusForCode(code), code, message, false));
+      this.#out.send(encodeErrorResponse(msg.id, statusForCode(code), code, message, false));
       return;
     }
     const verified = outcome.token;
     this.#token = verified;
     this.#tokenExpiresAt = (verified.exp ?? 0) * 1000;
-    this.#send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
+    this.#out.send(encodeResponse(msg.id, Status.OK, Buffer.from(JSON.stringify({ tokenExp: verified.exp ?? null }))));
     if (this.#logs.enabled('debug')) this.#logs.log.debug({ tokenExp: verified.exp }, 'token replaced');
   }
 
@@ -322,7 +340,7 @@ export class MeshSession {
   signal(name: string, body: Uint8Array = EMPTY): void {
     if (this.#state !== 'open' && this.#state !== 'going_away')
       throw new MeshError('CONNECTION_CLOSED', 'session is not open');
-    this.#send(encodeSignal(name, body));
+    this.#out.send(encodeSignal(name, body));
   }
 
   /** Sends a REQUEST to the agent and resolves with the RESPONSE body. */
@@ -332,7 +350,7 @@ export class MeshSession {
     }
     this.#outgoingTable ??= new OutgoingRequests(
       (frame) => {
-        this.#send(frame);
+        this.#out.send(frame);
       },
       this.#host.now,
       () => this.#token?.sub ?? 'unknown',
@@ -349,7 +367,7 @@ export class MeshSession {
     this.#goAwayAt = this.#host.now();
     this.#host.metrics.goaways.inc({ reason });
     this.#logs.log.info({ reason, inFlight: this.#inbound.size }, 'GOAWAY');
-    this.#send(encodeJson(MessageKind.GOAWAY, this.#inbound.lastAccepted, { reason, retryAfterMs }));
+    this.#out.send(encodeJson(MessageKind.GOAWAY, this.#inbound.lastAccepted, { reason, retryAfterMs }));
     this.#graceTimer = setTimeout(() => {
       this.#maybeFinish();
     }, this.#config.goAwayGraceMs).unref();
@@ -376,15 +394,15 @@ export class MeshSession {
     }
     if (verdict === 'ping') {
       if (this.#heartbeat.missed > missed) this.#host.metrics.heartbeatsMissed.inc();
-      this.#send(encodeControl(MessageKind.PING, this.#heartbeat.nextPingId()));
+      this.#out.send(encodeControl(MessageKind.PING, this.#heartbeat.nextPingId()));
     }
   }
 
   /** Closes at once, dropping whatever is in flight. Idempotent. */
   destroy(): void {
-    this.#writable = false;
+    this.#out.writable = false;
     // Hand what this tick wrote to the kernel before the socket goes.
-    this.#writer.flush();
+    this.#out.flush();
     this.socket.destroy();
   }
 
@@ -394,7 +412,7 @@ export class MeshSession {
     this.#heartbeat.touch(now);
     for (const chunk of held) this.#onData(chunk);
     // Reading the held chunks may have met a new partition, which pauses the socket again.
-    if (!this.#pausedForBackpressure && !this.#hold.active) this.socket.resume();
+    if (!this.#out.paused && !this.#hold.active) this.socket.resume();
   }
 
   /** The one place the state changes: nothing happens unless the current state is in `from`. */
@@ -405,28 +423,6 @@ export class MeshSession {
     return true;
   }
 
-  #send(frame: Buffer): void {
-    if (!this.#writable || this.#host.faults?.partitioned === true) return;
-    this.#heartbeat.markSent();
-    this.#host.metrics.bytesOut.inc(frame.length);
-    // Replies to the requests of one chunk leave together in one writev (FrameWriter).
-    this.#writer.write(frame);
-    if (!this.#pausedForBackpressure && this.#writer.bufferedBytes > this.#config.writeHighWaterMark) {
-      // The peer is not reading: stop reading its requests until our replies drain.
-      this.#pausedForBackpressure = true;
-      this.socket.pause();
-    }
-  }
-
-  #onDrain(): void {
-    // Draining our output proves the peer is alive even while we are not reading from it.
-    this.#heartbeat.markReceived();
-    if (this.#pausedForBackpressure) {
-      this.#pausedForBackpressure = false;
-      if (!this.#hold.active) this.socket.resume();
-    }
-  }
-
   #maybeFinish(): void {
     if (this.#state !== 'going_away' || this.#inbound.size > 0) return;
     if (!this.#peerClosed && this.#host.now() - this.#goAwayAt < this.#config.goAwayGraceMs) return;
@@ -435,20 +431,18 @@ export class MeshSession {
 
   #endOrderly(): void {
     if (!this.#transitionTo(['handshake', 'open', 'going_away'], 'closing')) return;
-    this.#send(encodeCloseFrame());
+    this.#out.send(encodeCloseFrame());
     this.#end();
   }
 
   #end(): void {
-    this.#writable = false;
-    // The frames of this tick (the CLOSE or ERROR frame) go out before the FIN.
-    this.#writer.end();
+    this.#out.end();
     this.#endTimer = setTimeout(() => this.socket.destroy(), END_GRACE_MS).unref();
   }
 
   #closeWithError(code: ErrorCode, message: string): void {
     if (!this.#transitionTo(['handshake', 'open', 'going_away'], 'closing')) return;
-    this.#send(encodeJson(MessageKind.ERROR, 0n, { code, message }));
+    this.#out.send(encodeJson(MessageKind.ERROR, 0n, { code, message }));
     this.#end();
   }
 
@@ -479,7 +473,7 @@ export class MeshSession {
   #finalize(): void {
     const wasOpen = this.#state !== 'handshake' && this.#token !== undefined;
     if (!this.#transitionTo(['handshake', 'open', 'going_away', 'closing'], 'closed')) return;
-    this.#writable = false;
+    this.#out.writable = false;
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#endTimer);

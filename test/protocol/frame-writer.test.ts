@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { FrameWriter } from '../../src/protocol/frame-writer.ts';
+import { MessageKind, encodeControl } from '../../src/wire/index.ts';
 
 /** A connected loopback pair: `client` writes through a FrameWriter, `server` collects what arrives. */
 async function socketPair(): Promise<{ client: net.Socket; server: net.Socket; received: () => Buffer }> {
@@ -92,5 +93,28 @@ describe('FrameWriter', () => {
     await once(other.server, 'close');
     assert.equal(other.received().length, 0);
     assert.equal(w2.bufferedBytes, 0, 'the end of the tick dropped the frame without writing to a destroyed socket');
+  });
+
+  it('writeControl copies the id bytes into a control frame; frames written while held leave at release()', async () => {
+    const { client, server, received } = await socketPair();
+    const counts = countWrites(client);
+    const writer = new FrameWriter(client);
+    const ping = encodeControl(MessageKind.PING, 0xfedc_ba98_7654_3210n).subarray(8);
+    writer.hold();
+    writer.writeControl(MessageKind.PONG, ping, 2);
+    writer.write(frame(5, 12));
+    writer.writeControl(MessageKind.CANCEL, Buffer.concat([Buffer.alloc(3), ping]), 5);
+    assert.equal(counts.writes, 0, 'nothing is written while held');
+    writer.release();
+    assert.equal(counts.writes, 1, 'release() writes at once, in one write');
+    const expected = Buffer.concat([
+      encodeControl(MessageKind.PONG, 0xfedc_ba98_7654_3210n),
+      frame(5, 12),
+      encodeControl(MessageKind.CANCEL, 0xfedc_ba98_7654_3210n),
+    ]);
+    while (received().length < expected.length) await once(server, 'data');
+    assert.deepEqual(received(), expected);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(counts, { writes: 1, corks: 0 }, 'no second write at the end of the tick');
   });
 });

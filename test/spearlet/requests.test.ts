@@ -207,6 +207,39 @@ describe('spearlet requests', () => {
     assert.equal((await client.expectErrorThenClose()).code, 'PROTOCOL_ERROR');
   });
 
+  it('answers every PING of one chunk with a PONG of the same id, in order, before a reply in the same chunk', async (t) => {
+    const s = await startSpearlet(t);
+    const { client } = await RawClient.open(tcp(s), await token());
+    t.after(() => {
+      client.destroy();
+    });
+    // A PING with flag bits set and two trailing bytes: both ignored, as decodeMessage ignores them.
+    const odd = Buffer.alloc(8 + 12);
+    odd.writeUInt32LE(12, 0);
+    odd[8] = MessageKind.PING;
+    odd[9] = 0xff;
+    odd.writeBigUInt64LE(0x0123_4567_89ab_cdefn, 10);
+    client.write(
+      Buffer.concat([
+        encodeControl(MessageKind.PING, 1n),
+        encodeControl(MessageKind.PING, 0xffff_ffff_ffff_ffffn),
+        odd,
+        encodeRequest(5n, 0, 0, 'echo', Buffer.from('x')),
+      ]),
+    );
+    const got: [number, number, bigint][] = [];
+    for (let i = 0; i < 4; i++) {
+      const m = await client.nextMessage();
+      got.push([m.kind, m.flags, m.id]);
+    }
+    assert.deepEqual(got, [
+      [MessageKind.PONG, 0, 1n],
+      [MessageKind.PONG, 0, 0xffff_ffff_ffff_ffffn],
+      [MessageKind.PONG, 0, 0x0123_4567_89ab_cdefn],
+      [MessageKind.RESPONSE, 0, 5n],
+    ]);
+  });
+
   it('answers PING with PONG; SIGNAL and REQUEST flow both ways', async (t) => {
     const s = await startSpearlet(t);
     const signals: string[] = [];
