@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selfCpuUs, procCpuUs } from './lib/cpu.ts';
+import { selfCpuSplit, procCpuSplit } from './lib/cpu.ts';
 import { closedLoop } from './lib/measure.ts';
 import {
   connectEchoClient,
@@ -33,14 +33,25 @@ const server = separate ? await startEchoServerProcess(cfg) : await startEchoSer
 const client = await connectEchoClient(server.endpoint, secret);
 const payload = randomBytes(Number(bytes));
 const pid = server.pid;
-const c0 = selfCpuUs();
-const s0 = pid === undefined ? 0 : procCpuUs(pid);
+const none = { userUs: 0, systemUs: 0 };
+const c0 = selfCpuSplit();
+const s0 = pid === undefined ? none : procCpuSplit(pid);
 const run = await closedLoop(() => client.request(payload), Number(inFlight), Number(seconds) * 1000);
-const clientUs = (selfCpuUs() - c0) / run.done;
-const serverUs = pid === undefined ? 0 : (procCpuUs(pid) - s0) / run.done;
+const c1 = selfCpuSplit();
+const s1 = pid === undefined ? none : procCpuSplit(pid);
+const per = (a: number, b: number): number => (b - a) / run.done;
+const clientUser = per(c0.userUs, c1.userUs);
+const clientSys = per(c0.systemUs, c1.systemUs);
+const serverUser = per(s0.userUs, s1.userUs);
+const serverSys = per(s0.systemUs, s1.systemUs);
+const clientUs = clientUser + clientSys;
+const serverUs = serverUser + serverSys;
 process.stdout.write(
   `${kind} ${transport} ${bytes} B x${inFlight}${separate ? ' (server in a child process)' : ''}: ${Math.round((run.done * 1000) / run.elapsedMs)} req/s, ` +
-    `CPU per request ${(clientUs + serverUs).toFixed(2)} us (client ${clientUs.toFixed(2)}, server ${serverUs.toFixed(2)})\n`,
+    `CPU per request ${(clientUs + serverUs).toFixed(2)} us (client ${clientUs.toFixed(2)} = user ${clientUser.toFixed(2)} + ` +
+    `system ${clientSys.toFixed(2)}; server ${serverUs.toFixed(2)} = user ${serverUser.toFixed(2)} + system ${serverSys.toFixed(2)}); ` +
+    `busy: client ${((c1.userUs + c1.systemUs - c0.userUs - c0.systemUs) / (run.elapsedMs * 10)).toFixed(0)}%, ` +
+    `server ${((s1.userUs + s1.systemUs - s0.userUs - s0.systemUs) / (run.elapsedMs * 10)).toFixed(0)}% of a core\n`,
 );
 await client.close();
 await server.close();

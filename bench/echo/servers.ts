@@ -148,16 +148,19 @@ export async function connectEchoClient(endpoint: EchoEndpoint, secret: string):
   }
 }
 
-const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
+/** Compiled (this module is JavaScript): the server-child.js beside it; else server-child.ts under tsx. */
+const COMPILED = import.meta.url.endsWith('.js');
+const CHILD = fileURLToPath(new URL(COMPILED ? './server-child.js' : './server-child.ts', import.meta.url));
 
 /**
- * Starts the server in a child process (`node --import tsx bench/echo/server-child.ts`); close() sends SIGTERM (the
- * child exits at once, which writes a --cpu-prof profile) and SIGKILL after 2 s. BENCH_SERVER_NODE_ARGS adds node
- * flags to the child, e.g. '--cpu-prof --cpu-prof-dir=/abs/dir'.
+ * Starts the server in a child process that runs as this module does: plain JavaScript when this module is compiled
+ * (the mesh and peers suites of `npm run bench`, see suite-process.ts), else `node --import tsx
+ * bench/echo/server-child.ts`. close() sends SIGTERM (the child exits at once, which writes a --cpu-prof profile)
+ * and SIGKILL after 2 s. BENCH_SERVER_NODE_ARGS adds node flags to the child, e.g. '--cpu-prof --cpu-prof-dir=/abs/dir'.
  */
 export async function startEchoServerProcess(cfg: EchoServerConfig): Promise<EchoServer> {
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', CHILD], {
+  const child = spawn(process.execPath, [...extra, ...(COMPILED ? [] : ['--import', 'tsx']), CHILD], {
     // stdin is a pipe the child watches: it exits when this process goes away.
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_ECHO_SERVER: JSON.stringify(cfg) },
