@@ -11,6 +11,14 @@ export interface CorkableSocket {
   readonly writableLength: number;
 }
 
+/** A frame that encodes itself into memory the writer provides, instead of arriving in a buffer of its own. */
+export interface InPlaceFrame {
+  /** The frame's size in bytes, length header included. */
+  readonly size: number;
+  /** Writes exactly `size` bytes at `offset` of `target`; must not throw (the bytes are already reserved). */
+  encodeInto(target: Buffer, offset: number): void;
+}
+
 /**
  * Frames up to this size are copied into the shared slab; larger ones are handed to the socket as they are (one
  * writev). Copying 4 KiB frames measured slower: a tick of sixteen overflowed the slab, so it still took a writev, plus
@@ -69,6 +77,30 @@ export class FrameWriter {
     }
   }
 
+  /**
+   * Queues one frame that encodes itself (see InPlaceFrame): a small one straight into this tick's run of the shared
+   * slab (no buffer of its own, no copy), a large one into a buffer of its own. It leaves with the other frames of
+   * this tick, as with write().
+   */
+  writeInPlace(frame: InPlaceFrame): void {
+    const size = frame.size;
+    this.#pendingBytes += size;
+    if (size <= COPY_MAX_BYTES) {
+      // Reserve first: it may replace a full slab, and `slab` must be read after that.
+      const at = this.#reserve(size);
+      frame.encodeInto(slab, at);
+    } else {
+      const own = Buffer.allocUnsafe(size);
+      frame.encodeInto(own, 0);
+      this.#closeRun();
+      (this.#parts ??= []).push(own);
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(endTick, this);
+    }
+  }
+
   /** Hands what this tick wrote to the socket now (before ending or destroying it). Idempotent. */
   flush(): void {
     this.#scheduled = false;
@@ -103,6 +135,13 @@ export class FrameWriter {
   }
 
   #append(frame: Uint8Array, size: number): void {
+    // Reserve first: it may replace a full slab, and `slab` must be read after that.
+    const at = this.#reserve(size);
+    slab.set(frame, at);
+  }
+
+  /** Extends this writer's open run of the shared slab by `size` bytes; returns where they start in `slab`. */
+  #reserve(size: number): number {
     if (this.#run !== slab || this.#runEnd !== slabEnd || slabEnd + size > slab.length) {
       this.#closeRun();
       if (slabEnd + size > slab.length) {
@@ -112,9 +151,10 @@ export class FrameWriter {
       this.#run = slab;
       this.#runStart = this.#runEnd = slabEnd;
     }
-    slab.set(frame, slabEnd);
+    const at = slabEnd;
     slabEnd += size;
     this.#runEnd = slabEnd;
+    return at;
   }
 
   #closeRun(): void {
