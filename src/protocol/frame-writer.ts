@@ -25,6 +25,11 @@ export interface InPlaceFrame {
  * the copies and a fresh slab per tick.
  */
 const COPY_MAX_BYTES = 1024;
+/**
+ * Frames encoded in place (writeInPlace) up to this size go into the slab: for them the slab costs no copy, and it
+ * replaces a buffer of their own (an ArrayBuffer each above 4 KiB, where Node's pool stops).
+ */
+const IN_PLACE_MAX_BYTES = 16 * 1024;
 /** Size of one shared slab. A region handed to a socket is never written again; a full slab is replaced. */
 const SLAB_BYTES = 64 * 1024;
 
@@ -78,14 +83,14 @@ export class FrameWriter {
   }
 
   /**
-   * Queues one frame that encodes itself (see InPlaceFrame): a small one straight into this tick's run of the shared
-   * slab (no buffer of its own, no copy), a large one into a buffer of its own. It leaves with the other frames of
+   * Queues one frame that encodes itself (see InPlaceFrame): one up to 16 KiB straight into this tick's run of the
+   * shared slab (no buffer of its own, no copy), a larger one into a buffer of its own. It leaves with the other frames of
    * this tick, as with write().
    */
   writeInPlace(frame: InPlaceFrame): void {
     const size = frame.size;
     this.#pendingBytes += size;
-    if (size <= COPY_MAX_BYTES) {
+    if (size <= IN_PLACE_MAX_BYTES) {
       // Reserve first: it may replace a full slab, and `slab` must be read after that.
       const at = this.#reserve(size);
       frame.encodeInto(slab, at);

@@ -77,7 +77,7 @@ describe('FrameWriter', () => {
     assert.deepEqual(countsA, { writes: 4, corks: 1 }, 'several runs leave in one corked writev');
   });
 
-  it('writeInPlace() encodes small frames into the same write as written ones and large ones into their own buffer', async () => {
+  it('writeInPlace() encodes frames up to 16 KiB into the same write as written ones, larger ones into their own buffer', async () => {
     const { client, server, received } = await socketPair();
     const counts = countWrites(client);
     const writer = new FrameWriter(client);
@@ -88,7 +88,7 @@ describe('FrameWriter', () => {
       },
     });
     const small = [frame(1, 30), frame(2, 40), frame(3, 50)];
-    const large = frame(4, 8 * 1024);
+    const large = frame(4, 20 * 1024);
     writer.write(small[0] as Buffer);
     writer.writeInPlace(inPlace(small[1] as Buffer));
     writer.write(small[2] as Buffer);
@@ -98,8 +98,9 @@ describe('FrameWriter', () => {
     assert.deepEqual(received(), expected);
     assert.deepEqual(counts, { writes: 1, corks: 0 }, 'one contiguous run, one write');
     writer.writeInPlace(inPlace(frame(5, 20)));
+    writer.writeInPlace(inPlace(frame(6, 4096)));
     writer.writeInPlace(inPlace(large));
-    const all = Buffer.concat([expected, frame(5, 20), large]);
+    const all = Buffer.concat([expected, frame(5, 20), frame(6, 4096), large]);
     while (received().length < all.length) await once(server, 'data');
     assert.deepEqual(received(), all);
   });
