@@ -110,7 +110,16 @@ export async function startEchoServer(cfg: EchoServerConfig): Promise<EchoServer
   }
 }
 
-export async function connectEchoClient(endpoint: EchoEndpoint, secret: string): Promise<EchoClient> {
+/** `idempotent`: the mesh client marks its requests idempotent (by default they then carry the move signal). */
+export interface EchoClientOptions {
+  readonly idempotent?: boolean;
+}
+
+export async function connectEchoClient(
+  endpoint: EchoEndpoint,
+  secret: string,
+  options: EchoClientOptions = {},
+): Promise<EchoClient> {
   switch (endpoint.kind) {
     case 'raw': {
       const c = await RawEchoClient.connect(
@@ -138,7 +147,8 @@ export async function connectEchoClient(endpoint: EchoEndpoint, secret: string):
         await c.close();
         throw new Error(`bench: MeshClient did not get READY on ${target}`);
       }
-      return { request: (p) => c.request('echo', p), close: () => c.close() };
+      const o = options.idempotent === true ? { idempotent: true } : {};
+      return { request: (p) => c.request('echo', p, o), close: () => c.close() };
     }
     case 'grpc':
       return connectGrpcEchoClient(endpoint.address ?? '');
