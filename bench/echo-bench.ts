@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { procCpuUs, selfCpuUs } from './lib/cpu.ts';
+import { procCpuSplit, selfCpuSplit, type CpuSplit } from './lib/cpu.ts';
 import { closedLoop, median, quantile, ratio, round, serialLatencies, throughput } from './lib/measure.ts';
 import {
   connectEchoClient,
@@ -50,12 +50,17 @@ export interface ThroughputRow {
 
 /**
  * CPU time per completed request: the client from process.cpuUsage() of this process, the server from
- * /proc/<pid>/stat of its child process (in process, `serverUs` is 0 and `clientUs` holds both).
+ * /proc/<pid>/stat (utime, stime) of its child process (in process, the server's figures are 0 and the client's
+ * hold both). `clientUs` = `clientUserUs` + `clientSystemUs`, the same for the server (each rounded on its own).
  */
 export interface CpuPerRequest {
   readonly totalUs: number;
   readonly clientUs: number;
   readonly serverUs: number;
+  readonly clientUserUs: number;
+  readonly clientSystemUs: number;
+  readonly serverUserUs: number;
+  readonly serverSystemUs: number;
 }
 
 export interface LatencyRow {
@@ -176,9 +181,13 @@ function rotated<T>(list: readonly T[], by: number): T[] {
 /** CPU spent by one side over its slices: this process (the client) and the server's child process. */
 interface CpuTally {
   requests: number;
-  clientUs: number;
-  serverUs: number;
+  clientUserUs: number;
+  clientSystemUs: number;
+  serverUserUs: number;
+  serverSystemUs: number;
 }
+
+const NO_CPU: CpuSplit = { userUs: 0, systemUs: 0 };
 
 /** Runs one closed-loop slice of a side and adds its requests and CPU time to `tally`; returns requests/s. */
 async function cpuSlice(
@@ -189,21 +198,31 @@ async function cpuSlice(
   tally: CpuTally,
 ): Promise<number> {
   const pid = side.server.pid;
-  const s0 = pid === undefined ? 0 : procCpuUs(pid);
-  const c0 = selfCpuUs();
+  const s0 = pid === undefined ? NO_CPU : procCpuSplit(pid);
+  const c0 = selfCpuSplit();
   const run = await closedLoop(send, inFlight, ms);
-  tally.clientUs += selfCpuUs() - c0;
-  if (pid !== undefined) tally.serverUs += procCpuUs(pid) - s0;
+  const c1 = selfCpuSplit();
+  const s1 = pid === undefined ? NO_CPU : procCpuSplit(pid);
+  tally.clientUserUs += c1.userUs - c0.userUs;
+  tally.clientSystemUs += c1.systemUs - c0.systemUs;
+  tally.serverUserUs += s1.userUs - s0.userUs;
+  tally.serverSystemUs += s1.systemUs - s0.systemUs;
   tally.requests += run.done;
   return (run.done * 1000) / run.elapsedMs;
 }
 
 function cpuFigures(t: CpuTally): CpuPerRequest {
   const n = Math.max(1, t.requests);
+  const clientUs = t.clientUserUs + t.clientSystemUs;
+  const serverUs = t.serverUserUs + t.serverSystemUs;
   return {
-    totalUs: round((t.clientUs + t.serverUs) / n, 2),
-    clientUs: round(t.clientUs / n, 2),
-    serverUs: round(t.serverUs / n, 2),
+    totalUs: round((clientUs + serverUs) / n, 2),
+    clientUs: round(clientUs / n, 2),
+    serverUs: round(serverUs / n, 2),
+    clientUserUs: round(t.clientUserUs / n, 2),
+    clientSystemUs: round(t.clientSystemUs / n, 2),
+    serverUserUs: round(t.serverUserUs / n, 2),
+    serverSystemUs: round(t.serverSystemUs / n, 2),
   };
 }
 
@@ -230,7 +249,13 @@ async function measureSides(
     for (const inFlight of inFlights) {
       for (const send of sends) await throughput(send, inFlight, o.warmupMs);
       const rates: number[][] = sides.map(() => []);
-      const cpu: CpuTally[] = sides.map(() => ({ requests: 0, clientUs: 0, serverUs: 0 }));
+      const cpu: CpuTally[] = sides.map(() => ({
+        requests: 0,
+        clientUserUs: 0,
+        clientSystemUs: 0,
+        serverUserUs: 0,
+        serverSystemUs: 0,
+      }));
       for (let k = 0; k < slices; k++) {
         for (const i of rotated(
           sides.map((_, j) => j),

@@ -1,13 +1,13 @@
 // Load for a CPU profile of the request path: one echo side at a fixed in-flight count, its server in this process
 // or (with --separate) in a child process.
-//   node --cpu-prof --cpu-prof-dir=/abs/prof --import tsx bench/profile.ts [mesh|raw] [tcp|unix] [bytes] [inFlight] [seconds] [--separate]
+//   node --cpu-prof --cpu-prof-dir=/abs/prof --import tsx bench/profile.ts [mesh|raw] [tcp|unix] [bytes] [inFlight] [seconds] [--separate] [--idempotent]
 // With --separate, BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/abs/prof' profiles the server child too (it
 // writes its profile when it exits on SIGTERM at the end).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selfCpuUs, procCpuUs } from './lib/cpu.ts';
+import { selfCpuSplit, procCpuSplit } from './lib/cpu.ts';
 import { closedLoop } from './lib/measure.ts';
 import {
   connectEchoClient,
@@ -18,6 +18,8 @@ import {
 } from './echo/servers.ts';
 
 const separate = process.argv.includes('--separate');
+/** Mesh only: requests marked idempotent (with stall detection on, the default, each attempt carries the move signal). */
+const idempotent = process.argv.includes('--idempotent');
 const [kind = 'mesh', transport = 'tcp', bytes = '64', inFlight = '16', seconds = '5'] = process.argv
   .slice(2)
   .filter((a) => !a.startsWith('--'));
@@ -30,17 +32,28 @@ const cfg = {
   socketPath: join(dir, 'echo.sock'),
 };
 const server = separate ? await startEchoServerProcess(cfg) : await startEchoServer(cfg);
-const client = await connectEchoClient(server.endpoint, secret);
+const client = await connectEchoClient(server.endpoint, secret, { idempotent });
 const payload = randomBytes(Number(bytes));
 const pid = server.pid;
-const c0 = selfCpuUs();
-const s0 = pid === undefined ? 0 : procCpuUs(pid);
+const none = { userUs: 0, systemUs: 0 };
+const c0 = selfCpuSplit();
+const s0 = pid === undefined ? none : procCpuSplit(pid);
 const run = await closedLoop(() => client.request(payload), Number(inFlight), Number(seconds) * 1000);
-const clientUs = (selfCpuUs() - c0) / run.done;
-const serverUs = pid === undefined ? 0 : (procCpuUs(pid) - s0) / run.done;
+const c1 = selfCpuSplit();
+const s1 = pid === undefined ? none : procCpuSplit(pid);
+const per = (a: number, b: number): number => (b - a) / run.done;
+const clientUser = per(c0.userUs, c1.userUs);
+const clientSys = per(c0.systemUs, c1.systemUs);
+const serverUser = per(s0.userUs, s1.userUs);
+const serverSys = per(s0.systemUs, s1.systemUs);
+const clientUs = clientUser + clientSys;
+const serverUs = serverUser + serverSys;
 process.stdout.write(
-  `${kind} ${transport} ${bytes} B x${inFlight}${separate ? ' (server in a child process)' : ''}: ${Math.round((run.done * 1000) / run.elapsedMs)} req/s, ` +
-    `CPU per request ${(clientUs + serverUs).toFixed(2)} us (client ${clientUs.toFixed(2)}, server ${serverUs.toFixed(2)})\n`,
+  `${kind} ${transport} ${bytes} B x${inFlight}${idempotent ? ' idempotent' : ''}${separate ? ' (server in a child process)' : ''}: ${Math.round((run.done * 1000) / run.elapsedMs)} req/s, ` +
+    `CPU per request ${(clientUs + serverUs).toFixed(2)} us (client ${clientUs.toFixed(2)} = user ${clientUser.toFixed(2)} + ` +
+    `system ${clientSys.toFixed(2)}; server ${serverUs.toFixed(2)} = user ${serverUser.toFixed(2)} + system ${serverSys.toFixed(2)}); ` +
+    `busy: client ${((c1.userUs + c1.systemUs - c0.userUs - c0.systemUs) / (run.elapsedMs * 10)).toFixed(0)}%, ` +
+    `server ${((s1.userUs + s1.systemUs - s0.userUs - s0.systemUs) / (run.elapsedMs * 10)).toFixed(0)}% of a core\n`,
 );
 await client.close();
 await server.close();

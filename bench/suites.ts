@@ -2,7 +2,8 @@
 import { cliStartupSuite } from './cli-startup.ts';
 import { runCodecBench } from './codec.ts';
 import { runDiscoveryBench } from './discovery-bench.ts';
-import { runMeshVsRawBench, runPeerBench } from './echo-bench.ts';
+import { runMeshVsRawBench, runPeerBench, type CpuPerRequest, type EchoBenchOptions } from './echo-bench.ts';
+import { runEchoSuiteProcess } from './echo/suite-process.ts';
 import { runFailoverBench } from './failover-bench.ts';
 import { runHandshakeBench } from './handshake-bench.ts';
 import { runIdleBench } from './idle-bench.ts';
@@ -54,11 +55,11 @@ export const SUITES: readonly Suite[] = [
       'MeshClient + spearlet against a raw framed echo (writes coalesced per tick): TCP and Unix socket, 1/16/128 in flight, 64 B and 4 KiB, CPU per request',
     async run({ quick, inProcess }) {
       const separateProcesses = !inProcess;
-      const r = await runMeshVsRawBench(
-        quick
-          ? { durationMs: 200, warmupMs: 50, serialRequests: 200, rounds: 1, separateProcesses }
-          : { separateProcesses },
-      );
+      const o: EchoBenchOptions = quick
+        ? { durationMs: 200, warmupMs: 50, serialRequests: 200, rounds: 1, separateProcesses }
+        : { separateProcesses };
+      // Separate processes: clients and servers all run compiled JavaScript (suite-process.ts).
+      const r = separateProcesses ? await runEchoSuiteProcess('mesh', o) : await runMeshVsRawBench(o);
       const figures: Figure[] = [];
       for (const row of r.throughput) {
         const cell = `${row.transport} ${kb(row.payloadBytes)} x${row.inFlight}`;
@@ -73,7 +74,8 @@ export const SUITES: readonly Suite[] = [
           ),
           figure(
             'mesh',
-            `${cell} CPU/req mesh/raw (${cpu.mesh?.totalUs ?? 0} / ${cpu.raw?.totalUs ?? 0} us, client+server)`,
+            `${cell} CPU/req mesh/raw (${cpu.mesh?.totalUs ?? 0} / ${cpu.raw?.totalUs ?? 0} us, client+server; ` +
+              `mesh ${cpuSplit(cpu.mesh)}; raw ${cpuSplit(cpu.raw)})`,
             row.cpuRatio,
             'x',
             row.inFlight === 16 && row.payloadBytes === 64 ? { op: '<=', value: 1.5 } : undefined,
@@ -108,11 +110,10 @@ export const SUITES: readonly Suite[] = [
       'mesh against @grpc/grpc-js unary and Moleculer (TCP transporter) on the same echo, TCP, 1 and 16 in flight, CPU per request',
     async run({ quick, inProcess }) {
       const separateProcesses = !inProcess;
-      const r = await runPeerBench(
-        quick
-          ? { durationMs: 300, warmupMs: 100, serialRequests: 100, rounds: 1, separateProcesses }
-          : { durationMs: 1000, rounds: 3, separateProcesses },
-      );
+      const o: EchoBenchOptions = quick
+        ? { durationMs: 300, warmupMs: 100, serialRequests: 100, rounds: 1, separateProcesses }
+        : { durationMs: 1000, rounds: 3, separateProcesses };
+      const r = separateProcesses ? await runEchoSuiteProcess('peers', o) : await runPeerBench(o);
       const figures: Figure[] = [];
       for (const row of r.throughput) {
         const cell = `${kb(row.payloadBytes)} x${row.inFlight}`;
@@ -121,7 +122,7 @@ export const SUITES: readonly Suite[] = [
           figures.push(
             figure(
               'peers',
-              `${cell} ${side} (CPU/req ${row.cpuPerRequest[side]?.totalUs ?? NaN} us)`,
+              `${cell} ${side} (CPU/req ${row.cpuPerRequest[side]?.totalUs ?? NaN} us: ${cpuSplit(row.cpuPerRequest[side])})`,
               o[side] ?? NaN,
               'req/s',
             ),
@@ -251,3 +252,9 @@ export const SUITES: readonly Suite[] = [
   },
   cliStartupSuite,
 ];
+
+/** `client U+S, server U+S us`: user and system CPU per request of each process. */
+function cpuSplit(c: CpuPerRequest | undefined): string {
+  if (c === undefined) return 'no CPU figures';
+  return `client ${c.clientUserUs}+${c.clientSystemUs}, server ${c.serverUserUs}+${c.serverSystemUs} us user+sys`;
+}

@@ -2,12 +2,12 @@
 // process or in a child process, behind one small interface.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:net';
 import { MeshClient } from '../../src/agent/mesh-client.ts';
 import { mintToken } from '../../src/auth/mint.ts';
 import { Spearlet } from '../../src/spearlet/spearlet.ts';
 import { RawEchoClient, startRawEchoServer } from '../raw-echo.ts';
-import { repoPath } from '../../scripts/repo-root.ts';
 import {
   connectGrpcEchoClient,
   connectMoleculerEchoClient,
@@ -110,7 +110,16 @@ export async function startEchoServer(cfg: EchoServerConfig): Promise<EchoServer
   }
 }
 
-export async function connectEchoClient(endpoint: EchoEndpoint, secret: string): Promise<EchoClient> {
+/** `idempotent`: the mesh client marks its requests idempotent (by default they then carry the move signal). */
+export interface EchoClientOptions {
+  readonly idempotent?: boolean;
+}
+
+export async function connectEchoClient(
+  endpoint: EchoEndpoint,
+  secret: string,
+  options: EchoClientOptions = {},
+): Promise<EchoClient> {
   switch (endpoint.kind) {
     case 'raw': {
       const c = await RawEchoClient.connect(
@@ -138,7 +147,8 @@ export async function connectEchoClient(endpoint: EchoEndpoint, secret: string):
         await c.close();
         throw new Error(`bench: MeshClient did not get READY on ${target}`);
       }
-      return { request: (p) => c.request('echo', p), close: () => c.close() };
+      const o = options.idempotent === true ? { idempotent: true } : {};
+      return { request: (p) => c.request('echo', p, o), close: () => c.close() };
     }
     case 'grpc':
       return connectGrpcEchoClient(endpoint.address ?? '');
@@ -148,17 +158,19 @@ export async function connectEchoClient(endpoint: EchoEndpoint, secret: string):
   }
 }
 
-// From the repository, not from this module: the tests run this module compiled (scripts/repo-root.ts).
-const CHILD = repoPath('bench/echo/server-child.ts');
+/** Compiled (this module is JavaScript): the server-child.js beside it; else server-child.ts under tsx. */
+const COMPILED = import.meta.url.endsWith('.js');
+const CHILD = fileURLToPath(new URL(COMPILED ? './server-child.js' : './server-child.ts', import.meta.url));
 
 /**
- * Starts the server in a child process (`node --import tsx bench/echo/server-child.ts`); close() sends SIGTERM (the
- * child exits at once, which writes a --cpu-prof profile) and SIGKILL after 2 s. BENCH_SERVER_NODE_ARGS adds node
- * flags to the child, e.g. '--cpu-prof --cpu-prof-dir=/abs/dir'.
+ * Starts the server in a child process that runs as this module does: plain JavaScript when this module is compiled
+ * (the mesh and peers suites of `npm run bench`, see suite-process.ts), else `node --import tsx
+ * bench/echo/server-child.ts`. close() sends SIGTERM (the child exits at once, which writes a --cpu-prof profile)
+ * and SIGKILL after 2 s. BENCH_SERVER_NODE_ARGS adds node flags to the child, e.g. '--cpu-prof --cpu-prof-dir=/abs/dir'.
  */
 export async function startEchoServerProcess(cfg: EchoServerConfig): Promise<EchoServer> {
   const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', CHILD], {
+  const child = spawn(process.execPath, [...extra, ...(COMPILED ? [] : ['--import', 'tsx']), CHILD], {
     // stdin is a pipe the child watches: it exits when this process goes away.
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_ECHO_SERVER: JSON.stringify(cfg) },

@@ -39,6 +39,9 @@ export type { MeshClientEvents, MeshClientStats, MeshRequestOptions } from './me
 
 type Outcome = 'reroute' | 'retry';
 
+/** The options of a request given none: one shared object, not a new `{}` per call. */
+const NO_OPTIONS: MeshRequestOptions = Object.freeze({});
+
 export class MeshClient extends EventEmitter<MeshClientEvents> {
   readonly #o: ResolvedClientOptions;
   readonly #log: Logger;
@@ -183,7 +186,7 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
    * RETRY_BUDGET_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED, CLIENT_CLOSED, or the spearlet's own error code (a
    * RemoteError with `status`).
    */
-  request(method: string, body: Uint8Array | string, options: MeshRequestOptions = {}): Promise<Buffer> {
+  request(method: string, body: Uint8Array | string, options: MeshRequestOptions = NO_OPTIONS): Promise<Buffer> {
     let bytes: Uint8Array;
     let deadlineAt: number;
     try {

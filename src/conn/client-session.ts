@@ -1,5 +1,4 @@
 // One socket's worth of the agent's side of the protocol: HELLO/WELCOME, request correlation, heartbeats, REAUTH.
-import { performance } from 'node:perf_hooks';
 import type { MeshError } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
 import {
@@ -33,12 +32,11 @@ import {
   NON_RETRYABLE_REFUSALS,
   RequestTooLargeError,
 } from './errors.ts';
+import { REQUEST_OVERHEAD_BYTES, RequestFrame } from './request-frame.ts';
 import type { Transport } from './transport.ts';
 import { parseGoaway, parseWelcome, type GoawayInfo, type WelcomeInfo } from './welcome.ts';
 
 const EMPTY = Buffer.alloc(0);
-/** A REQUEST's frame body without method name and body: kind, flags, id, deadline, method length (protocol.md §3). */
-const REQUEST_OVERHEAD_BYTES = 16;
 
 /** What a session reports to the endpoint connection that owns it. Nothing is reported after `destroy()`. */
 export interface ClientSessionOwner {
@@ -74,9 +72,11 @@ type Phase = 'handshake' | 'open' | 'draining' | 'closed';
 export class ClientSession {
   readonly #c: ClientSessionConfig;
   readonly #owner: ClientSessionOwner;
-  readonly #pending = new RequestTable();
+  readonly #pending: RequestTable;
   readonly #heartbeat = new HeartbeatMonitor();
   readonly #decoder: FrameDecoder;
+  /** Encodes each REQUEST straight into the frame writer's memory. */
+  readonly #requestFrame = new RequestFrame();
   #transport: Transport | undefined;
   #phase: Phase = 'handshake';
   #welcome: WelcomeInfo | undefined;
@@ -95,6 +95,13 @@ export class ClientSession {
     this.#c = config;
     this.#owner = owner;
     this.#token = token;
+    // A request cancelled by its signal (the caller's, or its endpoint's move signal): tell the spearlet.
+    this.#pending = new RequestTable({
+      onCancelled: (id) => {
+        this.#sendCancel(id);
+        this.#afterSettle();
+      },
+    });
     this.#decoder = new FrameDecoder({
       onFrame: (body) => {
         this.#onFrame(decodeMessage(body));
@@ -176,33 +183,29 @@ export class ClientSession {
     const flags =
       (options.idempotent === true ? RequestFlag.IDEMPOTENT : 0) |
       (options.noReply === true ? RequestFlag.NO_REPLY : 0);
-    const frame = encodeRequest(BigInt(id), flags, deadlineMs, method, body);
+    // Encoded in place, into the frame writer's memory, when the values fit the in-place encoder; otherwise by
+    // encodeRequest, which throws the TypeError it always did. Both throw for a method name they cannot encode.
+    const frame = RequestFrame.fits(deadlineMs, body)
+      ? undefined
+      : encodeRequest(BigInt(id), flags, deadlineMs, method, body);
+    if (frame === undefined) this.#requestFrame.set(id, flags, deadlineMs, method, body);
     if (options.noReply === true) {
-      this.#write(frame);
+      this.#writeRequest(frame);
       return Promise.resolve(EMPTY);
     }
     return new Promise<Buffer>((resolve, reject) => {
-      const onAbort =
-        signal === undefined
-          ? undefined
-          : (): void => {
-              if (this.#settle(id) === undefined) return;
-              this.#write(encodeControl(MessageKind.CANCEL, BigInt(id)));
-              reject(new CancelledError(method, signal.reason));
-            };
+      // The table listens to `signal` (one listener per signal, shared by the requests that carry it).
       this.#pending.add(id, {
         method,
         resolve,
         reject,
-        startedAt: performance.now(),
         deadlineAt,
         deadlineMs,
         signal,
-        onAbort,
+        onAbort: undefined,
         reauth: false,
       });
-      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
-      this.#write(frame);
+      this.#writeRequest(frame);
     });
   }
 
@@ -383,7 +386,6 @@ export class ClientSession {
             this.#reauthInFlight = false;
             this.#c.log.warn({ err }, 'REAUTH failed; the spearlet will send GOAWAY at token expiry and we reconnect');
           },
-          startedAt: performance.now(),
           deadlineAt: 0,
           deadlineMs: 0,
           signal: undefined,
@@ -430,12 +432,17 @@ export class ClientSession {
   /** Removes a pending entry; when that empties a draining session, reports idle (after the caller settles it). */
   #settle(id: number): PendingRequest | undefined {
     const p = this.#pending.take(id);
-    if (p !== undefined && this.#pending.inFlight === 0 && (this.#phase === 'draining' || this.#watchIdle)) {
+    if (p !== undefined) this.#afterSettle();
+    return p;
+  }
+
+  /** After an entry left the table: when that emptied a draining session, reports idle (in a microtask). */
+  #afterSettle(): void {
+    if (this.#pending.inFlight === 0 && (this.#phase === 'draining' || this.#watchIdle)) {
       queueMicrotask(() => {
         this.#maybeIdle();
       });
     }
-    return p;
   }
 
   #fail(err: Error, reason: string): void {
@@ -446,5 +453,12 @@ export class ClientSession {
   #write(frame: Buffer): void {
     this.#heartbeat.markSent();
     this.#transport?.write(frame);
+  }
+
+  /** Writes `frame`, or (undefined) the REQUEST set in #requestFrame. */
+  #writeRequest(frame: Buffer | undefined): void {
+    this.#heartbeat.markSent();
+    if (frame === undefined) this.#transport?.writeInPlace(this.#requestFrame);
+    else this.#transport?.write(frame);
   }
 }

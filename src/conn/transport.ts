@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { FrameWriter } from '../protocol/frame-writer.ts';
+import { FrameWriter, type InPlaceFrame } from '../protocol/frame-writer.ts';
 
 export interface TlsClientOptions {
   /** PEM CA bundle file used to verify the spearlet (default: Node's bundled roots). */
@@ -31,6 +31,8 @@ export interface Transport {
   readonly description: string;
   /** Queues bytes for the peer (each frame is one write). */
   write(bytes: Buffer): void;
+  /** Queues a frame that encodes itself into the writer's memory (FrameWriter.writeInPlace). */
+  writeInPlace(frame: InPlaceFrame): void;
   /** Bytes queued locally and not yet handed to the kernel. */
   readonly bufferedBytes: number;
   /** Half-close after queued bytes are written; the peer's close completes it. */
@@ -81,6 +83,11 @@ class SocketTransport implements Transport {
   write(bytes: Buffer): void {
     if (this.#socket.destroyed || !this.#socket.writable) return;
     this.#writer.write(bytes);
+  }
+
+  writeInPlace(frame: InPlaceFrame): void {
+    if (this.#socket.destroyed || !this.#socket.writable) return;
+    this.#writer.writeInPlace(frame);
   }
 
   onClosed(cb: () => void): void {

@@ -11,12 +11,25 @@ export interface CorkableSocket {
   readonly writableLength: number;
 }
 
+/** A frame that encodes itself into memory the writer provides, instead of arriving in a buffer of its own. */
+export interface InPlaceFrame {
+  /** The frame's size in bytes, length header included. */
+  readonly size: number;
+  /** Writes exactly `size` bytes at `offset` of `target`; must not throw (the bytes are already reserved). */
+  encodeInto(target: Buffer, offset: number): void;
+}
+
 /**
  * Frames up to this size are copied into the shared slab; larger ones are handed to the socket as they are (one
  * writev). Copying 4 KiB frames measured slower: a tick of sixteen overflowed the slab, so it still took a writev, plus
  * the copies and a fresh slab per tick.
  */
 const COPY_MAX_BYTES = 1024;
+/**
+ * Frames encoded in place (writeInPlace) up to this size go into the slab: for them the slab costs no copy, and it
+ * replaces a buffer of their own (an ArrayBuffer each above 4 KiB, where Node's pool stops).
+ */
+const IN_PLACE_MAX_BYTES = 16 * 1024;
 /** Size of one shared slab. A region handed to a socket is never written again; a full slab is replaced. */
 const SLAB_BYTES = 64 * 1024;
 
@@ -77,17 +90,15 @@ export class FrameWriter {
    */
   writeControl(kind: number, source: Uint8Array, idOffset: number): void {
     this.#pendingBytes += CONTROL_FRAME_BYTES;
-    this.#reserve(CONTROL_FRAME_BYTES);
+    // Reserve first: it may replace a full slab, and `slab` must be read after that.
+    const at = this.#reserve(CONTROL_FRAME_BYTES);
     const b = slab;
-    const at = slabEnd;
     // Byte stores beat a TypedArray.set call at this size.
     b[at] = 10;
     for (let i = 1; i < 8; i++) b[at + i] = 0;
     b[at + 8] = kind;
     b[at + 9] = 0;
     for (let i = 0; i < 8; i++) b[at + 10 + i] = source[idOffset + i] as number;
-    slabEnd += CONTROL_FRAME_BYTES;
-    this.#runEnd = slabEnd;
     this.#schedule();
   }
 
@@ -112,6 +123,27 @@ export class FrameWriter {
       // A shared function with the writer as its argument: no closure per writer (idle connections stay small).
       process.nextTick(endTick, this);
     }
+  }
+
+  /**
+   * Queues one frame that encodes itself (see InPlaceFrame): one up to 16 KiB straight into this tick's run of the
+   * shared slab (no buffer of its own, no copy), a larger one into a buffer of its own. It leaves with the other frames of
+   * this tick, as with write().
+   */
+  writeInPlace(frame: InPlaceFrame): void {
+    const size = frame.size;
+    this.#pendingBytes += size;
+    if (size <= IN_PLACE_MAX_BYTES) {
+      // Reserve first: it may replace a full slab, and `slab` must be read after that.
+      const at = this.#reserve(size);
+      frame.encodeInto(slab, at);
+    } else {
+      const own = Buffer.allocUnsafe(size);
+      frame.encodeInto(own, 0);
+      this.#closeRun();
+      (this.#parts ??= []).push(own);
+    }
+    this.#schedule();
   }
 
   /** Hands what this tick wrote to the socket now (before ending or destroying it). Idempotent. */
@@ -148,14 +180,13 @@ export class FrameWriter {
   }
 
   #append(frame: Uint8Array, size: number): void {
-    this.#reserve(size);
-    slab.set(frame, slabEnd);
-    slabEnd += size;
-    this.#runEnd = slabEnd;
+    // Reserve first: it may replace a full slab, and `slab` must be read after that.
+    const at = this.#reserve(size);
+    slab.set(frame, at);
   }
 
-  /** Makes the open run end at the slab's end with room for `size` more bytes. */
-  #reserve(size: number): void {
+  /** Extends this writer's open run of the shared slab by `size` bytes; returns where they start in `slab`. */
+  #reserve(size: number): number {
     if (this.#run !== slab || this.#runEnd !== slabEnd || slabEnd + size > slab.length) {
       this.#closeRun();
       if (slabEnd + size > slab.length) {
@@ -165,6 +196,10 @@ export class FrameWriter {
       this.#run = slab;
       this.#runStart = this.#runEnd = slabEnd;
     }
+    const at = slabEnd;
+    slabEnd += size;
+    this.#runEnd = slabEnd;
+    return at;
   }
 
   #closeRun(): void {

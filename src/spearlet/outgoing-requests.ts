@@ -47,7 +47,6 @@ export class OutgoingRequests {
         method,
         resolve,
         reject,
-        startedAt: 0,
         deadlineAt: deadlineMs > 0 ? this.#now() + deadlineMs : 0,
         deadlineMs,
         signal,

@@ -78,6 +78,61 @@ describe('FrameWriter', () => {
     assert.deepEqual(countsA, { writes: 4, corks: 1 }, 'several runs leave in one corked writev');
   });
 
+  it('writeInPlace() encodes frames up to 16 KiB into the same write as written ones, larger ones into their own buffer', async () => {
+    const { client, server, received } = await socketPair();
+    const counts = countWrites(client);
+    const writer = new FrameWriter(client);
+    const inPlace = (f: Buffer): { size: number; encodeInto: (t: Buffer, o: number) => void } => ({
+      size: f.length,
+      encodeInto: (t, o) => {
+        f.copy(t, o);
+      },
+    });
+    const small = [frame(1, 30), frame(2, 40), frame(3, 50)];
+    const large = frame(4, 20 * 1024);
+    writer.write(small[0] as Buffer);
+    writer.writeInPlace(inPlace(small[1] as Buffer));
+    writer.write(small[2] as Buffer);
+    assert.equal(writer.bufferedBytes, 120);
+    const expected = Buffer.concat(small);
+    while (received().length < expected.length) await once(server, 'data');
+    assert.deepEqual(received(), expected);
+    assert.deepEqual(counts, { writes: 1, corks: 0 }, 'one contiguous run, one write');
+    writer.writeInPlace(inPlace(frame(5, 20)));
+    writer.writeInPlace(inPlace(frame(6, 4096)));
+    writer.writeInPlace(inPlace(large));
+    const all = Buffer.concat([expected, frame(5, 20), frame(6, 4096), large]);
+    while (received().length < all.length) await once(server, 'data');
+    assert.deepEqual(received(), all);
+  });
+
+  it('keeps every frame intact across slab replacements, written and encoded in place alike', async () => {
+    const { server, client, received } = await socketPair();
+    const writer = new FrameWriter(client);
+    const frames: Buffer[] = [];
+    // 3 x 100 frames of up to 1 KiB: several full 64 KiB slabs, replaced in the middle of a tick.
+    for (let tick = 0; tick < 3; tick++) {
+      for (let i = 0; i < 100; i++) {
+        const f = frame((tick * 100 + i) % 251, 900 + ((i * 7) % 124));
+        frames.push(f);
+        if (i % 2 === 0) writer.write(f);
+        else
+          writer.writeInPlace({
+            size: f.length,
+            encodeInto: (t, o) => {
+              f.copy(t, o);
+            },
+          });
+      }
+      await new Promise<void>((resolve) => {
+        setImmediate(resolve);
+      });
+    }
+    const expected = Buffer.concat(frames);
+    while (received().length < expected.length) await once(server, 'data');
+    assert.ok(received().equals(expected), 'the bytes arrive as written');
+  });
+
   it('end() sends the frames of this tick before the FIN; a destroyed socket drops them', async () => {
     const { client, server, received } = await socketPair();
     const writer = new FrameWriter(client);

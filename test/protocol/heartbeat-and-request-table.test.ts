@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { HeartbeatMonitor } from '../../src/protocol/heartbeat.ts';
 import { RequestTable, type PendingRequest } from '../../src/protocol/request-table.ts';
 
@@ -35,7 +36,6 @@ describe('RequestTable', () => {
     method: 'm',
     resolve: () => undefined,
     reject: () => undefined,
-    startedAt: 0,
     deadlineAt,
     deadlineMs: deadlineAt,
     signal: undefined,
@@ -75,7 +75,6 @@ describe('RequestTable deadlines and cancellation', () => {
         method: `m${id}`,
         resolve: () => settled.push(`${id}:ok`),
         reject: (err) => settled.push(`${id}:${(err as { code?: string }).code ?? '?'}`),
-        startedAt: 0,
         deadlineAt,
         deadlineMs: deadlineAt - 1000,
         signal: undefined,
@@ -97,5 +96,43 @@ describe('RequestTable deadlines and cancellation', () => {
     t.rejectAll(Object.assign(new Error('gone'), { code: 'SPEARLET_LOST' }));
     assert.deepEqual(settled, ['1:DEADLINE_EXCEEDED', '3:CANCELLED', '2:SPEARLET_LOST']);
     assert.equal(t.inFlight, 0);
+  });
+});
+
+describe('RequestTable abort signals', () => {
+  it('listens once per shared signal, cancels every entry carrying it on abort, and detaches when none is left', () => {
+    const cancelled: number[] = [];
+    const settled: string[] = [];
+    const t = new RequestTable({ onCancelled: (id) => cancelled.push(id) });
+    const shared = new AbortController();
+    const own = new AbortController();
+    const add = (id: number, signal: AbortSignal): void => {
+      t.add(id, {
+        method: `m${id}`,
+        resolve: () => settled.push(`${id}:ok`),
+        reject: (err) => settled.push(`${id}:${(err as { code?: string }).code ?? '?'}`),
+        deadlineAt: 0,
+        deadlineMs: 0,
+        signal,
+        onAbort: undefined,
+        reauth: false,
+      });
+    };
+    add(1, shared.signal);
+    add(2, shared.signal);
+    add(3, shared.signal);
+    add(4, own.signal);
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 1, 'one listener for three requests');
+    t.take(1)?.resolve(Buffer.alloc(0));
+    t.take(4)?.resolve(Buffer.alloc(0));
+    assert.equal(getEventListeners(own.signal, 'abort').length, 0, 'detached with its last request');
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 1);
+    shared.abort('moved');
+    assert.deepEqual(cancelled, [2, 3]);
+    assert.deepEqual(settled, ['1:ok', '4:ok', '2:CANCELLED', '3:CANCELLED']);
+    assert.equal(t.inFlight, 0);
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
+    own.abort('late');
+    assert.deepEqual(cancelled, [2, 3], 'a signal with nothing pending cancels nothing');
   });
 });
