@@ -10,6 +10,7 @@ import { ConnState } from '../conn/states.ts';
 import type { Endpoint } from '../discovery/endpoint.ts';
 import type { MeshError } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { closedForOurSilence } from './attempt-outcome.ts';
 import { EndpointPool } from './endpoint-pool.ts';
 
 export { EndpointPool };
@@ -260,7 +261,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
           const announced = conn.welcome?.spearlet;
           if (announced !== undefined && announced !== '' && announced !== e.id) this.#welcomeIds.set(announced, e.id);
         } else if (to === ConnState.TRANSIENT_FAILURE && from !== ConnState.DRAINING && err !== undefined) {
-          this.recordFailure(e.id);
+          if (!closedForOurSilence(err)) this.recordFailure(e.id);
         }
         this.#rebuild();
       });

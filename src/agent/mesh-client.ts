@@ -1,7 +1,7 @@
 // MeshClient: resolver -> balancer -> picker -> connections, with failover, retry budget, deadlines and a wait queue.
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { OutlierDetector, verdictOf } from '../balancer/outlier-detector.ts';
+import { OutlierDetector } from '../balancer/outlier-detector.ts';
 import { createPolicy } from '../balancer/policies.ts';
 import { RetryBudget } from '../balancer/retry-budget.ts';
 import { DeadlineExceededError, CancelledError } from '../conn/errors.ts';
@@ -15,10 +15,10 @@ import { createConsulClient, type ConsulClient } from '../registry/consul-client
 import { silentLogger, type Logger } from '../util/logger.ts';
 import { ClientMetrics } from './client-metrics.ts';
 import { transportTargetFor } from './endpoint-target.ts';
+import { attemptVerdict, classifyFailure } from './attempt-outcome.ts';
 import { EndpointBalancer, type RouteContext, type EndpointPool } from './endpoint-balancer.ts';
-import { MOVED } from './endpoint-pool.ts';
 import { hedgedRequest } from './hedged-request.ts';
-import { ClientClosedError, RetryBudgetExhaustedError } from './errors.ts';
+import { ClientClosedError } from './errors.ts';
 import {
   DEFAULT_CLIENT_TICK_MS,
   resolveClientOptions,
@@ -36,8 +36,6 @@ import {
 } from './mesh-client-types.ts';
 
 export type { MeshClientEvents, MeshClientStats, MeshRequestOptions } from './mesh-client-types.ts';
-
-type Outcome = 'reroute' | 'retry';
 
 /** The options of a request given none: one shared object, not a new `{}` per call. */
 const NO_OPTIONS: MeshRequestOptions = Object.freeze({});
@@ -351,7 +349,15 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     deadlineAt: number,
     exclude: Set<string> | undefined,
   ): Set<string> {
-    const outcome = this.#classify(err, method, idempotent, attempt, o.signal);
+    if (this.#closed) throw err;
+    const outcome = classifyFailure(err, {
+      method,
+      idempotent,
+      attempt,
+      maxReroutes: this.#o.maxReroutes,
+      budget: this.#budget,
+      callerSignal: o.signal,
+    });
     if (outcome === 'retry') this.#retried++;
     else this.#rerouted++;
     this.#log.debug(
@@ -395,42 +401,14 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   #attemptFailed(sub: EndpointPool, startedAt: number, err: unknown): void {
     const now = performance.now();
-    const code = err instanceof MeshError ? err.code : undefined;
-    const verdict = verdictOf(code);
+    const verdict = attemptVerdict(err);
     // A cancelled attempt ran for its elapsed time (a lower bound of its latency); other neutral ones never ran.
-    const ran = verdict !== 'none' || code === 'CANCELLED';
+    const ran = verdict !== 'none' || (err instanceof MeshError && err.code === 'CANCELLED');
     this.#balancer.attemptEnded(sub, false, verdict, ran ? now - startedAt : undefined, now);
     this.#metrics?.attempt(sub.id, startedAt, err);
   }
 
   /** Decides what a failed attempt means: send it elsewhere for free, retry it on the budget, or give up (throws). */
-  #classify(
-    err: unknown,
-    method: string,
-    idempotent: boolean,
-    attempt: number,
-    callerSignal: AbortSignal | undefined,
-  ): Outcome {
-    if (!(err instanceof MeshError) || this.#closed) throw err;
-    if (attempt >= this.#o.maxReroutes) throw err;
-    // Not written, crossed a GOAWAY, or refused by a draining spearlet: it did not run anywhere.
-    if (err.code === 'CONNECTION_CLOSED' || err.code === 'DRAINING') return 'reroute';
-    // Moved off a spearlet that was ejected while the attempt waited there: it may have run.
-    const moved = err.code === 'CANCELLED' && err.cause === MOVED && callerSignal?.aborted !== true;
-    // A spearlet failure (lost in flight, or its handler crashed) on a request the caller said may run again.
-    if (moved || (idempotent && (err.code === 'SPEARLET_LOST' || err.code === 'HANDLER_ERROR'))) {
-      if (!this.#budget.tryRetry()) throw new RetryBudgetExhaustedError(method, err);
-      return 'retry';
-    }
-    if (err.code === 'SPEARLET_LOST') throw err;
-    // The spearlet said it did not run the request (for example OVERLOADED): safe anywhere, but budgeted.
-    if (err.retryable && err.code !== 'DEADLINE_EXCEEDED' && err.code !== 'CANCELLED') {
-      if (!this.#budget.tryRetry()) throw new RetryBudgetExhaustedError(method, err);
-      return 'retry';
-    }
-    throw err;
-  }
-
   /**
    * Sends a one-way SIGNAL to one spearlet (`spearletId`: its endpoint id or the id from its WELCOME) or to every
    * READY one. Returns how many got it; a spearlet that is not READY gets nothing (signals are not queued or

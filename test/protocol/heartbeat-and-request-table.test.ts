@@ -29,6 +29,25 @@ describe('HeartbeatMonitor', () => {
     assert.equal(hb.silentMs(450), 300);
     assert.deepEqual([hb.nextPingId(), hb.nextPingId()], [1n, 2n]);
   });
+
+  it('after a pause of its own (a check over half the timeout late) counts from then instead of judging the peer', () => {
+    const hb = new HeartbeatMonitor();
+    hb.reset(100, 300, 0);
+    assert.equal(hb.check(50), 'ok');
+    // Our process was stopped from 50 to 1050: the peer's frames may be unread in the socket.
+    assert.equal(hb.check(1050), 'ok');
+    assert.equal(hb.silentMs(1050), 0);
+    // On time again, and still nothing from the peer: PINGs, then dead one timeout after the pause.
+    const verdicts: string[] = [];
+    for (let now = 1100; now <= 1350; now += 50) verdicts.push(`${now}:${hb.check(now)}`);
+    assert.deepEqual(verdicts, ['1100:ok', '1150:ping', '1200:ok', '1250:ping', '1300:ok', '1350:dead']);
+    // Checks less than half the timeout apart (140 ms of 300) still judge the silence.
+    const hb2 = new HeartbeatMonitor();
+    hb2.reset(100, 300, 0);
+    assert.equal(hb2.check(140), 'ping');
+    assert.equal(hb2.check(280), 'ping');
+    assert.equal(hb2.check(420), 'dead');
+  });
 });
 
 describe('RequestTable', () => {
