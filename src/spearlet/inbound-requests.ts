@@ -11,11 +11,21 @@ import {
   statusForCode,
   type RequestMessage,
 } from '../wire/index.ts';
+import type { InPlaceFrame } from '../protocol/frame-writer.ts';
 import type { DeadlineOwner, DeadlineSweep } from './deadline-sweep.ts';
 import { resultBytes, type Handler, type HandlerRegistry, type HandlerRequest } from './handlers.ts';
+import { ResponseFrame } from './response-frame.ts';
+
+/**
+ * Encodes OK responses in place. One for the process: sendInPlace encodes it before returning, so no two
+ * responses ever share it.
+ */
+const okResponse = new ResponseFrame();
 
 export interface InboundHost<S> {
   send(frame: Buffer): void;
+  /** Queues a frame that encodes itself into the writer's memory before this returns (FrameWriter.writeInPlace). */
+  sendInPlace(frame: InPlaceFrame): void;
   readonly metrics: SpearletMetrics;
   readonly handlers: HandlerRegistry<S>;
   /** The spearlet's one coarse deadline timer. */
@@ -168,7 +178,14 @@ export class InboundRequests<S> implements DeadlineOwner {
       }
       req.responded = true;
       this.#count(req.method, Status.OK, req.startedAt, true);
-      if (!req.noReply) this.#host.send(encodeResponse(req.requestId, Status.OK, bytes));
+      if (!req.noReply) {
+        if (ResponseFrame.fits(req.requestId, Status.OK, bytes)) {
+          okResponse.set(req.requestId, Status.OK, bytes);
+          this.#host.sendInPlace(okResponse);
+        } else {
+          this.#host.send(encodeResponse(req.requestId, Status.OK, bytes));
+        }
+      }
     }
     this.#settle(req);
   }

@@ -1,7 +1,7 @@
 // The outbound side of one spearlet session: its frame writer, the heartbeat's sent mark, the bytes-out tally and
 // backpressure (stop reading a peer that does not read our replies).
 import type { Socket } from 'node:net';
-import { FrameWriter } from '../protocol/frame-writer.ts';
+import { FrameWriter, type InPlaceFrame } from '../protocol/frame-writer.ts';
 import type { HeartbeatMonitor } from '../protocol/heartbeat.ts';
 import type { Tally } from '../metrics/spearlet-metrics.ts';
 import { MESSAGE_HEADER_BYTES, MessageKind } from '../wire/index.ts';
@@ -52,6 +52,15 @@ export class SessionOutput extends FrameWriter {
     this.#heartbeat.markSent();
     this.#bytesOut.inc(frame.length);
     this.write(frame);
+    this.#checkBackpressure();
+  }
+
+  /** send() of a frame that encodes itself into the writer's memory, before this returns (writeInPlace). */
+  sendInPlace(frame: InPlaceFrame): void {
+    if (!this.writable || this.#faults?.partitioned === true) return;
+    this.#heartbeat.markSent();
+    this.#bytesOut.inc(frame.size);
+    this.writeInPlace(frame);
     this.#checkBackpressure();
   }
 

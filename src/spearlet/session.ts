@@ -78,6 +78,9 @@ export class MeshSession {
       send: (frame) => {
         this.#out.send(frame);
       },
+      sendInPlace: (frame) => {
+        this.#out.sendInPlace(frame);
+      },
       metrics: host.metrics,
       handlers: host.handlers,
       deadlines: host.deadlines,

@@ -23,6 +23,11 @@ function table(): {
     send: (frame) => {
       sent.push(decodeMessage(frame.subarray(8)) as ResponseMessage);
     },
+    sendInPlace: (frame) => {
+      const bytes = Buffer.alloc(frame.size);
+      frame.encodeInto(bytes, 0);
+      sent.push(decodeMessage(bytes.subarray(8)) as ResponseMessage);
+    },
     metrics,
     handlers: new HandlerRegistry<string>(),
     deadlines: sweep,
