@@ -2,8 +2,7 @@
 // per response (a 4 KiB one would otherwise get an ArrayBuffer of its own, above Node's pool size) and no copy
 // beyond the body's one into the writer's slab. Bytes equal encodeResponse's (test/spearlet/response-frame.test.ts).
 import type { InPlaceFrame } from '../protocol/frame-writer.ts';
-import { FRAME_HEADER_BYTES, MessageKind } from '../wire/index.ts';
-import { RESPONSE_PREFIX_BYTES } from '../wire/message-types.ts';
+import { FRAME_HEADER_BYTES, MessageKind, RESPONSE_PREFIX_BYTES } from '../wire/index.ts';
 
 const TWO_POW_32 = 0x1_0000_0000;
 const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);

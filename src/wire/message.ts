@@ -5,6 +5,7 @@ export {
   MAX_NAME_BYTES,
   MESSAGE_HEADER_BYTES,
   MESSAGE_KIND_NAMES,
+  RESPONSE_PREFIX_BYTES,
   MessageKind,
   RequestFlag,
   Status,
