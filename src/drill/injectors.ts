@@ -28,6 +28,13 @@ export async function postFault(
   }
 }
 
+/** GET /health (open, a probe) on a spearlet's admin API: it answers, and this process has loaded its HTTP client. */
+export async function reachAdmin(adminUrl: string): Promise<void> {
+  const res = await fetch(`${adminUrl}/health`, { signal: AbortSignal.timeout(5000) });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${adminUrl}/health answered ${res.status}`);
+}
+
 /** Options of the gray faults: how much latency `slow` adds. */
 export interface GrayOptions {
   slowMs: number;
@@ -142,6 +149,10 @@ export class LocalInjector implements FaultInjector {
     }
   }
 
+  prepare(target: string): Promise<void> {
+    return reachAdmin(this.#adminUrl(target));
+  }
+
   async heal(fault: Fault, target: string): Promise<void> {
     if (fault === 'slow' || fault === 'error' || fault === 'flap') await this.#gray.heal(fault, this.#adminUrl(target));
     else if (fault === 'freeze') this.#spearlet(target).child.kill('SIGCONT');
@@ -185,6 +196,10 @@ export class ProcessInjector implements FaultInjector {
     else if (fault === 'drain') process.kill(this.#pid, 'SIGTERM');
     else if (fault === 'partition') await postFault(this.#adminUrl, 'partition', this.#faultForMs, this.#adminToken);
     else throw new Error('registry-down needs a local mesh: run the drill without --consul');
+  }
+
+  prepare(): Promise<void> {
+    return reachAdmin(this.#adminUrl);
   }
 
   async heal(fault: Fault): Promise<void> {
@@ -251,6 +266,10 @@ export class AdminInjector implements FaultInjector {
     }
     if (fault === 'registry-down') throw new Error('registry-down needs a local mesh: run the drill without --consul');
     await postFault(url, fault, this.#faultForMs, this.#adminToken);
+  }
+
+  prepare(target: string): Promise<void> {
+    return reachAdmin(this.#adminUrl(target));
   }
 
   async heal(fault: Fault, target: string): Promise<void> {
