@@ -177,7 +177,8 @@ const headerArb = (likely: readonly string[]): fc.Arbitrary<Record<string, unkno
           const h: Record<string, unknown> = { alg, ...extra };
           if (typ !== MISSING) h.typ = typ;
           if (kid === AUTO_KID) {
-            const k = typeof alg === 'string' ? AUTO_KIDS[alg] : undefined;
+            // Own keys only: a generated alg may be "toString" or "__proto__".
+            const k = typeof alg === 'string' && Object.hasOwn(AUTO_KIDS, alg) ? AUTO_KIDS[alg] : undefined;
             if (k !== undefined) h.kid = k;
           } else if (kid !== MISSING) h.kid = kid;
           return h;
@@ -209,7 +210,7 @@ function keyFor(
   wrong: boolean,
 ): { hmac?: [string, Buffer]; priv?: KeyObject; digest?: string | null; p1363?: boolean } {
   const hash: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
-  if (typeof alg === 'string' && hash[alg] !== undefined) return { hmac: [hash[alg], wrong ? otherSecret : secret] };
+  if (typeof alg === 'string' && Object.hasOwn(hash, alg)) return { hmac: [hash[alg]!, wrong ? otherSecret : secret] };
   if (alg === 'EdDSA' || alg === 'Ed25519')
     return { priv: wrong ? edStranger.priv : kid === 'ed-b' ? edB.priv : edA.priv, digest: null };
   if (alg === 'ES256')
