@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RequestFrame } from '../../src/conn/request-frame.ts';
 import { MAX_DEADLINE_MS, encodeRequest } from '../../src/wire/index.ts';
+import { assertEncodesAs } from '../helpers/in-place-frame.ts';
 
 describe('RequestFrame (REQUEST encoded in place)', () => {
   it('writes the same bytes as encodeRequest, at any offset, for any id, flags, deadline, method and body', () => {
@@ -19,18 +20,7 @@ describe('RequestFrame (REQUEST encoded in place)', () => {
           const frame = new RequestFrame();
           assert.ok(RequestFrame.fits(deadlineMs, body));
           frame.set(id, flags, deadlineMs, method, body);
-          assert.equal(frame.size, expected.length);
-          const target = Buffer.alloc(offset + frame.size + 8, 0xee);
-          frame.encodeInto(target, offset);
-          assert.deepEqual(target.subarray(offset, offset + frame.size), expected);
-          assert.ok(
-            target.subarray(0, offset).every((b) => b === 0xee),
-            'nothing written before the offset',
-          );
-          assert.ok(
-            target.subarray(offset + frame.size).every((b) => b === 0xee),
-            'nothing written after the frame',
-          );
+          assertEncodesAs(frame, expected, offset);
         },
       ),
     );

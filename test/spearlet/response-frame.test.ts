@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ResponseFrame } from '../../src/spearlet/response-frame.ts';
 import { encodeResponse } from '../../src/wire/index.ts';
+import { assertEncodesAs } from '../helpers/in-place-frame.ts';
 
 describe('ResponseFrame (RESPONSE encoded in place)', () => {
   it('writes the same bytes as encodeResponse, at any offset, for any safe id, status and body', () => {
@@ -17,18 +18,7 @@ describe('ResponseFrame (RESPONSE encoded in place)', () => {
           assert.ok(ResponseFrame.fits(id, status, body));
           const frame = new ResponseFrame();
           frame.set(id, status, body);
-          assert.equal(frame.size, expected.length);
-          const target = Buffer.alloc(offset + frame.size + 8, 0xee);
-          frame.encodeInto(target, offset);
-          assert.deepEqual(target.subarray(offset, offset + frame.size), expected);
-          assert.ok(
-            target.subarray(0, offset).every((b) => b === 0xee),
-            'nothing written before the offset',
-          );
-          assert.ok(
-            target.subarray(offset + frame.size).every((b) => b === 0xee),
-            'nothing written after the frame',
-          );
+          assertEncodesAs(frame, expected, offset);
         },
       ),
     );
