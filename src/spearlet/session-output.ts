@@ -48,29 +48,31 @@ export class SessionOutput extends FrameWriter {
 
   /** Queues one frame; it leaves with the others of this tick (or of this chunk, see hold()). */
   send(frame: Buffer): void {
-    if (!this.writable || this.#faults?.partitioned === true) return;
-    this.#heartbeat.markSent();
-    this.#bytesOut.inc(frame.length);
+    if (!this.#admit(frame.length)) return;
     this.write(frame);
     this.#checkBackpressure();
   }
 
   /** send() of a frame that encodes itself into the writer's memory, before this returns (writeInPlace). */
   sendInPlace(frame: InPlaceFrame): void {
-    if (!this.writable || this.#faults?.partitioned === true) return;
-    this.#heartbeat.markSent();
-    this.#bytesOut.inc(frame.size);
+    if (!this.#admit(frame.size)) return;
     this.writeInPlace(frame);
     this.#checkBackpressure();
   }
 
   /** send() of the PONG answering `ping` (a PING frame body), written straight into the writer's slab. */
   sendPong(ping: Buffer): void {
-    if (!this.writable || this.#faults?.partitioned === true) return;
-    this.#heartbeat.markSent();
-    this.#bytesOut.inc(PONG_FRAME_BYTES);
+    if (!this.#admit(PONG_FRAME_BYTES)) return;
     this.writeControl(MessageKind.PONG, ping, 2);
     this.#checkBackpressure();
+  }
+
+  /** Whether a frame of `bytes` may go now; if so counts it as sent (heartbeat and bytes-out metric). */
+  #admit(bytes: number): boolean {
+    if (!this.writable || this.#faults?.partitioned === true) return false;
+    this.#heartbeat.markSent();
+    this.#bytesOut.inc(bytes);
+    return true;
   }
 
   /** No frame after this one: the frames of this tick (a CLOSE or ERROR frame) go out before the FIN. */
