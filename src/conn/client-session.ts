@@ -6,6 +6,7 @@ import {
   FrameDecoder,
   MESH_MAGIC,
   MessageKind,
+  RESPONSE_PREFIX_BYTES,
   RequestFlag,
   Status,
   decodeMessage,
@@ -104,6 +105,12 @@ export class ClientSession {
     });
     this.#decoder = new FrameDecoder({
       onFrame: (body) => {
+        // An answer, the frame a busy connection carries most, is read from its bytes: no message object and no
+        // BigInt id (decodeMessage checks the same things: kind, the 12-byte prefix; undefined flags are ignored).
+        if (body[0] === MessageKind.RESPONSE && this.#phase !== 'handshake' && body.length >= RESPONSE_PREFIX_BYTES) {
+          this.#onResponse(body);
+          return;
+        }
         this.#onFrame(decodeMessage(body));
       },
       onClose: () => {
@@ -238,6 +245,21 @@ export class ClientSession {
 
   // ---- inbound -------------------------------------------------------------------------------------------------
 
+  /** A RESPONSE frame body ([u8 kind][u8 flags][u64 LE id][u16 status][body]), at least its 12-byte prefix. */
+  #onResponse(frame: Buffer): void {
+    if (this.#phase === 'closed') return;
+    // The id as a number, rounded as Number(BigInt) rounds it: this side only issues ids up to 2^53.
+    const id = frame.readUInt32LE(2) + frame.readUInt32LE(6) * 0x1_0000_0000;
+    this.#answer(id, frame.readUInt16LE(10), frame.subarray(RESPONSE_PREFIX_BYTES));
+  }
+
+  #answer(id: number, status: number, body: Buffer): void {
+    const p = this.#settle(id);
+    if (p === undefined) return;
+    if (status === Status.OK) p.resolve(body);
+    else p.reject(parseRemoteError(this.#c.spearletId, status, body, false));
+  }
+
   #onFrame(msg: MeshMessage): void {
     if (this.#phase === 'closed') return;
     if (this.#phase === 'handshake') {
@@ -255,10 +277,7 @@ export class ClientSession {
     }
     switch (msg.kind) {
       case MessageKind.RESPONSE: {
-        const p = this.#settle(Number(msg.id));
-        if (p === undefined) return;
-        if (msg.status === Status.OK) p.resolve(msg.body);
-        else p.reject(parseRemoteError(this.#c.spearletId, msg.status, msg.body, false));
+        this.#answer(Number(msg.id), msg.status, msg.body);
         return;
       }
       case MessageKind.PING:

@@ -55,6 +55,8 @@ class InboundRequest<S> implements HandlerRequest<S> {
   readonly deadlineAt: number;
   /** The RESPONSE was sent (or deliberately skipped): whatever the handler does later is dropped. */
   responded = false;
+  /** In the session's table: the handler returned a promise (a synchronous answer never enters it). */
+  tabled = false;
   /** Created when the handler first reads `signal` (most never do: an AbortSignal costs more than an echo). */
   #controller: AbortController | undefined;
   /** Set once the request is aborted; a controller created later starts aborted with it. */
@@ -117,7 +119,7 @@ export class InboundRequests<S> implements DeadlineOwner {
   }
 
   has(id: bigint): boolean {
-    return this.#entries.has(id);
+    return this.#entries.size !== 0 && this.#entries.has(id);
   }
 
   /** Answers a request that will not run, with an error RESPONSE (unless it asked for no reply). */
@@ -131,12 +133,26 @@ export class InboundRequests<S> implements DeadlineOwner {
 
   /**
    * Starts `handler` for an accepted request. A handler that returns a value (not a promise) is answered before
-   * run() returns; a promise is answered when it settles, or earlier by the deadline, a CANCEL or a drain.
+   * run() returns, without entering the table: nothing can cancel, expire or drain a request while its handler runs
+   * synchronously, so the table, the in-flight gauge and the deadline sweep only see requests answered later. A
+   * promise is answered when it settles, or earlier by the deadline, a CANCEL or a drain.
    */
   run(msg: RequestMessage, startedAt: number, handler: Handler<S>, session: S, agent: string): void {
     if (msg.id > this.#lastAccepted) this.#lastAccepted = msg.id;
     this.#accepted++;
     const req = new InboundRequest(msg, startedAt, session, agent);
+    let result: unknown;
+    try {
+      result = handler(req);
+    } catch (err) {
+      this.#failed(req, err);
+      return;
+    }
+    if (!isPromiseLike(result)) {
+      this.#succeeded(req, result);
+      return;
+    }
+    req.tabled = true;
     this.#entries.set(msg.id, req);
     this.#host.metrics.inFlight.inc();
     if (req.deadlineAt > 0) {
@@ -146,25 +162,14 @@ export class InboundRequests<S> implements DeadlineOwner {
         this.#host.deadlines.watch(this);
       }
     }
-    let result: unknown;
-    try {
-      result = handler(req);
-    } catch (err) {
-      this.#failed(req, err);
-      return;
-    }
-    if (isPromiseLike(result)) {
-      result.then(
-        (value) => {
-          this.#succeeded(req, value);
-        },
-        (err: unknown) => {
-          this.#failed(req, err);
-        },
-      );
-      return;
-    }
-    this.#succeeded(req, result);
+    result.then(
+      (value) => {
+        this.#succeeded(req, value);
+      },
+      (err: unknown) => {
+        this.#failed(req, err);
+      },
+    );
   }
 
   #succeeded(req: InboundRequest<S>, result: unknown): void {
@@ -206,8 +211,11 @@ export class InboundRequests<S> implements DeadlineOwner {
   }
 
   #settle(req: InboundRequest<S>): void {
-    this.#entries.delete(req.requestId);
-    this.#host.metrics.inFlight.dec();
+    if (req.tabled) {
+      req.tabled = false;
+      this.#entries.delete(req.requestId);
+      this.#host.metrics.inFlight.dec();
+    }
     this.#host.settled();
   }
 

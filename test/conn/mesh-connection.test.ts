@@ -8,6 +8,7 @@ import { MeshConnection, type MeshConnectionOptions } from '../../src/conn/mesh-
 import { ConnState, canTransition } from '../../src/conn/states.ts';
 import type { TransportTarget } from '../../src/conn/transport.ts';
 import { MeshError } from '../../src/errors.ts';
+import { Status, encodeResponse } from '../../src/wire/index.ts';
 import { StandInServer, type StandInOptions } from './stand-in-server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'spear-conn-'));
@@ -65,6 +66,15 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<MeshError>
     return err;
   }
   assert.fail(`expected ${code}, but the promise resolved`);
+}
+
+/** Waits (bounded) until `cond` holds, checking every 5 ms. */
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 async function waitForState(conn: MeshConnection, state: ConnState, timeoutMs = 10_000): Promise<void> {
@@ -383,6 +393,29 @@ describe('MeshConnection against a stand-in server', () => {
     await closing;
     assert.equal(h.conn.state, 'CLOSED');
     assert.equal(h.server.closeFramesReceived, 1);
+  });
+
+  it('settles a RESPONSE by its whole 64-bit id, ignoring undefined flags; a truncated one is a protocol error', async (t) => {
+    const h = await setup(t, {}, { reconnect: false });
+    h.conn.connect();
+    await h.conn.whenReady();
+    const p = h.conn.request('hang', Buffer.alloc(0));
+    await until(() => h.server.requests.length === 1);
+    const id = h.server.requests[0]!.id;
+    const session = h.server.sessions[0]!;
+    // Same low 32 bits, another high word: a different request, so it settles nothing.
+    session.send(encodeResponse(id + (1n << 32n), Status.OK, Buffer.from('wrong')));
+    const right = encodeResponse(id, Status.OK, Buffer.from('right'));
+    right[9] = 0x80; // a flag bit no version defines
+    session.send(right);
+    assert.equal((await p).toString(), 'right');
+    const q = h.conn.request('hang', Buffer.alloc(0));
+    await until(() => h.server.requests.length === 2);
+    const short = encodeResponse(h.server.requests[1]!.id, Status.OK, Buffer.alloc(0)).subarray(0, 8 + 11);
+    short.writeUInt32LE(11, 0);
+    session.send(short);
+    const err = await expectCode(q, 'SPEARLET_LOST');
+    assert.equal((err.cause as MeshError).code, 'MESSAGE_TRUNCATED');
   });
 
   it('treats a protocol violation from the server as a connection failure', async (t) => {

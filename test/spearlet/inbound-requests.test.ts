@@ -62,6 +62,43 @@ describe('InboundRequests', () => {
     sweep.close();
   });
 
+  it('keeps synchronous answers out of the table, the in-flight gauge and the deadline sweep; promises go in', async () => {
+    const { inbound, sent, sweep, metrics, settled } = table();
+    const seen: [number, number][] = [];
+    inbound.run(
+      request(1n, 50),
+      0,
+      (req) => {
+        seen.push([inbound.size, metrics.inFlight.value]);
+        return req.body;
+      },
+      's',
+      'a',
+    );
+    assert.deepEqual(seen, [[0, 0]], 'a synchronous handler runs outside the table');
+    assert.equal(sweep.watching, 0, 'its deadline needs no sweep: it was answered before run() returned');
+    assert.equal(inbound.has(1n), false);
+    let finish: (v: Buffer) => void = () => undefined;
+    inbound.run(request(2n, 50), 0, () => new Promise<Buffer>((r) => (finish = r)), 's', 'a');
+    assert.equal(inbound.size, 1);
+    assert.equal(inbound.has(2n), true);
+    assert.equal(metrics.inFlight.value, 1);
+    assert.equal(sweep.watching, 1);
+    finish(Buffer.from('later'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      sent.map((m) => [m.id, m.status, m.body.toString()]),
+      [
+        [1n, Status.OK, 'hi'],
+        [2n, Status.OK, 'later'],
+      ],
+    );
+    assert.equal(inbound.size, 0);
+    assert.equal(metrics.inFlight.value, 0, 'the gauge is back to zero: no decrement without an increment');
+    assert.equal(settled(), 2);
+    sweep.close();
+  });
+
   it('turns a synchronous throw and a bad return value into HANDLER_ERROR responses', () => {
     const { inbound, sent, sweep } = table();
     inbound.run(
