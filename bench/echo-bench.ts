@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { procCpuSplit, selfCpuSplit, type CpuSplit } from './lib/cpu.ts';
+import { procCpuSplit, selfCpuSplit, writeCalls, type CpuSplit } from './lib/cpu.ts';
 import { closedLoop, median, quantile, ratio, round, serialLatencies, throughput } from './lib/measure.ts';
 import {
   connectEchoClient,
@@ -61,6 +61,13 @@ export interface CpuPerRequest {
   readonly clientSystemUs: number;
   readonly serverUserUs: number;
   readonly serverSystemUs: number;
+  /**
+   * Requests completed per write system call of the client process and of the server's child process (from `syscw`
+   * in /proc/<pid>/io): how many frames one write carries at this in-flight count. Null in process (the server's writes
+   * are the client process's).
+   */
+  readonly requestsPerClientWrite: number | null;
+  readonly requestsPerServerWrite: number | null;
 }
 
 export interface LatencyRow {
@@ -185,6 +192,8 @@ interface CpuTally {
   clientSystemUs: number;
   serverUserUs: number;
   serverSystemUs: number;
+  clientWrites: number;
+  serverWrites: number;
 }
 
 const NO_CPU: CpuSplit = { userUs: 0, systemUs: 0 };
@@ -199,10 +208,16 @@ async function cpuSlice(
 ): Promise<number> {
   const pid = side.server.pid;
   const s0 = pid === undefined ? NO_CPU : procCpuSplit(pid);
+  const sw0 = pid === undefined ? 0 : writeCalls(pid);
   const c0 = selfCpuSplit();
+  const cw0 = writeCalls();
   const run = await closedLoop(send, inFlight, ms);
+  const cw1 = writeCalls();
   const c1 = selfCpuSplit();
+  const sw1 = pid === undefined ? 0 : writeCalls(pid);
   const s1 = pid === undefined ? NO_CPU : procCpuSplit(pid);
+  tally.clientWrites += cw1 - cw0;
+  tally.serverWrites += sw1 - sw0;
   tally.clientUserUs += c1.userUs - c0.userUs;
   tally.clientSystemUs += c1.systemUs - c0.systemUs;
   tally.serverUserUs += s1.userUs - s0.userUs;
@@ -223,6 +238,8 @@ function cpuFigures(t: CpuTally): CpuPerRequest {
     clientSystemUs: round(t.clientSystemUs / n, 2),
     serverUserUs: round(t.serverUserUs / n, 2),
     serverSystemUs: round(t.serverSystemUs / n, 2),
+    requestsPerClientWrite: t.clientWrites > 0 && t.serverWrites > 0 ? round(t.requests / t.clientWrites, 1) : null,
+    requestsPerServerWrite: t.serverWrites > 0 ? round(t.requests / t.serverWrites, 1) : null,
   };
 }
 
@@ -255,6 +272,8 @@ async function measureSides(
         clientSystemUs: 0,
         serverUserUs: 0,
         serverSystemUs: 0,
+        clientWrites: 0,
+        serverWrites: 0,
       }));
       for (let k = 0; k < slices; k++) {
         for (const i of rotated(

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selfCpuSplit, procCpuSplit } from './lib/cpu.ts';
+import { selfCpuSplit, procCpuSplit, writeCalls } from './lib/cpu.ts';
 import { closedLoop } from './lib/measure.ts';
 import {
   connectEchoClient,
@@ -38,9 +38,14 @@ const pid = server.pid;
 const none = { userUs: 0, systemUs: 0 };
 const c0 = selfCpuSplit();
 const s0 = pid === undefined ? none : procCpuSplit(pid);
+const cw0 = writeCalls();
+const sw0 = pid === undefined ? 0 : writeCalls(pid);
 const run = await closedLoop(() => client.request(payload), Number(inFlight), Number(seconds) * 1000);
+const cw1 = writeCalls();
+const sw1 = pid === undefined ? 0 : writeCalls(pid);
 const c1 = selfCpuSplit();
 const s1 = pid === undefined ? none : procCpuSplit(pid);
+const perWrite = (writes: number): string => (writes > 0 ? (run.done / writes).toFixed(1) : '-');
 const per = (a: number, b: number): number => (b - a) / run.done;
 const clientUser = per(c0.userUs, c1.userUs);
 const clientSys = per(c0.systemUs, c1.systemUs);
@@ -53,7 +58,8 @@ process.stdout.write(
     `CPU per request ${(clientUs + serverUs).toFixed(2)} us (client ${clientUs.toFixed(2)} = user ${clientUser.toFixed(2)} + ` +
     `system ${clientSys.toFixed(2)}; server ${serverUs.toFixed(2)} = user ${serverUser.toFixed(2)} + system ${serverSys.toFixed(2)}); ` +
     `busy: client ${((c1.userUs + c1.systemUs - c0.userUs - c0.systemUs) / (run.elapsedMs * 10)).toFixed(0)}%, ` +
-    `server ${((s1.userUs + s1.systemUs - s0.userUs - s0.systemUs) / (run.elapsedMs * 10)).toFixed(0)}% of a core\n`,
+    `server ${((s1.userUs + s1.systemUs - s0.userUs - s0.systemUs) / (run.elapsedMs * 10)).toFixed(0)}% of a core; ` +
+    `requests per write: client ${perWrite(cw1 - cw0)}, server ${perWrite(sw1 - sw0)}\n`,
 );
 await client.close();
 await server.close();

@@ -253,8 +253,15 @@ export const SUITES: readonly Suite[] = [
   cliStartupSuite,
 ];
 
-/** `client U+S, server U+S us`: user and system CPU per request of each process. */
+/**
+ * `client U+S, server U+S us user+sys; C/S requests per write`: user and system CPU per request of each process, and the
+ * requests each write system call of the client and of the server carried (child-process runs only).
+ */
 function cpuSplit(c: CpuPerRequest | undefined): string {
   if (c === undefined) return 'no CPU figures';
-  return `client ${c.clientUserUs}+${c.clientSystemUs}, server ${c.serverUserUs}+${c.serverSystemUs} us user+sys`;
+  const perWrite =
+    c.requestsPerClientWrite === null || c.requestsPerServerWrite === null
+      ? ''
+      : `; ${c.requestsPerClientWrite}/${c.requestsPerServerWrite} requests per write`;
+  return `client ${c.clientUserUs}+${c.clientSystemUs}, server ${c.serverUserUs}+${c.serverSystemUs} us user+sys${perWrite}`;
 }

@@ -2,7 +2,7 @@
 // report helpers judge targets. Timings are not asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runMeshVsRawBench } from '../../bench/echo-bench.ts';
+import { runMeshVsRawBench, type CpuPerRequest } from '../../bench/echo-bench.ts';
 import { figure, formatTable } from '../../bench/lib/report.ts';
 import { RawEchoClient, startRawEchoServer } from '../../bench/raw-echo.ts';
 import { SUITES } from '../../bench/suites.ts';
@@ -36,6 +36,13 @@ test(
           cpu.serverUs >= 0 && Math.abs(cpu.totalUs - (cpu.clientUs + cpu.serverUs)) <= 0.011,
           `${side}: total = client + server`,
         );
+        // Every request and every answer crossed a socket in some write: at most inFlight of them per write.
+        for (const perWrite of [cpu.requestsPerClientWrite, cpu.requestsPerServerWrite]) {
+          assert.ok(
+            perWrite !== null && perWrite > 0 && perWrite <= row.inFlight,
+            `${side}: requests per write ${perWrite}`,
+          );
+        }
       }
     }
     // /proc has 10 ms resolution: over all cells together each server child shows CPU time.
@@ -63,7 +70,14 @@ test('in process the whole CPU cost is the client side', { timeout: 60_000 }, as
     separateProcesses: false,
   });
   assert.equal(r.arrangement, 'in-process');
-  for (const side of ['raw', 'mesh']) assert.equal(r.throughput[0]?.cpuPerRequest[side]?.serverUs, 0);
+  const row = r.throughput[0];
+  assert.ok(row !== undefined);
+  for (const side of ['raw', 'mesh']) {
+    const cpu: CpuPerRequest | undefined = row.cpuPerRequest[side];
+    assert.ok(cpu !== undefined);
+    assert.equal(cpu.serverUs, 0);
+    assert.equal(cpu.requestsPerServerWrite, null, 'in process the server writes are the client process own');
+  }
 });
 
 test(
