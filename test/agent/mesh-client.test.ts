@@ -9,6 +9,7 @@ import { MeshClient } from '../../src/agent/mesh-client.ts';
 import type { MeshClientOptions } from '../../src/agent/options.ts';
 import { MeshError } from '../../src/errors.ts';
 import { StandInServer } from '../conn/stand-in-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'spear-agent-'));
 after(() => {
@@ -269,7 +270,7 @@ describe('MeshClient', () => {
     });
     await waitAllReady(mesh, 2);
     const inflight = rejectsWith(mesh.request('hang', ''), 'CLIENT_CLOSED');
-    while (list.every((s) => s.requests.length === 0)) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => list.some((s) => s.requests.length > 0), 10_000, 'the request on a stand-in');
     await mesh.close();
     await inflight;
     await rejectsWith(mesh.request('who', ''), 'CLIENT_CLOSED');

@@ -9,6 +9,7 @@ import { ConnState, canTransition } from '../../src/conn/states.ts';
 import type { TransportTarget } from '../../src/conn/transport.ts';
 import { MeshError } from '../../src/errors.ts';
 import { Status, encodeResponse } from '../../src/wire/index.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { StandInServer, type StandInOptions } from './stand-in-server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'spear-conn-'));
@@ -66,15 +67,6 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<MeshError>
     return err;
   }
   assert.fail(`expected ${code}, but the promise resolved`);
-}
-
-/** Waits (bounded) until `cond` holds, checking every 5 ms. */
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function waitForState(conn: MeshConnection, state: ConnState, timeoutMs = 10_000): Promise<void> {
@@ -228,9 +220,8 @@ describe('MeshConnection against a stand-in server', () => {
     const h = await setup(t, { heartbeatMs: 50, heartbeatTimeoutMs: 300 }, { reconnect: false });
     h.conn.connect();
     await h.conn.whenReady();
-    const pinged = Date.now();
-    while (h.server.pingsReceived < 2) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(Date.now() - pinged < 5000);
+    // Idle with a 50 ms heartbeat: two PINGs arrive well within 5 s (bounded: a client that never pings fails here).
+    await waitFor(() => h.server.pingsReceived >= 2, 5000, 'two PINGs');
     const inflight = h.conn.request('hang', Buffer.alloc(0));
     h.server.frozen = true;
     const frozenAt = Date.now();
@@ -257,7 +248,7 @@ describe('MeshConnection against a stand-in server', () => {
     h.conn.connect();
     await h.conn.whenReady();
     const inflight = h.conn.request('slow', Buffer.alloc(0));
-    while (h.server.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => h.server.requests.length >= 1, 10_000, 'the request');
     // Pretend the spearlet accepted nothing after request 1, then a second request crosses the GOAWAY.
     const crossed = h.conn.request('slow', Buffer.alloc(0));
     const session = h.server.sessions[0]!;
@@ -288,7 +279,7 @@ describe('MeshConnection against a stand-in server', () => {
     assert.ok(took >= 140 && took < 3000, `took ${took} ms`);
     const sent = h.server.requests[0]!;
     assert.ok(sent.deadlineMs > 100 && sent.deadlineMs <= 150, `wire deadline ${sent.deadlineMs}`);
-    while (h.server.cancels.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => h.server.cancels.length >= 1, 10_000, 'the CANCEL');
     assert.deepEqual(h.server.cancels, [sent.id]);
     assert.equal(h.conn.outstanding, 0);
   });
@@ -299,10 +290,10 @@ describe('MeshConnection against a stand-in server', () => {
     await h.conn.whenReady();
     const ac = new AbortController();
     const p = h.conn.request('hang', Buffer.alloc(0), { signal: ac.signal });
-    while (h.server.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => h.server.requests.length >= 1, 10_000, 'the request');
     ac.abort(new Error('user gave up'));
     await expectCode(p, 'CANCELLED');
-    while (h.server.cancels.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => h.server.cancels.length >= 1, 10_000, 'the CANCEL');
     assert.deepEqual(h.server.cancels, [h.server.requests[0]!.id]);
     await expectCode(h.conn.request('echo', Buffer.alloc(0), { signal: ac.signal }), 'CANCELLED');
     assert.equal(h.server.requests.length, 1);
@@ -313,7 +304,7 @@ describe('MeshConnection against a stand-in server', () => {
     h.conn.connect();
     await h.conn.whenReady();
     const p = h.conn.request('hang', Buffer.alloc(0), { idempotent: true });
-    while (h.server.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => h.server.requests.length >= 1, 10_000, 'the request');
     h.server.resetAll();
     await expectCode(p, 'SPEARLET_LOST');
     await waitForState(h.conn, 'READY');
@@ -325,7 +316,7 @@ describe('MeshConnection against a stand-in server', () => {
     const h = await setup(t, { tokenExp: Math.floor(Date.now() / 1000) + 30 }, { reauthLeadMs: 29_900 });
     h.conn.connect();
     await h.conn.whenReady();
-    while (h.server.reauthTokens.length < 1) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => h.server.reauthTokens.length >= 1, 10_000, 'the REAUTH');
     assert.deepEqual(h.server.reauthTokens, ['token-2']);
     assert.equal(h.conn.state, 'READY');
     assert.equal((await h.conn.request('echo', Buffer.from('x'))).toString(), 'x');
@@ -385,9 +376,10 @@ describe('MeshConnection against a stand-in server', () => {
     h.conn.connect();
     await h.conn.whenReady();
     const p = h.conn.request('slow', Buffer.alloc(0));
-    while (release === undefined) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => release !== undefined, 10_000, 'the handler to start');
     const closing = h.conn.close({ graceMs: 5000 });
     assert.equal(h.conn.state, 'DRAINING');
+    assert.ok(release !== undefined);
     release();
     assert.equal((await p).toString(), 'ok');
     await closing;
@@ -400,7 +392,7 @@ describe('MeshConnection against a stand-in server', () => {
     h.conn.connect();
     await h.conn.whenReady();
     const p = h.conn.request('hang', Buffer.alloc(0));
-    await until(() => h.server.requests.length === 1);
+    await waitFor(() => h.server.requests.length === 1, 10_000, 'the first request');
     const id = h.server.requests[0]!.id;
     const session = h.server.sessions[0]!;
     // Same low 32 bits, another high word: a different request, so it settles nothing.
@@ -410,7 +402,7 @@ describe('MeshConnection against a stand-in server', () => {
     session.send(right);
     assert.equal((await p).toString(), 'right');
     const q = h.conn.request('hang', Buffer.alloc(0));
-    await until(() => h.server.requests.length === 2);
+    await waitFor(() => h.server.requests.length === 2, 10_000, 'the second request');
     const short = encodeResponse(h.server.requests[1]!.id, Status.OK, Buffer.alloc(0)).subarray(0, 8 + 11);
     short.writeUInt32LE(11, 0);
     session.send(short);
@@ -423,7 +415,7 @@ describe('MeshConnection against a stand-in server', () => {
     h.conn.connect();
     await h.conn.whenReady();
     const p = h.conn.request('hang', Buffer.alloc(0));
-    while (h.server.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => h.server.requests.length >= 1, 10_000, 'the request');
     const bad = Buffer.alloc(8 + 10);
     bad.writeUInt32LE(10, 0);
     bad[8] = 99; // unknown kind
