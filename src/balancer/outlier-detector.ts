@@ -67,8 +67,11 @@ interface EndpointHealth {
   /** When the last pending attempt ended without an answer (cancelled): a short gap keeps the stall clock. */
   idleByCancelAt: number;
   lastAnswerAt: number;
-  /** Met an ejection criterion while the cap kept it in (counts as bad for fail-open). */
-  flagged: boolean;
+  /**
+   * The ejection criterion it met while the cap kept it in, if any. Counts as bad for fail-open unless it is a stall:
+   * a starved machine (our side) makes healthy spearlets stall, and such a flag must not lift a failure ejection.
+   */
+  flagged: EjectionReason | undefined;
   /** Why the current (or last) ejection happened. */
   ejectedFor: EjectionReason | undefined;
 }
@@ -123,7 +126,7 @@ export class OutlierDetector {
           waitingSince: 0,
           idleByCancelAt: -Infinity,
           lastAnswerAt: 0,
-          flagged: false,
+          flagged: undefined,
           ejectedFor: undefined,
         });
   }
@@ -205,7 +208,7 @@ export class OutlierDetector {
       if (h.ejectedUntil > now) {
         out.add(id);
         bad++;
-      } else if (h.flagged || h.consecutive >= this.#o.consecutiveFailures) {
+      } else if ((h.flagged !== undefined && h.flagged !== 'stall') || h.consecutive >= this.#o.consecutiveFailures) {
         bad++;
       }
     }
@@ -229,7 +232,7 @@ export class OutlierDetector {
 
   #success(h: EndpointHealth, now: number): boolean {
     h.consecutive = 0;
-    h.flagged = false;
+    h.flagged = undefined;
     if (h.ejectedUntil <= now) h.ok++;
     return false;
   }
@@ -249,14 +252,14 @@ export class OutlierDetector {
     let ejectedNow = 0;
     for (const x of this.#health.values()) if (x.ejectedUntil > now) ejectedNow++;
     if (ejectedNow >= maxEjected && !this.#makeRoom(reason, now)) {
-      h.flagged = true;
+      h.flagged = reason;
       return false;
     }
     h.ejections++;
     const durationMs = Math.min(this.#o.baseEjectionMs * h.ejections, this.#o.maxEjectionMs);
     h.ejectedUntil = now + durationMs;
     h.consecutive = 0;
-    h.flagged = false;
+    h.flagged = undefined;
     h.ejectedFor = reason;
     h.ok = 0;
     h.failed = 0;
@@ -313,7 +316,8 @@ export class OutlierDetector {
     }
     for (const h of this.#health.values()) {
       // A whole interval outside any ejection and without failures shortens the next ejection again.
-      if (h.ejectedUntil <= this.#lastSweepAt && h.failed === 0 && h.ejections > 0 && !h.flagged) h.ejections--;
+      if (h.ejectedUntil <= this.#lastSweepAt && h.failed === 0 && h.ejections > 0 && h.flagged === undefined)
+        h.ejections--;
       h.ok = 0;
       h.failed = 0;
     }

@@ -46,8 +46,9 @@ export interface OutlierDetectorOptions {
   /** Never more than this share (0-100) of the known spearlets is ejected at once. */
   readonly maxEjectionPercent?: number;
   /**
-   * When more than this share (0-100) of the spearlets look bad (ejected, or failing but kept by the cap), the
-   * problem is probably on our side: nothing is treated as ejected until that changes (fail open).
+   * When more than this share (0-100) of the spearlets look bad (ejected, or failing but kept by the cap; a stall the
+   * cap kept in does not count), the problem is probably on our side: nothing is treated as ejected until that
+   * changes (fail open).
    */
   readonly failOpenPercent?: number;
   /**

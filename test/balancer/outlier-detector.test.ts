@@ -195,8 +195,8 @@ describe('OutlierDetector', () => {
       ejections.map((e) => `${e.id}:${e.reason}`),
       ['a:stall', 'c:consecutive'],
     );
-    // A stall never displaces a failure ejection: b stalls now and is only flagged (two of three then look bad, so
-    // the picker fails open, as before).
+    // A stall never displaces a failure ejection: b stalls now and is only flagged. A stall flag does not count
+    // towards fail-open (a starved machine makes healthy spearlets stall), so c stays out.
     d.attemptEnded('a', 'none');
     d.attemptStarted('b');
     for (const t of [400, 500, 600, 700]) {
@@ -208,7 +208,10 @@ describe('OutlierDetector', () => {
       ejections.map((e) => `${e.id}:${e.reason}`),
       ['a:stall', 'c:consecutive'],
     );
-    assert.deepEqual([...d.ejected()], [], 'b flagged and c ejected: fail open');
+    assert.deepEqual([...d.ejected()], ['c'], 'b flagged for a stall, c ejected for failures: c stays out');
+    // b failing as well (flagged for failures) makes two of three bad: the picker fails open.
+    run('b', 'failure', 5);
+    assert.deepEqual([...d.ejected()], [], 'c ejected and b flagged for failures: fail open');
   });
 
   it('stall: attempts cancelled before any answer (hedges that won elsewhere) do not restart the stall clock', () => {
