@@ -13,20 +13,18 @@ const common = ['--duration', '3s', '--fault-for', '1s', '--rate', '100', '--jso
 describe('gray drills', { concurrency: 2 }, () => {
   it('error: the target answers HANDLER_ERROR, the client retries elsewhere and stops picking it', async () => {
     // A 2 s fault: detection counts only if the target got no new request in the fault's last 500 ms, and with a 1 s
-    // fault a fresh-clone run with the test processes crowding 2 cores once detected too late to count.
-    const res = await runCli([
-      'drill',
-      '--fault',
-      'error',
-      '--duration',
-      '4s',
-      '--fault-for',
-      '2s',
-      '--rate',
-      '100',
-      '--json',
-    ]);
+    // fault a fresh-clone run with the test processes crowding 2 cores once detected too late to count. Warnings
+    // (ejections, with their reasons) go to stderr, so a failure below shows what the client decided.
+    const res = await runCli(
+      ['drill', '--fault', 'error', '--duration', '4s', '--fault-for', '2s', '--rate', '100', '--json'],
+      { SPEAR_LOG_LEVEL: 'warn' },
+    );
     const r = JSON.parse(res.stdout) as Row;
+    const decisions = res.stderr
+      .split('\n')
+      .filter((l) => l.includes('eject'))
+      .slice(0, 40)
+      .join('\n');
     assert.equal(r.fault, 'error');
     // HANDLER_ERROR answers were retried on the other spearlets (idempotent requests), on the retry budget.
     assert.ok(r.retried > 0, JSON.stringify(r));
@@ -35,7 +33,7 @@ describe('gray drills', { concurrency: 2 }, () => {
     assert.notEqual(
       r.detectionMs,
       null,
-      `the client stopped picking the erroring spearlet: ${JSON.stringify(r.timeline)}`,
+      `the client stopped picking the erroring spearlet (fault at ${r.faultAtMs} ms): ${JSON.stringify(r.timeline)}\n${decisions}`,
     );
     assert.ok(
       r.succeeded / r.sent >= 0.99,
