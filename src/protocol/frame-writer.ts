@@ -30,7 +30,10 @@ const COPY_MAX_BYTES = 1024;
  * replaces a buffer of their own (an ArrayBuffer each above 4 KiB, where Node's pool stops).
  */
 const IN_PLACE_MAX_BYTES = 16 * 1024;
-/** Size of one shared slab. A region handed to a socket is never written again; a full slab is replaced. */
+/**
+ * Size of one shared slab. A region handed to a socket is written again only once the socket took it whole (see
+ * reclaim); a full slab is replaced.
+ */
 const SLAB_BYTES = 64 * 1024;
 
 /**
@@ -156,7 +159,10 @@ export class FrameWriter {
     if (this.#parts === undefined && run !== undefined) {
       // The common tick: one contiguous run of small frames, one write.
       this.#run = undefined;
-      if (!socket.destroyed && !socket.writableEnded) socket.write(run.subarray(this.#runStart, this.#runEnd));
+      if (!socket.destroyed && !socket.writableEnded) {
+        socket.write(run.subarray(this.#runStart, this.#runEnd));
+        reclaim(socket, run, this.#runStart, this.#runEnd);
+      }
       return;
     }
     this.#closeRun();
@@ -164,13 +170,15 @@ export class FrameWriter {
     this.#parts = undefined;
     // A socket that went away in the meantime drops the frames, as a write to it would.
     if (socket.destroyed || socket.writableEnded) return;
-    if (parts.length === 1) {
-      socket.write(parts[0] as Uint8Array);
-      return;
+    if (parts.length === 1) socket.write(parts[0] as Uint8Array);
+    else {
+      socket.cork();
+      for (const part of parts) socket.write(part);
+      socket.uncork();
     }
-    socket.cork();
-    for (const part of parts) socket.write(part);
-    socket.uncork();
+    const last = parts[parts.length - 1] as Uint8Array;
+    const at = last.byteOffset - slab.byteOffset;
+    if (last.buffer === slab.buffer) reclaim(socket, slab, at, at + last.length);
   }
 
   /** Flushes this tick's frames, then ends the socket (an orderly close after the last frame). */
@@ -207,6 +215,17 @@ export class FrameWriter {
     if (this.#runEnd > this.#runStart) (this.#parts ??= []).push(this.#run.subarray(this.#runStart, this.#runEnd));
     this.#run = undefined;
   }
+}
+
+/**
+ * Gives the bytes [start, end) of `run` back to the shared slab when the socket took them whole before write()
+ * returned: nothing is queued in it (`writableLength` 0: the write completed synchronously and its callback ran, so
+ * neither Node nor the kernel refers to the region any more) and they are the slab's last bytes. The next frames of
+ * any writer then reuse that memory, so a connection whose writes complete at once (the usual case) never fills a slab
+ * and allocates none: at 4 KiB x16, a fresh 64 KiB slab every tick was most of the spearlet's garbage.
+ */
+function reclaim(socket: CorkableSocket, run: Buffer, start: number, end: number): void {
+  if (run === slab && slabEnd === end && socket.writableLength === 0) slabEnd = start;
 }
 
 function endTick(writer: FrameWriter): void {

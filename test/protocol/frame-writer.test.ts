@@ -133,6 +133,51 @@ describe('FrameWriter', () => {
     assert.ok(received().equals(expected), 'the bytes arrive as written');
   });
 
+  it('reuses slab memory the socket took whole, and never memory still queued in it', async () => {
+    const { server, client, received } = await socketPair();
+    const seen: { buffer: ArrayBufferLike; offset: number; queuedAfter: number }[] = [];
+    const write = (b: Uint8Array): boolean => net.Socket.prototype.write.call(client, b);
+    client.write = (b: Uint8Array) => {
+      const ok = write(b);
+      seen.push({ buffer: b.buffer, offset: b.byteOffset, queuedAfter: client.writableLength });
+      return ok;
+    };
+    const writer = new FrameWriter(client);
+    const frames: Buffer[] = [];
+    const tick = async (n: number): Promise<void> => {
+      for (let i = 0; i < 8; i++) {
+        const f = frame((n * 8 + i) % 251, 4096);
+        frames.push(f);
+        writer.writeInPlace({ size: f.length, encodeInto: (t, o) => void f.copy(t, o) });
+      }
+      await new Promise<void>((resolve) => {
+        setImmediate(resolve);
+      });
+    };
+    // Ticks of 32 KiB that the kernel takes at once: each reuses the memory of the one before.
+    for (let n = 0; n < 6; n++) await tick(n);
+    let expected = Buffer.concat(frames);
+    while (received().length < expected.length) await once(server, 'data');
+    assert.ok(received().equals(expected), 'the bytes arrive as written');
+    const synchronous = seen.filter((w) => w.queuedAfter === 0);
+    assert.ok(synchronous.length >= 2, `writes taken whole: ${synchronous.length} of ${seen.length}`);
+    assert.equal(new Set(synchronous.map((w) => `${w.offset}`)).size, 1, 'every write taken whole reused one region');
+    assert.equal(new Set(synchronous.map((w) => w.buffer)).size, 1, 'and one slab');
+    // The peer stops reading: writes queue in the socket, and the memory they sit in must not be written again.
+    server.pause();
+    seen.length = 0;
+    for (let n = 6; n < 200 && seen.every((w) => w.queuedAfter === 0); n++) await tick(n);
+    for (let n = 0; n < 20; n++) await tick(200 + n);
+    assert.ok(
+      seen.some((w) => w.queuedAfter > 0),
+      'the socket queued writes once its peer stopped reading',
+    );
+    server.resume();
+    expected = Buffer.concat(frames);
+    while (received().length < expected.length) await once(server, 'data');
+    assert.ok(received().equals(expected), 'every frame intact after the queue drained');
+  });
+
   it('end() sends the frames of this tick before the FIN; a destroyed socket drops them', async () => {
     const { client, server, received } = await socketPair();
     const writer = new FrameWriter(client);
