@@ -9,13 +9,17 @@ import { MessageKind, decodeMessage, encodeControl, encodeJson, encodeResponse }
 export const RAW_HEADER_BYTES = 8 + 1 + 1 + 8;
 const RAW_KIND_REQUEST = 3;
 const RAW_KIND_RESPONSE = 4;
-/** Frames are written into slabs of this size; a flushed part is never written again (the socket may hold it). */
+/**
+ * Frames are written into slabs of this size; a flushed part is written again only once the socket took it whole (it
+ * may hold it otherwise).
+ */
 const SLAB_BYTES = 64 * 1024;
 
 /**
  * Gathers the frames written in one tick and hands them to the socket in one write at the end of the tick
  * (process.nextTick runs after the promise continuations that issued them). Frames are encoded straight into a
- * slab: no per-frame allocation, no second copy.
+ * slab: no per-frame allocation, no second copy, and the slab is reused while the socket takes every write whole (the
+ * mesh's FrameWriter does the same).
  */
 export class TickWriter {
   readonly #socket: net.Socket;
@@ -28,7 +32,9 @@ export class TickWriter {
     this.#scheduled = false;
     if (this.#end === this.#start) return;
     this.#socket.write(this.#slab.subarray(this.#start, this.#end));
-    this.#start = this.#end;
+    // Nothing queued in the socket after write(): the kernel took the bytes before it returned and nobody holds the
+    // slab any more, so the next tick starts at its beginning again (no new slab while writes complete at once).
+    this.#start = this.#end = this.#socket.writableLength === 0 ? 0 : this.#end;
   };
 
   constructor(socket: net.Socket) {
