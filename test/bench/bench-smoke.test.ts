@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { runMeshVsRawBench, type CpuPerRequest } from '../../bench/echo-bench.ts';
 import { figure, formatTable } from '../../bench/lib/report.ts';
 import { RawEchoClient, startRawEchoServer } from '../../bench/raw-echo.ts';
+import { measureRequestPath } from '../../bench/request-path.ts';
 import { SUITES } from '../../bench/suites.ts';
 
 test(
@@ -129,4 +130,12 @@ test('every suite has a unique name for --only', () => {
   const names = SUITES.map((s) => s.name);
   assert.equal(new Set(names).size, names.length);
   assert.ok(names.includes('mesh') && names.includes('failover'));
+});
+
+test('the request-path bench answers every chunk through a real session and reports CPU per request', async () => {
+  const r = await measureRequestPath({ chunks: 300, rounds: 2 });
+  // 16 RESPONSE frames of 8 + 12 + 64 bytes per chunk, for the warm-up and both rounds.
+  assert.equal(r.answeredBytes, (300 + 2 * 300) * 16 * (8 + 12 + 64));
+  assert.equal(r.nsPerRequest.length, 2);
+  assert.ok(r.medianNs > 0 && Number.isFinite(r.medianNs), String(r.medianNs));
 });
