@@ -17,6 +17,8 @@ import {
   encodeRequest,
   encodeSignal,
   parseJsonPayload,
+  u16le,
+  u32le,
   type MeshMessage,
 } from '../wire/index.ts';
 import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
@@ -249,8 +251,8 @@ export class ClientSession {
   #onResponse(frame: Buffer): void {
     if (this.#phase === 'closed') return;
     // The id as a number, rounded as Number(BigInt) rounds it: this side only issues ids up to 2^53.
-    const id = frame.readUInt32LE(2) + frame.readUInt32LE(6) * 0x1_0000_0000;
-    this.#answer(id, frame.readUInt16LE(10), frame.subarray(RESPONSE_PREFIX_BYTES));
+    const id = u32le(frame, 2) + u32le(frame, 6) * 0x1_0000_0000;
+    this.#answer(id, u16le(frame, 10), frame.subarray(RESPONSE_PREFIX_BYTES));
   }
 
   #answer(id: number, status: number, body: Buffer): void {

@@ -1,7 +1,7 @@
 // A REQUEST frame that encodes itself into the frame writer's memory (FrameWriter.writeInPlace): no buffer, no
 // BigInt and no copy per request. One per session, reused by every request it writes.
 import type { InPlaceFrame } from '../protocol/frame-writer.ts';
-import { FRAME_HEADER_BYTES, MAX_DEADLINE_MS, MessageKind, encodeRequest } from '../wire/index.ts';
+import { FRAME_HEADER_BYTES, MAX_DEADLINE_MS, MessageKind, encodeRequest, putU16le, putU32le } from '../wire/index.ts';
 
 /** A REQUEST's frame body without method name and body: kind, flags, id, deadline, method length (protocol.md §3). */
 export const REQUEST_OVERHEAD_BYTES = 16;
@@ -56,19 +56,24 @@ export class RequestFrame implements InPlaceFrame {
     const messageBytes = this.size - FRAME_HEADER_BYTES;
     let at = offset;
     const lowLength = messageBytes % TWO_POW_32;
-    target.writeUInt32LE(lowLength, at);
-    target.writeUInt32LE((messageBytes - lowLength) / TWO_POW_32, at + 4);
+    // Byte stores: the writer reserved exactly `size` bytes at `offset`, so Buffer's checked writers add nothing but
+    // their checks.
+    putU32le(target, at, lowLength);
+    putU32le(target, at + 4, (messageBytes - lowLength) / TWO_POW_32);
     at += FRAME_HEADER_BYTES;
     target[at] = MessageKind.REQUEST;
     target[at + 1] = this.#flags;
     const low = this.#id % TWO_POW_32;
-    target.writeUInt32LE(low, at + 2);
-    target.writeUInt32LE((this.#id - low) / TWO_POW_32, at + 6);
-    target.writeUInt32LE(this.#deadlineMs, at + 10);
-    target.writeUInt16LE(this.#name.length, at + 14);
+    putU32le(target, at + 2, low);
+    putU32le(target, at + 6, (this.#id - low) / TWO_POW_32);
+    putU32le(target, at + 10, this.#deadlineMs);
+    const name = this.#name;
+    putU16le(target, at + 14, name.length);
     at += REQUEST_OVERHEAD_BYTES;
-    target.set(this.#name, at);
-    target.set(this.#body, at + this.#name.length);
+    // A short name is copied byte by byte: cheaper than a TypedArray.set call at this size.
+    if (name.length <= 16) for (let i = 0; i < name.length; i++) target[at + i] = name[i] as number;
+    else target.set(name, at);
+    target.set(this.#body, at + name.length);
     // Drop the caller's body: the session keeps this object for its lifetime.
     this.#body = EMPTY;
   }

@@ -26,18 +26,27 @@ export class Tally {
 /** Per method and status tallies for spear_mesh_requests_total, folded into the counter at scrape time. */
 export class RequestTally {
   /** method -> status -> count: no key string is built per request. */
-  readonly #counts = new Map<string, Map<number, number>>();
+  readonly #counts = new Map<string, Map<number, Tally>>();
   count(method: string, status: number): void {
+    this.cell(method, status).value++;
+  }
+  /** The count of one method and status, created on first use; keep it to count without map lookups. */
+  cell(method: string, status: number): Tally {
     let byStatus = this.#counts.get(method);
     if (byStatus === undefined) {
       byStatus = new Map();
       this.#counts.set(method, byStatus);
     }
-    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+    let cell = byStatus.get(status);
+    if (cell === undefined) {
+      cell = new Tally();
+      byStatus.set(status, cell);
+    }
+    return cell;
   }
   *entries(): Generator<{ method: string; status: string; n: number }> {
     for (const [method, byStatus] of this.#counts) {
-      for (const [status, n] of byStatus) yield { method, status: String(status), n };
+      for (const [status, cell] of byStatus) yield { method, status: String(status), n: cell.value };
     }
   }
 }

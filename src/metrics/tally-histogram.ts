@@ -16,6 +16,12 @@ export class HistogramSeries {
     this.counts = new Float64Array(bounds.length + 1);
   }
 
+  clear(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+
   observe(value: number): void {
     const bounds = this.#bounds;
     let i = 0;
@@ -71,8 +77,12 @@ export class TallyHistogram<L extends string> {
     this.series(labelValue).observe(value);
   }
 
+  /**
+   * Zeroes every series in place: a series a caller holds (see series()) keeps counting after a reset, and series
+   * with no observation are left out of the exposition until they get one.
+   */
   reset(): void {
-    this.#series.clear();
+    for (const s of this.#series.values()) s.clear();
   }
 
   /** What the registry renders as text: the label of the series rides in sharedLabels, as prom-client does. */
@@ -80,6 +90,8 @@ export class TallyHistogram<L extends string> {
     const values: ExportValue[] = [];
     const bucketName = `${this.name}_bucket`;
     for (const [labelValue, s] of this.#series) {
+      // A label value with no observation (new, or zeroed by reset()) is not exported, as with prom-client.
+      if (s.count === 0) continue;
       const shared = { [this.#label]: labelValue };
       let acc = 0;
       for (let i = 0; i < this.#bounds.length; i++) {

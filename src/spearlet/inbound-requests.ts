@@ -2,7 +2,8 @@
 import { performance } from 'node:perf_hooks';
 import { MeshError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../util/logger.ts';
-import type { SpearletMetrics } from '../metrics/spearlet-metrics.ts';
+import { Tally, type SpearletMetrics } from '../metrics/spearlet-metrics.ts';
+import { HistogramSeries } from '../metrics/tally-histogram.ts';
 import {
   RequestFlag,
   Status,
@@ -21,6 +22,9 @@ import { ResponseFrame } from './response-frame.ts';
  * responses ever share it.
  */
 const okResponse = new ResponseFrame();
+/** Placeholders until a session counts its first request (#count replaces both before using them). */
+const UNUSED_TALLY = new Tally();
+const UNUSED_SERIES = new HistogramSeries([]);
 
 export interface InboundHost<S> {
   send(frame: Buffer): void;
@@ -100,6 +104,10 @@ export class InboundRequests<S> implements DeadlineOwner {
   #nextDeadlineAt = Infinity;
   /** The deadline sweep is watching this table. */
   #watched = false;
+  /** The method label counted last, with its OK count and duration series (see #count). */
+  #countedLabel: string | undefined;
+  #okCount = UNUSED_TALLY;
+  #durations = UNUSED_SERIES;
 
   constructor(host: InboundHost<S>) {
     this.#host = host;
@@ -272,8 +280,16 @@ export class InboundRequests<S> implements DeadlineOwner {
     // Unknown methods share one label so a client cannot grow the metric without bound.
     const label = known || this.#host.handlers.has(method) ? method : '(unknown)';
     const metrics = this.#host.metrics;
-    metrics.requests.count(label, status);
-    metrics.requestDuration.observe(label, (performance.now() - startedAt) / 1000);
+    // A session mostly calls one method: its OK count and duration series are kept (the decoder hands out one string
+    // per method name, so the comparison is by reference).
+    if (label !== this.#countedLabel) {
+      this.#countedLabel = label;
+      this.#okCount = metrics.requests.cell(label, Status.OK);
+      this.#durations = metrics.requestDuration.series(label);
+    }
+    if (status === Status.OK) this.#okCount.value++;
+    else metrics.requests.count(label, status);
+    this.#durations.observe((performance.now() - startedAt) / 1000);
   }
 }
 

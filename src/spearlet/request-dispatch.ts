@@ -1,7 +1,6 @@
 // Decides what happens to one REQUEST an agent sent: refused (draining, scope, unknown method, overload, a drill
 // fault) or run by its handler.
 import { setTimeout as delay } from 'node:timers/promises';
-import { performance } from 'node:perf_hooks';
 import type { VerifiedToken } from '../auth/verify.ts';
 import { methodAllowed } from '../auth/scope.ts';
 import type { RequestMessage } from '../wire/index.ts';
@@ -10,15 +9,16 @@ import type { InboundRequests } from './inbound-requests.ts';
 import type { MeshSession } from './session.ts';
 import type { SessionHost } from './session-types.ts';
 
+/** `startedAt`: performance.now() when the request arrived (the frames of one received chunk share one reading). */
 export function dispatchRequest(
   msg: RequestMessage,
+  startedAt: number,
   inbound: InboundRequests<MeshSession>,
   host: SessionHost,
   open: boolean,
   token: VerifiedToken | undefined,
   session: MeshSession,
 ): void {
-  const startedAt = performance.now();
   if (!open) {
     inbound.refuse(msg, startedAt, 'DRAINING', 'this connection accepts no new requests (GOAWAY sent)', true);
     return;

@@ -2,7 +2,7 @@
 // per response (a 4 KiB one would otherwise get an ArrayBuffer of its own, above Node's pool size) and no copy
 // beyond the body's one into the writer's slab. Bytes equal encodeResponse's (test/spearlet/response-frame.test.ts).
 import type { InPlaceFrame } from '../protocol/frame-writer.ts';
-import { FRAME_HEADER_BYTES, MessageKind, RESPONSE_PREFIX_BYTES } from '../wire/index.ts';
+import { FRAME_HEADER_BYTES, MessageKind, RESPONSE_PREFIX_BYTES, putU16le, putU32le } from '../wire/index.ts';
 
 const TWO_POW_32 = 0x1_0000_0000;
 const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);
@@ -35,17 +35,19 @@ export class ResponseFrame implements InPlaceFrame {
   }
 
   encodeInto(target: Buffer, offset: number): void {
+    // Byte stores: the writer reserved exactly `size` bytes at `offset`, so Buffer's checked writers add nothing but
+    // their checks.
     const messageBytes = this.size - FRAME_HEADER_BYTES;
     const lowLength = messageBytes % TWO_POW_32;
-    target.writeUInt32LE(lowLength, offset);
-    target.writeUInt32LE((messageBytes - lowLength) / TWO_POW_32, offset + 4);
+    putU32le(target, offset, lowLength);
+    putU32le(target, offset + 4, (messageBytes - lowLength) / TWO_POW_32);
     const at = offset + FRAME_HEADER_BYTES;
     target[at] = MessageKind.RESPONSE;
     target[at + 1] = 0;
     const low = this.#id % TWO_POW_32;
-    target.writeUInt32LE(low, at + 2);
-    target.writeUInt32LE((this.#id - low) / TWO_POW_32, at + 6);
-    target.writeUInt16LE(this.#status, at + 10);
+    putU32le(target, at + 2, low);
+    putU32le(target, at + 6, (this.#id - low) / TWO_POW_32);
+    putU16le(target, at + 10, this.#status);
     target.set(this.#body, at + RESPONSE_PREFIX_BYTES);
     // Drop the handler's body: the object outlives this response.
     this.#body = EMPTY;

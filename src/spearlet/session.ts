@@ -1,4 +1,5 @@
 // One mesh connection on the spearlet side: handshake, request dispatch, heartbeats, GOAWAY, REAUTH, close.
+import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import { MeshError, type ErrorCode } from '../errors.ts';
 import type { VerifiedToken } from '../auth/verify.ts';
@@ -50,6 +51,11 @@ export class MeshSession {
   #agentName: string | undefined;
   /** Frames that arrived while HELLO was being verified. */
   #queued: PreWelcomeQueue | null = null;
+  /**
+   * performance.now() when the chunk being handled arrived, read at its first REQUEST (-1 until then): the requests of
+   * one chunk arrived together and share one clock reading.
+   */
+  #arrivedAt = -1;
   readonly #inbound: InboundRequests<MeshSession>;
   /** Requests this side sent to the agent; created by the first one (most sessions never send any). */
   #outgoingTable: OutgoingRequests | undefined;
@@ -183,6 +189,7 @@ export class MeshSession {
     this.#host.metrics.bytesIn.inc(chunk.length);
     // What the frames of this chunk answer at once (PONGs, synchronous replies) leaves in one write at the end.
     this.#out.hold();
+    this.#arrivedAt = -1;
     try {
       this.#decoder.push(chunk);
     } catch (err) {
@@ -285,6 +292,7 @@ export class MeshSession {
     if (this.#logs.enabled('info')) this.#logs.log.info({ agentName: this.#agentName }, 'session open');
     const queued = this.#queued?.take() ?? [];
     this.#queued = null;
+    this.#arrivedAt = -1;
     for (const body of queued) {
       if (this.state === 'closing' || this.state === 'closed') break;
       try {
@@ -299,7 +307,8 @@ export class MeshSession {
   #onRequest(msg: RequestMessage): void {
     if (msg.id === 0n) throw new MeshError('PROTOCOL_ERROR', 'request id 0 is reserved');
     if (this.#inbound.has(msg.id)) throw new MeshError('PROTOCOL_ERROR', `request id ${msg.id} is already in flight`);
-    dispatchRequest(msg, this.#inbound, this.#host, this.#state === 'open', this.#token, this);
+    if (this.#arrivedAt < 0) this.#arrivedAt = performance.now();
+    dispatchRequest(msg, this.#arrivedAt, this.#inbound, this.#host, this.#state === 'open', this.#token, this);
   }
 
   /**

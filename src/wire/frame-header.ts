@@ -1,5 +1,6 @@
 // Length-prefixed framing shared by both protocols, [u64 LE length][body]: frame encoder and header helpers.
 import { FrameLengthInvalidError } from '../errors.ts';
+import { u32le } from './bytes.ts';
 
 export const FRAME_HEADER_BYTES = 8;
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
@@ -25,8 +26,8 @@ export function writeFrameHeader(target: Buffer, offset: number, length: number)
  * Throws FrameLengthInvalidError when the declared length does not fit a safe integer.
  */
 export function readFrameLength(source: Buffer, offset: number): number {
-  const low = source.readUInt32LE(offset);
-  const high = source.readUInt32LE(offset + 4);
+  const low = u32le(source, offset);
+  const high = u32le(source, offset + 4);
   if (high > MAX_SAFE_HIGH_WORD) {
     throw new FrameLengthInvalidError((BigInt(high) << 32n) | BigInt(low));
   }

@@ -15,6 +15,7 @@ import {
   SIGNAL_PREFIX_BYTES,
   type MeshMessage,
 } from './message-types.ts';
+import { u16le, u32le, u64leBig } from './bytes.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -74,7 +75,7 @@ function decodeUncached(body: Buffer, start: number, end: number, what: string):
 
 /** Reads [u16 length][name] at `offset`; the name must end inside the body. */
 function readName(body: Buffer, offset: number, what: string): { name: string; end: number } {
-  const length = body.readUInt16LE(offset);
+  const length = u16le(body, offset);
   const start = offset + 2;
   const end = start + length;
   if (end > body.length) throw new MethodLengthInvalidError(what, length, body.length - start);
@@ -94,13 +95,13 @@ export function decodeMessage(body: Buffer): MeshMessage {
   }
   const kind = body[0] as number;
   const flags = body[1] as number;
-  const id = body.readBigUInt64LE(2);
+  const id = u64leBig(body, 2);
   switch (kind) {
     case MessageKind.REQUEST: {
       if (body.length < REQUEST_PREFIX_BYTES) {
         throw new MessageTruncatedError('REQUEST', REQUEST_PREFIX_BYTES, body.length);
       }
-      const deadlineMs = body.readUInt32LE(MESSAGE_HEADER_BYTES);
+      const deadlineMs = u32le(body, MESSAGE_HEADER_BYTES);
       const { name: method, end } = readName(body, MESSAGE_HEADER_BYTES + 4, 'method name');
       return { kind, flags, id, deadlineMs, method, body: body.subarray(end) };
     }
@@ -108,7 +109,7 @@ export function decodeMessage(body: Buffer): MeshMessage {
       if (body.length < RESPONSE_PREFIX_BYTES) {
         throw new MessageTruncatedError('RESPONSE', RESPONSE_PREFIX_BYTES, body.length);
       }
-      const status = body.readUInt16LE(MESSAGE_HEADER_BYTES);
+      const status = u16le(body, MESSAGE_HEADER_BYTES);
       return { kind, flags, id, status, body: body.subarray(RESPONSE_PREFIX_BYTES) };
     }
     case MessageKind.SIGNAL: {

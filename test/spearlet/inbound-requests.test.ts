@@ -99,6 +99,39 @@ describe('InboundRequests', () => {
     sweep.close();
   });
 
+  it('counts requests and durations per method and status when methods alternate (the cached counters follow)', async () => {
+    const { inbound, metrics, sweep } = table();
+    const ok = (req: { body: Buffer }): Buffer => req.body;
+    const fail = (): never => {
+      throw new Error('no');
+    };
+    const calls: [string, typeof ok | typeof fail][] = [
+      ['m', ok],
+      ['m', ok],
+      ['n', ok],
+      ['m', fail],
+      ['m', ok],
+      ['n', fail],
+    ];
+    calls.forEach(([method, handler], i) => {
+      inbound.run(request(BigInt(i + 1), 0, method), 0, handler, 's', 'a');
+    });
+    const text = await metrics.registry.metrics();
+    const value = (line: string): number => {
+      const found = text.split('\n').find((l) => l.startsWith(line + ' '));
+      assert.ok(found !== undefined, `no line ${line} in\n${text}`);
+      return Number(found.slice(line.length + 1));
+    };
+    const failed = String(Status.INTERNAL);
+    assert.equal(value('spear_mesh_requests_total{method="m",status="0",spearlet="s1"}'), 3);
+    assert.equal(value(`spear_mesh_requests_total{method="m",status="${failed}",spearlet="s1"}`), 1);
+    assert.equal(value('spear_mesh_requests_total{method="n",status="0",spearlet="s1"}'), 1);
+    assert.equal(value(`spear_mesh_requests_total{method="n",status="${failed}",spearlet="s1"}`), 1);
+    assert.equal(value('spear_mesh_request_duration_seconds_count{spearlet="s1",method="m"}'), 4);
+    assert.equal(value('spear_mesh_request_duration_seconds_count{spearlet="s1",method="n"}'), 2);
+    sweep.close();
+  });
+
   it('turns a synchronous throw and a bad return value into HANDLER_ERROR responses', () => {
     const { inbound, sent, sweep } = table();
     inbound.run(
