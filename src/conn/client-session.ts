@@ -18,7 +18,7 @@ import {
   encodeSignal,
   parseJsonPayload,
   u16le,
-  u32le,
+  u64le,
   type MeshMessage,
 } from '../wire/index.ts';
 import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
@@ -250,9 +250,8 @@ export class ClientSession {
   /** A RESPONSE frame body ([u8 kind][u8 flags][u64 LE id][u16 status][body]), at least its 12-byte prefix. */
   #onResponse(frame: Buffer): void {
     if (this.#phase === 'closed') return;
-    // The id as a number, rounded as Number(BigInt) rounds it: this side only issues ids up to 2^53.
-    const id = u32le(frame, 2) + u32le(frame, 6) * 0x1_0000_0000;
-    this.#answer(id, u16le(frame, 10), frame.subarray(RESPONSE_PREFIX_BYTES));
+    // The id as a number (rounded above 2^53 as Number(BigInt) rounds it): this side only issues ids up to 2^53.
+    this.#answer(u64le(frame, 2), u16le(frame, 10), frame.subarray(RESPONSE_PREFIX_BYTES));
   }
 
   #answer(id: number, status: number, body: Buffer): void {

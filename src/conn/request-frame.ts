@@ -1,11 +1,18 @@
 // A REQUEST frame that encodes itself into the frame writer's memory (FrameWriter.writeInPlace): no buffer, no
 // BigInt and no copy per request. One per session, reused by every request it writes.
 import type { InPlaceFrame } from '../protocol/frame-writer.ts';
-import { FRAME_HEADER_BYTES, MAX_DEADLINE_MS, MessageKind, encodeRequest, putU16le, putU32le } from '../wire/index.ts';
+import {
+  FRAME_HEADER_BYTES,
+  MAX_DEADLINE_MS,
+  MessageKind,
+  encodeRequest,
+  putU16le,
+  putU32le,
+  putU64le,
+} from '../wire/index.ts';
 
 /** A REQUEST's frame body without method name and body: kind, flags, id, deadline, method length (protocol.md §3). */
 export const REQUEST_OVERHEAD_BYTES = 16;
-const TWO_POW_32 = 0x1_0000_0000;
 const EMPTY = Buffer.alloc(0);
 
 /** UTF-8 bytes of recent method names, validated by the wire encoder (see methodBytes). */
@@ -53,19 +60,13 @@ export class RequestFrame implements InPlaceFrame {
   }
 
   encodeInto(target: Buffer, offset: number): void {
-    const messageBytes = this.size - FRAME_HEADER_BYTES;
-    let at = offset;
-    const lowLength = messageBytes % TWO_POW_32;
     // Byte stores: the writer reserved exactly `size` bytes at `offset`, so Buffer's checked writers add nothing but
     // their checks.
-    putU32le(target, at, lowLength);
-    putU32le(target, at + 4, (messageBytes - lowLength) / TWO_POW_32);
-    at += FRAME_HEADER_BYTES;
+    putU64le(target, offset, this.size - FRAME_HEADER_BYTES);
+    let at = offset + FRAME_HEADER_BYTES;
     target[at] = MessageKind.REQUEST;
     target[at + 1] = this.#flags;
-    const low = this.#id % TWO_POW_32;
-    putU32le(target, at + 2, low);
-    putU32le(target, at + 6, (this.#id - low) / TWO_POW_32);
+    putU64le(target, at + 2, this.#id);
     putU32le(target, at + 10, this.#deadlineMs);
     const name = this.#name;
     putU16le(target, at + 14, name.length);

@@ -2,9 +2,8 @@
 // per response (a 4 KiB one would otherwise get an ArrayBuffer of its own, above Node's pool size) and no copy
 // beyond the body's one into the writer's slab. Bytes equal encodeResponse's (test/spearlet/response-frame.test.ts).
 import type { InPlaceFrame } from '../protocol/frame-writer.ts';
-import { FRAME_HEADER_BYTES, MessageKind, RESPONSE_PREFIX_BYTES, putU16le, putU32le } from '../wire/index.ts';
+import { FRAME_HEADER_BYTES, MessageKind, RESPONSE_PREFIX_BYTES, putU16le, putU64le } from '../wire/index.ts';
 
-const TWO_POW_32 = 0x1_0000_0000;
 const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);
 const EMPTY = Buffer.alloc(0);
 
@@ -37,16 +36,11 @@ export class ResponseFrame implements InPlaceFrame {
   encodeInto(target: Buffer, offset: number): void {
     // Byte stores: the writer reserved exactly `size` bytes at `offset`, so Buffer's checked writers add nothing but
     // their checks.
-    const messageBytes = this.size - FRAME_HEADER_BYTES;
-    const lowLength = messageBytes % TWO_POW_32;
-    putU32le(target, offset, lowLength);
-    putU32le(target, offset + 4, (messageBytes - lowLength) / TWO_POW_32);
+    putU64le(target, offset, this.size - FRAME_HEADER_BYTES);
     const at = offset + FRAME_HEADER_BYTES;
     target[at] = MessageKind.RESPONSE;
     target[at + 1] = 0;
-    const low = this.#id % TWO_POW_32;
-    putU32le(target, at + 2, low);
-    putU32le(target, at + 6, (this.#id - low) / TWO_POW_32);
+    putU64le(target, at + 2, this.#id);
     putU16le(target, at + 10, this.#status);
     target.set(this.#body, at + RESPONSE_PREFIX_BYTES);
     // Drop the handler's body: the object outlives this response.

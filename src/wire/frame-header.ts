@@ -1,6 +1,6 @@
 // Length-prefixed framing shared by both protocols, [u64 LE length][body]: frame encoder and header helpers.
 import { FrameLengthInvalidError } from '../errors.ts';
-import { u32le } from './bytes.ts';
+import { putU64le, u32le } from './bytes.ts';
 
 export const FRAME_HEADER_BYTES = 8;
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
@@ -17,8 +17,7 @@ export function writeFrameHeader(target: Buffer, offset: number, length: number)
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new TypeError(`frame length must be a non-negative safe integer, got ${String(length)}`);
   }
-  target.writeUInt32LE(length % TWO_POW_32, offset);
-  target.writeUInt32LE(Math.floor(length / TWO_POW_32), offset + 4);
+  putU64le(target, offset, length);
 }
 
 /**

@@ -3,4 +3,4 @@ export * from './frame.ts';
 export * from './preface.ts';
 export * from './message.ts';
 export * from './legacy/envelope.ts';
-export { putU16le, putU32le, u16le, u32le } from './bytes.ts';
+export { putU16le, putU32le, putU64le, u16le, u32le, u64le } from './bytes.ts';

@@ -1,4 +1,5 @@
 // Mesh message encoders: each returns a complete frame (length header included) built in one allocation.
+import { putU64le } from './bytes.ts';
 import { FRAME_HEADER_BYTES, writeFrameHeader } from './frame-header.ts';
 import {
   MAX_DEADLINE_MS,
@@ -74,16 +75,12 @@ function allocMessage(messageBytes: number, kind: number, flags: number, id: big
   return frame;
 }
 
-const TWO_POW_32 = 0x1_0000_0000;
 const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** u64 LE write; ids below 2^53 (nearly all) skip BigInt arithmetic, which is several times slower. */
 function writeId(target: Buffer, offset: number, id: bigint): void {
   if (id <= MAX_SAFE_ID) {
-    const n = Number(id);
-    const low = n % TWO_POW_32;
-    target.writeUInt32LE(low, offset);
-    target.writeUInt32LE((n - low) / TWO_POW_32, offset + 4);
+    putU64le(target, offset, Number(id));
   } else {
     target.writeBigUInt64LE(id, offset);
   }
