@@ -202,17 +202,17 @@ export class ClientMetrics {
     });
   }
 
-  /** One attempt on `spearletId` ended; `startedAt` is performance.now() when it began; `err` when it failed. */
-  attempt(spearletId: string, startedAt: number, err?: unknown): void {
+  /** One attempt on `spearletId` ended (at `now`; it began at `startedAt`, both performance.now()); `err` when it failed. */
+  attempt(spearletId: string, startedAt: number, err: unknown, now: number): void {
     const rec = this.#record(spearletId);
     rec.codes.inc(err === undefined ? 'OK' : codeOf(err));
-    this.#attemptDuration.observe(rec.labels, (performance.now() - startedAt) / 1000);
+    this.#attemptDuration.observe(rec.labels, (now - startedAt) / 1000);
   }
 
-  /** A call to request() settled. */
-  call(startedAt: number, err?: unknown): void {
+  /** A call to request() settled (`startedAt` and `now` are performance.now() readings). */
+  call(startedAt: number, err: unknown, now: number): void {
     this.#calls.inc(err === undefined ? 'OK' : codeOf(err));
-    this.#callDuration.observe((performance.now() - startedAt) / 1000);
+    this.#callDuration.observe((now - startedAt) / 1000);
   }
 
   /** The balancer published a new picker: counts endpoints that went from usable to ejected. */

@@ -173,9 +173,9 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
   }
 
   /** An attempt is about to be written to `sub`. */
-  attemptStarted(sub: EndpointPool): void {
+  attemptStarted(sub: EndpointPool, nowMs?: number): void {
     sub.attempts++;
-    this.#o.outlier?.attemptStarted(sub.id);
+    this.#o.outlier?.attemptStarted(sub.id, nowMs);
   }
 
   /**
@@ -187,7 +187,7 @@ export class EndpointBalancer extends EventEmitter<EndpointBalancerEvents> {
     if (ok) sub.succeeded++;
     else sub.failed++;
     if (this.#subs.get(sub.id) !== sub) return;
-    if (this.#o.outlier?.attemptEnded(sub.id, verdict) === true) this.#rebuild();
+    if (this.#o.outlier?.attemptEnded(sub.id, verdict, nowMs) === true) this.#rebuild();
   }
 
   /** Resolves true as soon as any connection is READY, false after `timeoutMs` or once `stop()` says so. */

@@ -1,6 +1,5 @@
 // MeshClient: resolver -> balancer -> picker -> connections, with failover, retry budget, deadlines and a wait queue.
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { OutlierDetector } from '../balancer/outlier-detector.ts';
 import { createPolicy } from '../balancer/policies.ts';
 import { RetryBudget } from '../balancer/retry-budget.ts';
@@ -13,10 +12,12 @@ import type { Endpoint } from '../discovery/endpoint.ts';
 import { ConfigError, MeshError } from '../errors.ts';
 import { createConsulClient, type ConsulClient } from '../registry/consul-client.ts';
 import { silentLogger, type Logger } from '../util/logger.ts';
+import { monotonicNow } from '../util/monotonic.ts';
 import { ClientMetrics } from './client-metrics.ts';
 import { transportTargetFor } from './endpoint-target.ts';
 import { attemptVerdict, classifyFailure } from './attempt-outcome.ts';
 import { EndpointBalancer, type RouteContext, type EndpointPool } from './endpoint-balancer.ts';
+import { FirstAttempt, type FirstAttemptEnds } from './first-attempt.ts';
 import { hedgedRequest } from './hedged-request.ts';
 import { ClientClosedError } from './errors.ts';
 import {
@@ -97,8 +98,10 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
       this.#consul = consul;
       this.#ownsResolver = true;
     }
-    this.#budget = new RetryBudget(options.retryBudget);
-    const outlier = options.outlier === false ? undefined : new OutlierDetector(options.outlier);
+    // The budget and the detector read the request path's clock, so one reading serves them all.
+    this.#budget = new RetryBudget({ ...options.retryBudget, now: monotonicNow });
+    const outlier =
+      options.outlier === false ? undefined : new OutlierDetector({ ...options.outlier, now: monotonicNow });
     this.#balancer = new EndpointBalancer({
       policy: createPolicy(o.policy, { random: options.random }),
       zone: o.zone,
@@ -200,8 +203,8 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     }
     this.#requests++;
     this.#inFlight++;
-    this.#budget.recordRequest();
-    const startedAt = this.#metrics === undefined ? 0 : performance.now();
+    const startedAt = monotonicNow();
+    this.#budget.recordRequest(startedAt);
     let first: Promise<Buffer> | undefined;
     try {
       first = this.#firstAttempt(method, bytes, options, deadlineAt, startedAt);
@@ -229,35 +232,37 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     if (sub === undefined) return undefined;
     const movable = idempotent && this.#balancer.movesStalledAttempts;
     const signal = movable && o.signal === undefined ? sub.moveSignal : o.signal;
-    let sent: Promise<Buffer>;
-    let started = false;
-    let startedAt = 0;
+    const a = new FirstAttempt(this.#firstAttemptEnds, sub, method, body, o, deadlineAt, callStartedAt);
     try {
       const conn = sub.connection();
-      this.#balancer.attemptStarted(sub);
-      startedAt = performance.now();
-      started = true;
-      sent = conn.request(method, body, attemptOptions(idempotent, deadlineAt, signal));
+      // The call's own start serves as the attempt's: nothing but the pick came in between.
+      this.#balancer.attemptStarted(sub, callStartedAt);
+      a.started = true;
+      conn.dispatch(method, body, attemptOptions(idempotent, deadlineAt, signal), a);
     } catch (err) {
-      sent = rejection(err);
+      a.fail(err);
     }
-    return sent.then(
-      (out) => {
-        this.#attemptSucceeded(sub, startedAt);
-        return this.#callSucceeded(out, callStartedAt);
-      },
-      (err: unknown) => {
-        if (started) this.#attemptFailed(sub, startedAt, err);
-        let exclude: Set<string>;
-        try {
-          exclude = this.#afterFailure(err, sub, method, idempotent, 0, o, deadlineAt, undefined);
-        } catch (final) {
-          return this.#callFailed(final, callStartedAt);
-        }
-        return this.#settled(this.#run(method, body, o, deadlineAt, 1, exclude), callStartedAt);
-      },
-    );
+    return a.promise;
   }
+
+  /** How a first attempt ends: its success is counted where the answer is read; its failure continues in #run. */
+  readonly #firstAttemptEnds: FirstAttemptEnds = {
+    succeeded: (a) => {
+      const now = monotonicNow();
+      this.#attemptSucceeded(a.sub, a.callStartedAt, now);
+      this.#countSuccess(a.callStartedAt, now);
+    },
+    failed: (a, err) => {
+      if (a.started) this.#attemptFailed(a.sub, a.callStartedAt, err);
+      let exclude: Set<string>;
+      try {
+        exclude = this.#afterFailure(err, a.sub, a.method, a.idempotent, 0, a.options, a.deadlineAt, undefined);
+      } catch (final) {
+        return this.#settled(rejection(final), a.callStartedAt);
+      }
+      return this.#settled(this.#run(a.method, a.body, a.options, a.deadlineAt, 1, exclude), a.callStartedAt);
+    },
+  };
 
   /** The call's own bookkeeping once `p` (its attempts) settles. */
   #settled(p: Promise<Buffer>, startedAt: number): Promise<Buffer> {
@@ -268,15 +273,19 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
   }
 
   #callSucceeded(out: Buffer, startedAt: number): Buffer {
-    this.#succeeded++;
-    this.#metrics?.call(startedAt);
-    this.#inFlight--;
+    this.#countSuccess(startedAt, this.#metrics === undefined ? 0 : monotonicNow());
     return out;
+  }
+
+  #countSuccess(startedAt: number, now: number): void {
+    this.#succeeded++;
+    this.#metrics?.call(startedAt, undefined, now);
+    this.#inFlight--;
   }
 
   #callFailed(err: unknown, startedAt: number): never {
     this.#failed++;
-    this.#metrics?.call(startedAt, err);
+    this.#metrics?.call(startedAt, err, monotonicNow());
     this.#inFlight--;
     throw err;
   }
@@ -381,11 +390,11 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     signal: AbortSignal | undefined,
   ): Promise<Buffer> {
     const conn = sub.connection();
-    this.#balancer.attemptStarted(sub);
-    const startedAt = performance.now();
+    const startedAt = monotonicNow();
+    this.#balancer.attemptStarted(sub, startedAt);
     try {
       const out = await conn.request(method, body, attemptOptions(idempotent, deadlineAt, signal));
-      this.#attemptSucceeded(sub, startedAt);
+      this.#attemptSucceeded(sub, startedAt, monotonicNow());
       return out;
     } catch (err) {
       this.#attemptFailed(sub, startedAt, err);
@@ -393,19 +402,18 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
     }
   }
 
-  #attemptSucceeded(sub: EndpointPool, startedAt: number): void {
-    const now = performance.now();
+  #attemptSucceeded(sub: EndpointPool, startedAt: number, now: number): void {
     this.#balancer.attemptEnded(sub, true, 'success', now - startedAt, now);
-    this.#metrics?.attempt(sub.id, startedAt);
+    this.#metrics?.attempt(sub.id, startedAt, undefined, now);
   }
 
   #attemptFailed(sub: EndpointPool, startedAt: number, err: unknown): void {
-    const now = performance.now();
+    const now = monotonicNow();
     const verdict = attemptVerdict(err);
     // A cancelled attempt ran for its elapsed time (a lower bound of its latency); other neutral ones never ran.
     const ran = verdict !== 'none' || (err instanceof MeshError && err.code === 'CANCELLED');
     this.#balancer.attemptEnded(sub, false, verdict, ran ? now - startedAt : undefined, now);
-    this.#metrics?.attempt(sub.id, startedAt, err);
+    this.#metrics?.attempt(sub.id, startedAt, err, now);
   }
 
   /** Decides what a failed attempt means: send it elsewhere for free, retry it on the budget, or give up (throws). */

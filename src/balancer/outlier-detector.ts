@@ -131,26 +131,29 @@ export class OutlierDetector {
         });
   }
 
-  /** An attempt was written to `id`. */
-  attemptStarted(id: string): void {
+  /** An attempt was written to `id` (`nowMs`: a reading of this detector's clock the caller already took). */
+  attemptStarted(id: string, nowMs?: number): void {
     const h = this.#health.get(id);
     if (h === undefined) return;
     if (h.pending++ > 0) return;
-    const now = this.#now();
+    const now = nowMs ?? this.#now();
     // Attempts cancelled before any answer (hedges won elsewhere, say) leave it owing: the stall clock runs on.
     if (now - h.idleByCancelAt >= this.#o.stallMs) h.waitingSince = now;
   }
 
-  /** An attempt started with attemptStarted ended; returns true when this ejected something. */
-  attemptEnded(id: string, verdict: Verdict): boolean {
+  /**
+   * An attempt started with attemptStarted ended (`nowMs`: a reading of this detector's clock the caller already
+   * took); returns true when this ejected something.
+   */
+  attemptEnded(id: string, verdict: Verdict, nowMs?: number): boolean {
     const h = this.#health.get(id);
     if (h === undefined) return false;
     if (h.pending > 0) h.pending--;
     if (verdict === 'none') {
-      if (h.pending === 0) h.idleByCancelAt = this.#now();
+      if (h.pending === 0) h.idleByCancelAt = nowMs ?? this.#now();
       return false;
     }
-    const now = this.#now();
+    const now = nowMs ?? this.#now();
     h.idleByCancelAt = -Infinity;
     h.lastAnswerAt = now;
     h.waitingSince = now;

@@ -70,9 +70,9 @@ export class RetryBudget {
     this.#retries = new WindowCounter(windowMs);
   }
 
-  /** Counts one first attempt (not a retry). */
-  recordRequest(): void {
-    this.#requests.add(this.#now());
+  /** Counts one first attempt (not a retry); `nowMs`: a reading of this budget's clock the caller already took. */
+  recordRequest(nowMs?: number): void {
+    this.#requests.add(nowMs ?? this.#now());
   }
 
   /** Takes one retry from the budget: false (and nothing recorded) when the budget is spent. */

@@ -25,7 +25,7 @@ import { FEATURES, PROTOCOL_VERSION } from '../protocol/constants.ts';
 import { CancelledError, DeadlineExceededError, parseRemoteError, RemoteError } from '../protocol/errors.ts';
 import { HeartbeatMonitor } from '../protocol/heartbeat.ts';
 import { RequestTable, type PendingRequest } from '../protocol/request-table.ts';
-import type { ConnRequestOptions } from './connection-options.ts';
+import type { ConnRequestOptions, ResponseHandler } from './connection-options.ts';
 import {
   ConnectFailedError,
   ConnectionClosedError,
@@ -35,6 +35,7 @@ import {
   NON_RETRYABLE_REFUSALS,
   RequestTooLargeError,
 } from './errors.ts';
+import { HandlerEntry } from './handler-entry.ts';
 import { REQUEST_OVERHEAD_BYTES, RequestFrame } from './request-frame.ts';
 import type { Transport } from './transport.ts';
 import { parseGoaway, parseWelcome, type GoawayInfo, type WelcomeInfo } from './welcome.ts';
@@ -93,6 +94,10 @@ export class ClientSession {
   #endSent = false;
   /** The owner waits for the last request to finish (a graceful close). */
   #watchIdle = false;
+  /** What #admit prepared for the request it accepted last. */
+  #admittedId = 0;
+  #admittedDeadlineMs = 0;
+  #admittedFrame: Buffer | undefined;
 
   constructor(config: ClientSessionConfig, owner: ClientSessionOwner, token: string) {
     this.#c = config;
@@ -172,21 +177,67 @@ export class ClientSession {
 
   /** See MeshConnection.request; the owner has checked the session is open. */
   request(method: string, body: Uint8Array, options: ConnRequestOptions): Promise<Buffer> {
+    const refused = this.#admit(method, body, options);
+    if (refused !== undefined) return Promise.reject(refused);
+    const id = this.#admittedId;
+    const deadlineMs = this.#admittedDeadlineMs;
+    if (options.noReply === true) {
+      this.#writeAdmitted();
+      return Promise.resolve(EMPTY);
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      // The table listens to `signal` (one listener per signal, shared by the requests that carry it).
+      this.#pending.add(id, {
+        method,
+        resolve,
+        reject,
+        deadlineAt: options.deadlineAt ?? 0,
+        deadlineMs,
+        signal: options.signal,
+        onAbort: undefined,
+        reauth: false,
+      });
+      this.#writeAdmitted();
+    });
+  }
+
+  /** See MeshConnection.dispatch; the owner has checked the session is open. */
+  dispatch(method: string, body: Uint8Array, options: ConnRequestOptions, handler: ResponseHandler): void {
+    const refused = this.#admit(method, body, options);
+    if (refused !== undefined) {
+      handler.onError(refused);
+      return;
+    }
+    if (options.noReply === true) {
+      this.#writeAdmitted();
+      handler.onResponse(EMPTY);
+      return;
+    }
+    const entry = new HandlerEntry(method, handler, options.deadlineAt ?? 0, this.#admittedDeadlineMs, options.signal);
+    this.#pending.add(this.#admittedId, entry);
+    this.#writeAdmitted();
+  }
+
+  /**
+   * Checks one request and prepares its frame: returns the error that refuses it (nothing sent), or undefined with
+   * its id, relative deadline and frame (undefined: encoded in place by #requestFrame) in the #admitted fields.
+   * Throws the TypeError of a method name the encoder cannot encode.
+   */
+  #admit(method: string, body: Uint8Array, options: ConnRequestOptions): Error | undefined {
     const signal = options.signal;
-    if (signal?.aborted === true) return Promise.reject(new CancelledError(method, signal.reason));
+    if (signal?.aborted === true) return new CancelledError(method, signal.reason);
     const deadlineAt = options.deadlineAt ?? 0;
     let deadlineMs = 0;
     if (deadlineAt > 0) {
       deadlineMs = Math.ceil(deadlineAt - this.#c.now());
-      if (deadlineMs <= 0) return Promise.reject(new DeadlineExceededError(method, 0));
+      if (deadlineMs <= 0) return new DeadlineExceededError(method, 0);
     }
     // The spearlet closes the whole connection on a frame over its limit: refuse this one request here instead.
     // Only a request near the limit pays for the exact size (a UTF-8 byte count is at most 3 per UTF-16 unit).
     const limit = this.#welcome?.maxFrame ?? Infinity;
     if (body.byteLength + REQUEST_OVERHEAD_BYTES + 3 * method.length > limit) {
       const size = REQUEST_OVERHEAD_BYTES + Buffer.byteLength(method, 'utf8') + body.byteLength;
-      if (size > limit)
-        return Promise.reject(new RequestTooLargeError(this.#c.spearletId, `request '${method}'`, size, limit));
+      if (size > limit) return new RequestTooLargeError(this.#c.spearletId, `request '${method}'`, size, limit);
     }
     const id = ++this.#nextId;
     const flags =
@@ -198,24 +249,10 @@ export class ClientSession {
       ? undefined
       : encodeRequest(BigInt(id), flags, deadlineMs, method, body);
     if (frame === undefined) this.#requestFrame.set(id, flags, deadlineMs, method, body);
-    if (options.noReply === true) {
-      this.#writeRequest(frame);
-      return Promise.resolve(EMPTY);
-    }
-    return new Promise<Buffer>((resolve, reject) => {
-      // The table listens to `signal` (one listener per signal, shared by the requests that carry it).
-      this.#pending.add(id, {
-        method,
-        resolve,
-        reject,
-        deadlineAt,
-        deadlineMs,
-        signal,
-        onAbort: undefined,
-        reauth: false,
-      });
-      this.#writeRequest(frame);
-    });
+    this.#admittedId = id;
+    this.#admittedDeadlineMs = deadlineMs;
+    this.#admittedFrame = frame;
+    return undefined;
   }
 
   /** Reports idle() once nothing is in flight (at once when nothing is). */
@@ -475,8 +512,10 @@ export class ClientSession {
     this.#transport?.write(frame);
   }
 
-  /** Writes `frame`, or (undefined) the REQUEST set in #requestFrame. */
-  #writeRequest(frame: Buffer | undefined): void {
+  /** Writes the REQUEST #admit prepared: its frame, or (none) the one set in #requestFrame. */
+  #writeAdmitted(): void {
+    const frame = this.#admittedFrame;
+    this.#admittedFrame = undefined;
     this.#heartbeat.markSent();
     if (frame === undefined) this.#transport?.writeInPlace(this.#requestFrame);
     else this.#transport?.write(frame);

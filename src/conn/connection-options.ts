@@ -58,6 +58,17 @@ export interface ConnRequestOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/**
+ * The callback form of a request's outcome (MeshConnection.dispatch): exactly one of the two is called, once.
+ * `onResponse` runs inside the socket's read callback, before the connection reads the next frame: it must not throw
+ * and must not write to this connection. `onError` may run synchronously inside dispatch() (nothing was sent) or
+ * inside the connection's own teardown: whatever it starts next belongs in a microtask.
+ */
+export interface ResponseHandler {
+  onResponse(body: Buffer): void;
+  onError(err: Error): void;
+}
+
 export interface MeshConnectionEvents {
   state: [to: ConnState, from: ConnState, err: Error | undefined];
   signal: [name: string, body: Buffer];

@@ -14,6 +14,7 @@ import {
   type ConnRequestOptions,
   type MeshConnectionEvents,
   type MeshConnectionOptions,
+  type ResponseHandler,
 } from './connection-options.ts';
 import { ConnectFailedError, ConnectionClosedError, HandshakeRefusedError, SpearletLostError } from './errors.ts';
 import { canTransition, ConnState } from './states.ts';
@@ -30,6 +31,7 @@ export {
   type ConnRequestOptions,
   type MeshConnectionEvents,
   type MeshConnectionOptions,
+  type ResponseHandler,
 } from './connection-options.ts';
 
 let connCounter = 0;
@@ -197,6 +199,20 @@ export class MeshConnection extends EventEmitter<MeshConnectionEvents> {
     }
     this.#requestsSent++;
     return session.request(method, body, options);
+  }
+
+  /**
+   * request() without a promise: the outcome goes to `handler` (see ResponseHandler for when each callback runs),
+   * with the same values and errors request() would settle with. Throws what request() throws synchronously.
+   */
+  dispatch(method: string, body: Uint8Array, options: ConnRequestOptions, handler: ResponseHandler): void {
+    const session = this.#session;
+    if (this.#state !== ConnState.READY || session === undefined) {
+      handler.onError(new ConnectionClosedError(this.spearletId, `connection is ${this.#state}`));
+      return;
+    }
+    this.#requestsSent++;
+    session.dispatch(method, body, options, handler);
   }
 
   /** Sends a one-way SIGNAL; false when the connection is not READY (nothing was sent). */

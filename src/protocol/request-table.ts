@@ -3,10 +3,11 @@
 import { CancelledError, DeadlineExceededError } from './errors.ts';
 import { IdSlots } from './id-slots.ts';
 
+/** One entry. The table and its owner settle it exactly once, as `p.resolve(body)` or `p.reject(err)`. */
 export interface PendingRequest {
   readonly method: string;
-  readonly resolve: (body: Buffer) => void;
-  readonly reject: (err: Error) => void;
+  resolve(body: Buffer): void;
+  reject(err: Error): void;
   /** Absolute Date.now() deadline, 0 for none. */
   readonly deadlineAt: number;
   /** The caller's deadline in ms, for error messages. */

@@ -37,6 +37,27 @@ describe('OutlierDetector', () => {
     assert.deepEqual(ejections, [{ id: 'a', reason: 'consecutive', durationMs: 2000 }]);
   });
 
+  it("takes the caller's clock reading when given one, and reads its clock otherwise", () => {
+    let reads = 0;
+    let now = 0;
+    const d = new OutlierDetector({ consecutiveFailures: 2, stallMs: false, now: () => (reads++, now) });
+    d.setEndpoints(['a', 'b', 'c']);
+    const before = reads;
+    d.attemptStarted('a', 5);
+    d.attemptEnded('a', 'failure', 6);
+    d.attemptStarted('a', 7);
+    assert.equal(d.attemptEnded('a', 'failure', 8), true, 'ejected on the second failure');
+    assert.equal(reads, before, 'no reading of its own');
+    // The ejection ran from the given reading (8): it is over at 8 + baseEjectionMs on the detector's clock.
+    now = 8 + 1999;
+    assert.equal(d.isEjected('a'), true);
+    now = 8 + 2000;
+    assert.equal(d.isEjected('a'), false);
+    d.attemptStarted('b');
+    d.attemptEnded('b', 'success');
+    assert.ok(reads > before, 'without a reading it reads its clock');
+  });
+
   it('the n-th ejection lasts n x base, capped at maxEjectionMs; healthy intervals shorten it again', () => {
     const { d, clock, run } = detector(['a', 'b', 'c'], {
       consecutiveFailures: 2,

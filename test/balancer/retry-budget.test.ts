@@ -18,6 +18,19 @@ describe('RetryBudget', () => {
     assert.equal(b.available(), 1);
   });
 
+  it("counts a request at the caller's clock reading when given one", () => {
+    let now = 0;
+    const b = new RetryBudget({ ratio: 1, minRetriesPerSecond: 0, windowMs: 10_000, now: () => now });
+    b.recordRequest(0);
+    b.recordRequest(10_500); // the caller's reading, later than the budget's clock (still 0)
+    now = 10_500;
+    assert.equal(b.available(), 1, 'the first slid out of the window, the second counts at 10,500');
+    now = 19_900; // still inside the window, counted in whole 1 s buckets
+    assert.equal(b.available(), 1);
+    now = 21_000;
+    assert.equal(b.available(), 0);
+  });
+
   it('rejects nonsense options', () => {
     assert.throws(() => new RetryBudget({ ratio: -1 }), ConfigError);
     assert.throws(() => new RetryBudget({ windowMs: 1 }), ConfigError);

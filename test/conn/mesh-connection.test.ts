@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { MeshConnection, type MeshConnectionOptions } from '../../src/conn/mesh-connection.ts';
+import { MeshConnection, type MeshConnectionOptions, type ResponseHandler } from '../../src/conn/mesh-connection.ts';
 import { ConnState, canTransition } from '../../src/conn/states.ts';
 import type { TransportTarget } from '../../src/conn/transport.ts';
 import { MeshError } from '../../src/errors.ts';
@@ -140,6 +140,56 @@ describe('MeshConnection against a stand-in server', () => {
     await h.conn.whenReady();
     assert.equal((await h.conn.request('echo', Buffer.from('unix'))).toString(), 'unix');
     assert.match(h.conn.description, /^unix:/);
+  });
+
+  it('dispatch() settles its handler exactly once, with what request() settles with', async (t) => {
+    const h = await setup(t);
+    const record = (): { handler: ResponseHandler; calls: string[]; settled: Promise<void> } => {
+      const calls: string[] = [];
+      let done!: () => void;
+      const settled = new Promise<void>((resolve) => (done = resolve));
+      const handler: ResponseHandler = {
+        onResponse(body) {
+          calls.push(`ok:${body.toString()}`);
+          done();
+        },
+        onError(err) {
+          calls.push(`error:${err instanceof MeshError ? err.code : String(err)}`);
+          done();
+        },
+      };
+      return { handler, calls, settled };
+    };
+    const early = record();
+    h.conn.dispatch('echo', Buffer.from('x'), {}, early.handler);
+    assert.deepEqual(early.calls, ['error:CONNECTION_CLOSED'], 'refused at once, before READY');
+    h.conn.connect();
+    await h.conn.whenReady();
+    const cases = [
+      { method: 'echo', body: 'hello', options: {}, want: 'ok:hello' },
+      { method: 'nope', body: '', options: {}, want: 'error:METHOD_NOT_FOUND' },
+      { method: 'hang', body: '', options: { deadlineAt: Date.now() + 50 }, want: 'error:DEADLINE_EXCEEDED' },
+      { method: 'echo', body: 'late', options: { deadlineAt: Date.now() - 1 }, want: 'error:DEADLINE_EXCEEDED' },
+    ];
+    for (const c of cases) {
+      const r = record();
+      h.conn.dispatch(c.method, Buffer.from(c.body), c.options, r.handler);
+      await r.settled;
+      assert.deepEqual(r.calls, [c.want], c.method);
+    }
+    const oneWay = record();
+    h.conn.dispatch('echo', Buffer.from('x'), { noReply: true }, oneWay.handler);
+    assert.deepEqual(oneWay.calls, ['ok:'], 'a one-way request settles once written');
+    const lost = record();
+    h.conn.dispatch('hang', Buffer.alloc(0), { idempotent: true }, lost.handler);
+    await waitFor(() => h.server.requests.some((r) => r.method === 'hang' && r.flags === 1), 10_000, 'the request');
+    h.server.resetAll();
+    await lost.settled;
+    assert.deepEqual(lost.calls, ['error:SPEARLET_LOST']);
+    // Nothing settles twice: the calls lists above stay as they are once the connection is gone.
+    await h.conn.close();
+    assert.deepEqual(lost.calls, ['error:SPEARLET_LOST']);
+    assert.equal(h.conn.outstanding, 0);
   });
 
   it('rejects requests with CONNECTION_CLOSED before READY and after close', async (t) => {
