@@ -6,8 +6,11 @@ import type { MeshRequestOptions } from './mesh-client-types.ts';
 
 /** The MeshClient's side of a first attempt's end. */
 export interface FirstAttemptEnds {
-  /** The attempt answered: the attempt's and the call's bookkeeping (the call then resolves with the body). */
-  succeeded(a: FirstAttempt): void;
+  /**
+   * The attempt answered (`receivedAt`: performance.now() when its RESPONSE was read): the attempt's and the call's
+   * bookkeeping (the call then resolves with the body).
+   */
+  succeeded(a: FirstAttempt, receivedAt: number): void;
   /** The attempt failed (`a.started`: it reached a connection): what the call continues with, or ends with. */
   failed(a: FirstAttempt, err: unknown): Promise<Buffer>;
 }
@@ -52,9 +55,9 @@ export class FirstAttempt implements ResponseHandler {
   }
 
   /** Runs inside the socket's read callback: bookkeeping only, and whatever it throws fails this call alone. */
-  onResponse(body: Buffer): void {
+  onResponse(body: Buffer, receivedAt: number): void {
     try {
-      this.#ends.succeeded(this);
+      this.#ends.succeeded(this, receivedAt);
     } catch (err) {
       this.#reject(err);
       return;

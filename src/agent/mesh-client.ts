@@ -247,10 +247,9 @@ export class MeshClient extends EventEmitter<MeshClientEvents> {
 
   /** How a first attempt ends: its success is counted where the answer is read; its failure continues in #run. */
   readonly #firstAttemptEnds: FirstAttemptEnds = {
-    succeeded: (a) => {
-      const now = monotonicNow();
-      this.#attemptSucceeded(a.sub, a.callStartedAt, now);
-      this.#countSuccess(a.callStartedAt, now);
+    succeeded: (a, receivedAt) => {
+      this.#attemptSucceeded(a.sub, a.callStartedAt, receivedAt);
+      this.#countSuccess(a.callStartedAt, receivedAt);
     },
     failed: (a, err) => {
       if (a.started) this.#attemptFailed(a.sub, a.callStartedAt, err);

@@ -37,6 +37,7 @@ import {
 } from './errors.ts';
 import { HandlerEntry } from './handler-entry.ts';
 import { REQUEST_OVERHEAD_BYTES, RequestFrame } from './request-frame.ts';
+import { monotonicNow } from '../util/monotonic.ts';
 import type { Transport } from './transport.ts';
 import { parseGoaway, parseWelcome, type GoawayInfo, type WelcomeInfo } from './welcome.ts';
 
@@ -98,6 +99,8 @@ export class ClientSession {
   #admittedId = 0;
   #admittedDeadlineMs = 0;
   #admittedFrame: Buffer | undefined;
+  /** performance.now() for the chunk being read, taken at its first answer; -1 until then. */
+  #receivedAt = -1;
 
   constructor(config: ClientSessionConfig, owner: ClientSessionOwner, token: string) {
     this.#c = config;
@@ -158,6 +161,7 @@ export class ClientSession {
   onData(chunk: Buffer): void {
     if (this.#phase === 'closed') return;
     this.#heartbeat.markReceived();
+    this.#receivedAt = -1;
     try {
       this.#decoder.push(chunk);
     } catch (err) {
@@ -210,7 +214,7 @@ export class ClientSession {
     }
     if (options.noReply === true) {
       this.#writeAdmitted();
-      handler.onResponse(EMPTY);
+      handler.onResponse(EMPTY, monotonicNow());
       return;
     }
     const entry = new HandlerEntry(method, handler, options.deadlineAt ?? 0, this.#admittedDeadlineMs, options.signal);
@@ -294,7 +298,9 @@ export class ClientSession {
   #answer(id: number, status: number, body: Buffer): void {
     const p = this.#settle(id);
     if (p === undefined) return;
-    if (status === Status.OK) p.resolve(body);
+    // One clock reading serves every answer of the chunk (the agent times its attempts with it).
+    if (this.#receivedAt < 0) this.#receivedAt = monotonicNow();
+    if (status === Status.OK) p.resolve(body, this.#receivedAt);
     else p.reject(parseRemoteError(this.#c.spearletId, status, body, false));
   }
 

@@ -65,7 +65,8 @@ export interface ConnRequestOptions {
  * inside the connection's own teardown: whatever it starts next belongs in a microtask.
  */
 export interface ResponseHandler {
-  onResponse(body: Buffer): void;
+  /** `receivedAt`: performance.now() when the bytes carrying the RESPONSE were read (one reading per read). */
+  onResponse(body: Buffer, receivedAt: number): void;
   onError(err: Error): void;
 }
 

@@ -1,5 +1,6 @@
 // A request table entry that settles through a ResponseHandler (MeshConnection.dispatch) instead of a promise.
 import type { PendingRequest } from '../protocol/request-table.ts';
+import { monotonicNow } from '../util/monotonic.ts';
 import type { ResponseHandler } from './connection-options.ts';
 
 export class HandlerEntry implements PendingRequest {
@@ -25,8 +26,8 @@ export class HandlerEntry implements PendingRequest {
     this.signal = signal;
   }
 
-  resolve(body: Buffer): void {
-    this.#handler.onResponse(body);
+  resolve(body: Buffer, receivedAt?: number): void {
+    this.#handler.onResponse(body, receivedAt ?? monotonicNow());
   }
 
   reject(err: Error): void {

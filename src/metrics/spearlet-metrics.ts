@@ -111,7 +111,7 @@ export class SpearletMetrics {
     });
     this.requestDuration = new TallyHistogram({
       name: 'spear_mesh_request_duration_seconds',
-      help: 'Time from REQUEST receipt to RESPONSE',
+      help: 'Time from REQUEST receipt to RESPONSE (synchronous answers to one received chunk are timed together, when it is handled)',
       label: 'method',
       buckets: REQUEST_DURATION_BUCKETS_SEC,
       registry: this.registry,

@@ -23,12 +23,17 @@ export class HistogramSeries {
   }
 
   observe(value: number): void {
+    this.observeMany(value, 1);
+  }
+
+  /** `n` observations of the same value. */
+  observeMany(value: number, n: number): void {
     const bounds = this.#bounds;
     let i = 0;
     while (i < bounds.length && value > (bounds[i] as number)) i++;
-    (this.counts[i] as number)++;
-    this.sum += value;
-    this.count++;
+    (this.counts[i] as number) += n;
+    this.sum += value * n;
+    this.count += n;
   }
 }
 

@@ -3,10 +3,13 @@
 import { CancelledError, DeadlineExceededError } from './errors.ts';
 import { IdSlots } from './id-slots.ts';
 
-/** One entry. The table and its owner settle it exactly once, as `p.resolve(body)` or `p.reject(err)`. */
+/**
+ * One entry. The table and its owner settle it exactly once, as `p.resolve(body, receivedAt)` or `p.reject(err)`
+ * (`receivedAt`: the owner's performance.now() reading for the bytes that carried the answer, when it took one).
+ */
 export interface PendingRequest {
   readonly method: string;
-  resolve(body: Buffer): void;
+  resolve(body: Buffer, receivedAt?: number): void;
   reject(err: Error): void;
   /** Absolute Date.now() deadline, 0 for none. */
   readonly deadlineAt: number;

@@ -108,6 +108,11 @@ export class InboundRequests<S> implements DeadlineOwner {
   #countedLabel: string | undefined;
   #okCount = UNUSED_TALLY;
   #durations = UNUSED_SERIES;
+  /** Between holdTimings() and releaseTimings(): synchronous answers are timed together, at the release. */
+  #holding = false;
+  /** Synchronous OK answers of #countedLabel counted but not yet timed, all received at #batchStartedAt. */
+  #batched = 0;
+  #batchStartedAt = 0;
 
   constructor(host: InboundHost<S>) {
     this.#host = host;
@@ -124,6 +129,19 @@ export class InboundRequests<S> implements DeadlineOwner {
   /** Requests accepted since the session opened. */
   get accepted(): number {
     return this.#accepted;
+  }
+
+  /**
+   * The owner is handling one received chunk: until releaseTimings(), requests answered synchronously (which share
+   * the chunk's receipt time) are timed together, with one clock reading at the release instead of one each.
+   */
+  holdTimings(): void {
+    this.#holding = true;
+  }
+
+  releaseTimings(): void {
+    this.#holding = false;
+    this.#flushTimings();
   }
 
   has(id: bigint): boolean {
@@ -190,7 +208,8 @@ export class InboundRequests<S> implements DeadlineOwner {
         return;
       }
       req.responded = true;
-      this.#count(req.method, Status.OK, req.startedAt, true);
+      // Not in the table: the handler answered synchronously, so it can be timed with its chunk (see holdTimings).
+      this.#count(req.method, Status.OK, req.startedAt, true, !req.tabled);
       if (!req.noReply) {
         if (ResponseFrame.fits(req.requestId, Status.OK, bytes)) {
           okResponse.set(req.requestId, Status.OK, bytes);
@@ -276,20 +295,33 @@ export class InboundRequests<S> implements DeadlineOwner {
     }
   }
 
-  #count(method: string, status: number, startedAt: number, known: boolean): void {
+  #count(method: string, status: number, startedAt: number, known: boolean, batchable = false): void {
     // Unknown methods share one label so a client cannot grow the metric without bound.
     const label = known || this.#host.handlers.has(method) ? method : '(unknown)';
     const metrics = this.#host.metrics;
     // A session mostly calls one method: its OK count and duration series are kept (the decoder hands out one string
     // per method name, so the comparison is by reference).
     if (label !== this.#countedLabel) {
+      this.#flushTimings();
       this.#countedLabel = label;
       this.#okCount = metrics.requests.cell(label, Status.OK);
       this.#durations = metrics.requestDuration.series(label);
     }
     if (status === Status.OK) this.#okCount.value++;
     else metrics.requests.count(label, status);
+    if (batchable && this.#holding) {
+      if (this.#batched > 0 && startedAt !== this.#batchStartedAt) this.#flushTimings();
+      if (this.#batched++ === 0) this.#batchStartedAt = startedAt;
+      return;
+    }
     this.#durations.observe((performance.now() - startedAt) / 1000);
+  }
+
+  /** Observes the batched synchronous answers' duration: from their receipt to now (their chunk is handled). */
+  #flushTimings(): void {
+    if (this.#batched === 0) return;
+    this.#durations.observeMany((performance.now() - this.#batchStartedAt) / 1000, this.#batched);
+    this.#batched = 0;
   }
 }
 

@@ -187,14 +187,17 @@ export class MeshSession {
       return;
     }
     this.#host.metrics.bytesIn.inc(chunk.length);
-    // What the frames of this chunk answer at once (PONGs, synchronous replies) leaves in one write at the end.
+    // What the frames of this chunk answer at once (PONGs, synchronous replies) leaves in one write at the end; the
+    // synchronous replies are timed together there too.
     this.#out.hold();
+    this.#inbound.holdTimings();
     this.#arrivedAt = -1;
     try {
       this.#decoder.push(chunk);
     } catch (err) {
       this.#fail(err);
     } finally {
+      this.#inbound.releaseTimings();
       this.#out.release();
     }
   }

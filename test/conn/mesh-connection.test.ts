@@ -142,15 +142,17 @@ describe('MeshConnection against a stand-in server', () => {
     assert.match(h.conn.description, /^unix:/);
   });
 
-  it('dispatch() settles its handler exactly once, with what request() settles with', async (t) => {
+  it('dispatch() settles its handler exactly once, with what request() settles with, and when it was read', async (t) => {
     const h = await setup(t);
+    const startedAt = performance.now();
     const record = (): { handler: ResponseHandler; calls: string[]; settled: Promise<void> } => {
       const calls: string[] = [];
       let done!: () => void;
       const settled = new Promise<void>((resolve) => (done = resolve));
       const handler: ResponseHandler = {
-        onResponse(body) {
+        onResponse(body, receivedAt) {
           calls.push(`ok:${body.toString()}`);
+          assert.ok(receivedAt >= startedAt && receivedAt <= performance.now(), `received at ${receivedAt}`);
           done();
         },
         onError(err) {

@@ -33,5 +33,9 @@ describe('TallyHistogram', () => {
     held.observe(0.05);
     h.observe({ method: 'echo' }, 0.05);
     assert.equal(await mine.metrics(), await theirs.metrics());
+    // observeMany(v, n) is n observations of v (a value whose sums are exact, so the two expositions can match).
+    t.series('many').observeMany(0.5, 3);
+    for (let i = 0; i < 3; i++) h.observe({ method: 'many' }, 0.5);
+    assert.equal(await mine.metrics(), await theirs.metrics());
   });
 });

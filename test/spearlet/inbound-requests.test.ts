@@ -132,6 +132,38 @@ describe('InboundRequests', () => {
     sweep.close();
   });
 
+  it('times the synchronous answers of one held chunk together, at its release; others one by one', async () => {
+    const { inbound, metrics, sweep } = table();
+    const durations = metrics.requestDuration.series('m');
+    inbound.run(request(1n), performance.now(), (req) => req.body, 's', 'a');
+    assert.equal(durations.count, 1, 'not held: timed at once');
+    const receivedAt = performance.now() - 20;
+    inbound.holdTimings();
+    for (let i = 2; i <= 4; i++) inbound.run(request(BigInt(i)), receivedAt, (req) => req.body, 's', 'a');
+    assert.equal(durations.count, 1, 'held: not timed yet');
+    inbound.releaseTimings();
+    assert.equal(durations.count, 4);
+    const before = durations.sum;
+    // An answer given later (a promise) is timed when it is given, on its own, held or not.
+    inbound.holdTimings();
+    let finish: (v: Buffer) => void = () => undefined;
+    inbound.run(request(5n), performance.now(), () => new Promise<Buffer>((r) => (finish = r)), 's', 'a');
+    finish(Buffer.from('later'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(durations.count, 5);
+    // A new receipt time or another method closes the batch at once.
+    inbound.run(request(6n), performance.now() - 1000, (req) => req.body, 's', 'a');
+    inbound.run(request(7n), performance.now(), (req) => req.body, 's', 'a');
+    assert.equal(durations.count, 6, 'the request received a second ago was timed when the next one came');
+    assert.ok(durations.sum - before >= 1, 'and it took at least that second');
+    inbound.run(request(8n, 0, 'n'), performance.now(), (req) => req.body, 's', 'a');
+    assert.equal(durations.count, 7, "a request of another method closes the first one's batch");
+    inbound.releaseTimings();
+    assert.equal(metrics.requestDuration.series('n').count, 1);
+    assert.ok(before >= 3 * 0.02 && before < 10, `the held three took at least 20 ms each: ${before} s in all`);
+    sweep.close();
+  });
+
   it('turns a synchronous throw and a bad return value into HANDLER_ERROR responses', () => {
     const { inbound, sent, sweep } = table();
     inbound.run(
