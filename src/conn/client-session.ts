@@ -95,10 +95,6 @@ export class ClientSession {
   #endSent = false;
   /** The owner waits for the last request to finish (a graceful close). */
   #watchIdle = false;
-  /** What #admit prepared for the request it accepted last. */
-  #admittedId = 0;
-  #admittedDeadlineMs = 0;
-  #admittedFrame: Buffer | undefined;
   /** performance.now() for the chunk being read, taken at its first answer; -1 until then. */
   #receivedAt = -1;
 
@@ -179,69 +175,44 @@ export class ClientSession {
     this.#fail(new ConnectionClosedError(this.#c.spearletId, reason, err), reason);
   }
 
-  /** See MeshConnection.request; the owner has checked the session is open. */
+  /** See MeshConnection.request; the owner has checked the session is open. Throws what dispatch() throws. */
   request(method: string, body: Uint8Array, options: ConnRequestOptions): Promise<Buffer> {
-    const refused = this.#admit(method, body, options);
-    if (refused !== undefined) return Promise.reject(refused);
-    const id = this.#admittedId;
-    const deadlineMs = this.#admittedDeadlineMs;
-    if (options.noReply === true) {
-      this.#writeAdmitted();
-      return Promise.resolve(EMPTY);
-    }
-    return new Promise<Buffer>((resolve, reject) => {
-      // The table listens to `signal` (one listener per signal, shared by the requests that carry it).
-      this.#pending.add(id, {
-        method,
-        resolve,
-        reject,
-        deadlineAt: options.deadlineAt ?? 0,
-        deadlineMs,
-        signal: options.signal,
-        onAbort: undefined,
-        reauth: false,
-      });
-      this.#writeAdmitted();
+    let handler!: ResponseHandler;
+    const answered = new Promise<Buffer>((resolve, reject) => {
+      handler = { onResponse: resolve, onError: reject };
     });
-  }
-
-  /** See MeshConnection.dispatch; the owner has checked the session is open. */
-  dispatch(method: string, body: Uint8Array, options: ConnRequestOptions, handler: ResponseHandler): void {
-    const refused = this.#admit(method, body, options);
-    if (refused !== undefined) {
-      handler.onError(refused);
-      return;
-    }
-    if (options.noReply === true) {
-      this.#writeAdmitted();
-      handler.onResponse(EMPTY, monotonicNow());
-      return;
-    }
-    const entry = new HandlerEntry(method, handler, options.deadlineAt ?? 0, this.#admittedDeadlineMs, options.signal);
-    this.#pending.add(this.#admittedId, entry);
-    this.#writeAdmitted();
+    this.dispatch(method, body, options, handler);
+    return answered;
   }
 
   /**
-   * Checks one request and prepares its frame: returns the error that refuses it (nothing sent), or undefined with
-   * its id, relative deadline and frame (undefined: encoded in place by #requestFrame) in the #admitted fields.
-   * Throws the TypeError of a method name the encoder cannot encode.
+   * See MeshConnection.dispatch; the owner has checked the session is open. A refused request (nothing sent) goes to
+   * handler.onError at once. Throws the TypeError of a method name the encoder cannot encode.
    */
-  #admit(method: string, body: Uint8Array, options: ConnRequestOptions): Error | undefined {
+  dispatch(method: string, body: Uint8Array, options: ConnRequestOptions, handler: ResponseHandler): void {
     const signal = options.signal;
-    if (signal?.aborted === true) return new CancelledError(method, signal.reason);
+    if (signal?.aborted === true) {
+      handler.onError(new CancelledError(method, signal.reason));
+      return;
+    }
     const deadlineAt = options.deadlineAt ?? 0;
     let deadlineMs = 0;
     if (deadlineAt > 0) {
       deadlineMs = Math.ceil(deadlineAt - this.#c.now());
-      if (deadlineMs <= 0) return new DeadlineExceededError(method, 0);
+      if (deadlineMs <= 0) {
+        handler.onError(new DeadlineExceededError(method, 0));
+        return;
+      }
     }
     // The spearlet closes the whole connection on a frame over its limit: refuse this one request here instead.
     // Only a request near the limit pays for the exact size (a UTF-8 byte count is at most 3 per UTF-16 unit).
     const limit = this.#welcome?.maxFrame ?? Infinity;
     if (body.byteLength + REQUEST_OVERHEAD_BYTES + 3 * method.length > limit) {
       const size = REQUEST_OVERHEAD_BYTES + Buffer.byteLength(method, 'utf8') + body.byteLength;
-      if (size > limit) return new RequestTooLargeError(this.#c.spearletId, `request '${method}'`, size, limit);
+      if (size > limit) {
+        handler.onError(new RequestTooLargeError(this.#c.spearletId, `request '${method}'`, size, limit));
+        return;
+      }
     }
     const id = ++this.#nextId;
     const flags =
@@ -253,10 +224,14 @@ export class ClientSession {
       ? undefined
       : encodeRequest(BigInt(id), flags, deadlineMs, method, body);
     if (frame === undefined) this.#requestFrame.set(id, flags, deadlineMs, method, body);
-    this.#admittedId = id;
-    this.#admittedDeadlineMs = deadlineMs;
-    this.#admittedFrame = frame;
-    return undefined;
+    if (options.noReply === true) {
+      this.#writeRequest(frame);
+      handler.onResponse(EMPTY, monotonicNow());
+      return;
+    }
+    // The table listens to `signal` (one listener per signal, shared by the requests that carry it).
+    this.#pending.add(id, new HandlerEntry(method, handler, deadlineAt, deadlineMs, signal));
+    this.#writeRequest(frame);
   }
 
   /** Reports idle() once nothing is in flight (at once when nothing is). */
@@ -518,10 +493,8 @@ export class ClientSession {
     this.#transport?.write(frame);
   }
 
-  /** Writes the REQUEST #admit prepared: its frame, or (none) the one set in #requestFrame. */
-  #writeAdmitted(): void {
-    const frame = this.#admittedFrame;
-    this.#admittedFrame = undefined;
+  /** Writes `frame`, or (undefined) the REQUEST set in #requestFrame. */
+  #writeRequest(frame: Buffer | undefined): void {
     this.#heartbeat.markSent();
     if (frame === undefined) this.#transport?.writeInPlace(this.#requestFrame);
     else this.#transport?.write(frame);
